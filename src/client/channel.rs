@@ -1,0 +1,73 @@
+//! The call trait generated clients are written against, and the client's error type.
+
+use std::fmt;
+use std::io;
+
+use crate::protocol::{ApplicationException, Encode, ProtocolError};
+
+/// Something that carries calls to a server: a single connection, a pool, a multiplexed
+/// connection. Generated clients are generic over it.
+pub trait Channel: Send + Sync {
+    /// Sends a call of `method` with the encoded argument struct `args` and returns the reply
+    /// message's body (the result struct, after the header), once its header has been checked
+    /// (type REPLY, same name, same seqid). An EXCEPTION reply is returned as
+    /// [`ClientError::Application`].
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError>;
+
+    /// Sends a oneway message; returns once it is written. No reply is read.
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError>;
+}
+
+/// Why a call failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The socket failed (connect, write, read, or the peer closed it).
+    Io(io::Error),
+    /// The call's deadline passed before its reply arrived.
+    Timeout,
+    /// The reply could not be decoded, or broke the protocol (wrong seqid, name or type).
+    Protocol(ProtocolError),
+    /// The server answered with a TApplicationException.
+    Application(ApplicationException),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Io(_) => f.write_str("i/o error"),
+            ClientError::Timeout => f.write_str("call timed out"),
+            ClientError::Protocol(_) => f.write_str("protocol error in reply"),
+            ClientError::Application(e) => write!(f, "server exception: {}", e.message),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Io(e) => Some(e),
+            ClientError::Protocol(e) => Some(e),
+            ClientError::Application(e) => Some(e),
+            ClientError::Timeout => None,
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        ClientError::Io(e)
+    }
+}
+
+impl From<ProtocolError> for ClientError {
+    fn from(e: ProtocolError) -> Self {
+        ClientError::Protocol(e)
+    }
+}
+
+impl From<ApplicationException> for ClientError {
+    fn from(e: ApplicationException) -> Self {
+        ClientError::Application(e)
+    }
+}

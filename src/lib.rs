@@ -1,0 +1,22 @@
+//! tether: synchronous Thrift RPC that gets long-lived connections right.
+//!
+//! tether speaks Apache Thrift's binary protocol on framed or unframed transport, byte for byte,
+//! so any Apache Thrift peer can talk to it. The wire layer ([`protocol`]) is pure: it encodes
+//! into a `Vec<u8>` and decodes from a `&[u8]`, checking every size a peer declares before
+//! using it.
+//!
+//! ```
+//! use tether::protocol::{decode_from, encode_to_vec};
+//!
+//! let names = vec!["ada".to_string(), "grace".to_string()];
+//! let bytes = encode_to_vec(&names);
+//! let back: Vec<String> = decode_from(&bytes).unwrap();
+//! assert_eq!(back, names);
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod protocol;
+pub mod server;
+pub mod transport;

@@ -1,0 +1,376 @@
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use proptest::prelude::*;
+
+use super::*;
+
+fn header(name: &str, kind: MessageType, seqid: i32) -> MessageHeader<'_> {
+    MessageHeader { name, kind, seqid }
+}
+
+fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: T) {
+    let bytes = encode_to_vec(&value);
+    let mut r = Reader::new(&bytes);
+    let back = T::decode(&mut r).unwrap();
+    assert_eq!(back, value);
+    assert_eq!(r.remaining(), 0, "decode must consume exactly the encoding");
+}
+
+#[test]
+fn primitives_have_apache_encodings() {
+    assert_eq!(encode_to_vec(&true), [1]);
+    assert_eq!(encode_to_vec(&false), [0]);
+    assert_eq!(encode_to_vec(&-2i8), [0xfe]);
+    assert_eq!(encode_to_vec(&0x0102i16), [1, 2]);
+    assert_eq!(encode_to_vec(&-1i32), [0xff; 4]);
+    assert_eq!(encode_to_vec(&1i64), [0, 0, 0, 0, 0, 0, 0, 1]);
+    assert_eq!(encode_to_vec(&1.0f64), [0x3f, 0xf0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(encode_to_vec("hé"), [0, 0, 0, 3, b'h', 0xc3, 0xa9]);
+    assert_eq!(encode_to_vec(&vec![7u8, 8]), [0, 0, 0, 2, 7, 8]);
+    assert_eq!(encode_to_vec(&vec![1i16]), [6, 0, 0, 0, 1, 0, 1]);
+    let map: BTreeMap<i8, bool> = [(1, true)].into();
+    assert_eq!(encode_to_vec(&map), [3, 2, 0, 0, 0, 1, 1, 1]);
+}
+
+#[test]
+fn collections_round_trip() {
+    round_trip(vec!["a".to_string(), String::new()]);
+    round_trip(HashSet::from([1i32, 2, 3]));
+    round_trip(BTreeSet::from([-1i64, 5]));
+    round_trip(HashMap::from([("k".to_string(), vec![1.5f64])]));
+    round_trip(BTreeMap::from([(1i16, BTreeMap::from([(2i8, true)]))]));
+    round_trip(vec![vec![vec![1u8, 2]], vec![]]);
+    round_trip(Box::new(42i32));
+}
+
+#[test]
+fn strict_message_header_round_trips() {
+    let mut out = Vec::new();
+    write_message_begin(&mut out, &header("echo", MessageType::Call, 7));
+    assert_eq!(
+        out,
+        [0x80, 1, 0, 1, 0, 0, 0, 4, b'e', b'c', b'h', b'o', 0, 0, 0, 7]
+    );
+    let h = Reader::new(&out).read_message_begin().unwrap();
+    assert_eq!(h, header("echo", MessageType::Call, 7));
+}
+
+#[test]
+fn non_strict_message_header_is_read() {
+    let bytes = [0, 0, 0, 2, b'h', b'i', 4, 0, 0, 0, 9];
+    let h = Reader::new(&bytes).read_message_begin().unwrap();
+    assert_eq!(h, header("hi", MessageType::Oneway, 9));
+}
+
+#[test]
+fn wrong_version_is_bad_version() {
+    let bytes = [0x80, 2, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1];
+    let err = Reader::new(&bytes).read_message_begin().unwrap_err();
+    assert_eq!(err, ProtocolError::BadVersion { word: 0x8002_0001 });
+    assert_eq!(
+        err.exception_kind(),
+        ApplicationExceptionKind::InvalidProtocol
+    );
+}
+
+#[test]
+fn message_type_outside_one_to_four_is_rejected() {
+    for kind in [0u8, 5, 0xff] {
+        let bytes = [0x80, 1, 0, kind, 0, 0, 0, 0, 0, 0, 0, 1];
+        let err = Reader::new(&bytes).read_message_begin().unwrap_err();
+        assert!(matches!(err, ProtocolError::InvalidData { .. }), "{kind}");
+    }
+}
+
+#[test]
+fn negative_sizes_are_errors() {
+    let string = [0xff, 0xff, 0xff, 0xfe];
+    assert_eq!(
+        Reader::new(&string).read_str().unwrap_err(),
+        ProtocolError::NegativeSize { size: -2 }
+    );
+    let list = [8, 0x80, 0, 0, 0];
+    assert!(matches!(
+        Reader::new(&list).read_list_begin(),
+        Err(ProtocolError::NegativeSize { .. })
+    ));
+    let map = [8, 8, 0xff, 0xff, 0xff, 0xff];
+    assert!(matches!(
+        Reader::new(&map).read_map_begin(),
+        Err(ProtocolError::NegativeSize { .. })
+    ));
+}
+
+#[test]
+fn string_of_100_mib_with_nothing_behind_it_fails_without_allocating() {
+    let bytes = (100u32 << 20).to_be_bytes();
+    let err = decode_from::<String>(&bytes).unwrap_err();
+    assert!(matches!(err, ProtocolError::SizeLimit { .. }), "{err:?}");
+    // Under the frame limit the same lie is an unexpected end, still before any allocation.
+    let bytes = 1_000_000u32.to_be_bytes();
+    let err = decode_from::<Vec<u8>>(&bytes).unwrap_err();
+    assert_eq!(err, ProtocolError::UnexpectedEnd { needed: 1_000_000 });
+}
+
+#[test]
+fn list_claiming_i32_max_elements_fails_fast() {
+    let mut bytes = vec![TType::Bool.id()];
+    bytes.extend_from_slice(&i32::MAX.to_be_bytes());
+    bytes.extend_from_slice(&[1; 16]);
+    let err = decode_from::<Vec<bool>>(&bytes).unwrap_err();
+    assert!(matches!(err, ProtocolError::SizeLimit { .. }), "{err:?}");
+    assert!(Reader::new(&bytes).skip(TType::List).is_err());
+}
+
+#[test]
+fn list_size_times_element_size_overflow_is_an_error() {
+    let mut bytes = vec![TType::I32.id()];
+    bytes.extend_from_slice(&0x4000_0000i32.to_be_bytes());
+    bytes.extend_from_slice(&[0; 64]);
+    let err = decode_from::<Vec<i32>>(&bytes).unwrap_err();
+    assert!(matches!(err, ProtocolError::SizeLimit { .. }), "{err:?}");
+}
+
+#[test]
+fn container_sizes_are_checked_against_remaining_bytes() {
+    // 3 i64s promised, 16 bytes present.
+    let mut bytes = vec![TType::I64.id(), 0, 0, 0, 3];
+    bytes.extend_from_slice(&[0; 16]);
+    assert_eq!(
+        decode_from::<Vec<i64>>(&bytes).unwrap_err(),
+        ProtocolError::UnexpectedEnd { needed: 8 }
+    );
+    // A map of 2 (i32 -> i64) needs 24 bytes.
+    let mut bytes = vec![8, 10, 0, 0, 0, 2];
+    bytes.extend_from_slice(&[0; 23]);
+    assert!(Reader::new(&bytes).read_map_begin().is_err());
+}
+
+#[test]
+fn container_and_string_caps_apply() {
+    let limits = Limits::default().max_container(Some(2)).max_string(Some(3));
+    let list = encode_to_vec(&vec![1i8, 2, 3]);
+    let mut r = Reader::with_limits(&list, limits);
+    assert!(matches!(
+        Vec::<i8>::decode(&mut r),
+        Err(ProtocolError::SizeLimit { size: 3, limit: 2 })
+    ));
+    let string = encode_to_vec("abcd");
+    let mut r = Reader::with_limits(&string, limits);
+    assert!(matches!(
+        r.read_str(),
+        Err(ProtocolError::SizeLimit { size: 4, limit: 3 })
+    ));
+}
+
+fn nested_lists(depth: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for _ in 0..depth {
+        bytes.extend_from_slice(&[TType::List.id(), 0, 0, 0, 1]);
+    }
+    bytes.extend_from_slice(&[TType::I32.id(), 0, 0, 0, 0]);
+    bytes
+}
+
+#[test]
+fn nesting_ten_thousand_deep_hits_the_depth_limit() {
+    let bytes = nested_lists(10_000);
+    let err = Reader::new(&bytes).skip(TType::List).unwrap_err();
+    assert_eq!(err, ProtocolError::DepthLimit { limit: 64 });
+    let mut structs = [TType::Struct.id(), 0, 1].repeat(10_000);
+    structs.push(0);
+    assert!(matches!(
+        Reader::new(&structs).skip(TType::Struct),
+        Err(ProtocolError::DepthLimit { .. })
+    ));
+}
+
+#[test]
+fn nesting_at_the_limit_is_accepted() {
+    let bytes = nested_lists(63);
+    let mut r = Reader::new(&bytes);
+    r.skip(TType::List).unwrap();
+    assert_eq!(r.remaining(), 0);
+    type Deep = Vec<Vec<Vec<i32>>>;
+    let value: Deep = vec![vec![vec![1]]];
+    let bytes = encode_to_vec(&value);
+    let mut r = Reader::with_limits(&bytes, Limits::default().max_depth(2));
+    assert!(matches!(
+        Deep::decode(&mut r),
+        Err(ProtocolError::DepthLimit { limit: 2 })
+    ));
+}
+
+#[test]
+fn invalid_type_ids_are_errors_in_skip() {
+    for id in [5u8, 7, 9, 16, 0xff] {
+        let bytes = [id, 0, 1, 0];
+        assert_eq!(
+            Reader::new(&bytes).skip(TType::Struct).unwrap_err(),
+            ProtocolError::InvalidType { id },
+        );
+    }
+    // Zero-width element types would let a list loop without consuming input.
+    for id in [0u8, 1] {
+        let bytes = [id, 0x7f, 0xff, 0xff, 0xff];
+        assert_eq!(
+            Reader::new(&bytes).skip(TType::List).unwrap_err(),
+            ProtocolError::InvalidType { id },
+        );
+    }
+    assert!(TType::from_id(4).is_ok());
+}
+
+#[test]
+fn invalid_utf8_is_an_error_with_source() {
+    let bytes = [0, 0, 0, 2, 0xc3, 0x28];
+    let err = decode_from::<String>(&bytes).unwrap_err();
+    assert!(matches!(err, ProtocolError::InvalidUtf8(_)));
+    assert!(std::error::Error::source(&err).is_some());
+    // The same bytes are a fine binary.
+    assert_eq!(decode_from::<Vec<u8>>(&bytes).unwrap(), [0xc3, 0x28]);
+}
+
+#[test]
+fn element_type_mismatch_is_an_error() {
+    let bytes = encode_to_vec(&vec![1i32]);
+    assert!(decode_from::<Vec<i64>>(&bytes).is_err());
+    // Empty containers may carry any element types.
+    assert_eq!(
+        decode_from::<Vec<i64>>(&[8, 0, 0, 0, 0]).unwrap(),
+        Vec::<i64>::new()
+    );
+}
+
+#[test]
+fn truncated_input_is_unexpected_end_everywhere() {
+    let full = encode_to_vec(&BTreeMap::from([("key".to_string(), vec![1i64, 2])]));
+    for cut in 0..full.len() {
+        let err = decode_from::<BTreeMap<String, Vec<i64>>>(&full[..cut]).unwrap_err();
+        assert!(matches!(err, ProtocolError::UnexpectedEnd { .. }), "{cut}");
+        assert!(Reader::new(&full[..cut]).skip(TType::Map).is_err());
+    }
+}
+
+#[test]
+fn application_exception_round_trips_every_kind() {
+    for value in 0..=10 {
+        let kind = ApplicationExceptionKind::from_value(value);
+        assert_eq!(kind.value(), value);
+        assert!(!matches!(kind, ApplicationExceptionKind::Other(_)));
+        round_trip(ApplicationException::new(kind, format!("kind {value}")));
+    }
+    round_trip(ApplicationException::new(
+        ApplicationExceptionKind::Other(99),
+        "",
+    ));
+}
+
+#[test]
+fn application_exception_message_has_apache_layout() {
+    let exc = ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "no");
+    let mut out = Vec::new();
+    exc.encode_message(&mut out, "m", 3);
+    let expected = [
+        0x80, 1, 0, 3, 0, 0, 0, 1, b'm', 0, 0, 0, 3, // header
+        11, 0, 1, 0, 0, 0, 2, b'n', b'o', // message
+        8, 0, 2, 0, 0, 0, 1, // type
+        0, // stop
+    ];
+    assert_eq!(out, expected);
+    let mut r = Reader::new(&out);
+    let h = r.read_message_begin().unwrap();
+    assert_eq!(h.kind, MessageType::Exception);
+    assert_eq!(ApplicationException::decode(&mut r).unwrap(), exc);
+}
+
+#[test]
+fn application_exception_skips_unknown_fields() {
+    let mut bytes = vec![];
+    write_field_begin(&mut bytes, TType::Double, 9);
+    write_double(&mut bytes, 1.0);
+    write_field_begin(&mut bytes, TType::I32, 2);
+    write_i32(&mut bytes, 6);
+    write_field_stop(&mut bytes);
+    let exc: ApplicationException = decode_from(&bytes).unwrap();
+    assert_eq!(exc.kind, ApplicationExceptionKind::InternalError);
+    assert_eq!(exc.message, "");
+}
+
+#[test]
+fn protocol_errors_map_to_exception_kinds() {
+    let e = ProtocolError::NegativeSize { size: -1 };
+    assert_eq!(e.exception_kind(), ApplicationExceptionKind::ProtocolError);
+    let exc = ApplicationException::from(&e);
+    assert_eq!(exc.kind, ApplicationExceptionKind::ProtocolError);
+    assert_eq!(exc.message, "negative size -1");
+}
+
+#[test]
+fn frame_patching_writes_the_body_length() {
+    let mut out = vec![9];
+    let at = begin_frame(&mut out);
+    write_i32(&mut out, 5);
+    write_i8(&mut out, 1);
+    finish_frame(&mut out, at);
+    assert_eq!(out, [9, 0, 0, 0, 5, 0, 0, 0, 5, 1]);
+}
+
+fn any_string() -> impl Strategy<Value = String> {
+    ".{0,16}"
+}
+
+proptest! {
+    #[test]
+    fn primitives_round_trip(b: bool, x8: i8, x16: i16, x32: i32, x64: i64, d: f64) {
+        round_trip(b);
+        round_trip(x8);
+        round_trip(x16);
+        round_trip(x32);
+        round_trip(x64);
+        let bytes = encode_to_vec(&d);
+        let back: f64 = decode_from(&bytes).unwrap();
+        prop_assert_eq!(back.to_bits(), d.to_bits());
+    }
+
+    #[test]
+    fn strings_and_binaries_round_trip(s in any_string(), bin in proptest::collection::vec(any::<u8>(), 0..64)) {
+        round_trip(s);
+        round_trip(bin);
+    }
+
+    #[test]
+    fn nested_containers_round_trip(
+        value in proptest::collection::btree_map(
+            any_string(),
+            proptest::collection::vec(proptest::collection::btree_set(any::<i32>(), 0..4), 0..4),
+            0..4,
+        ),
+        hashed in proptest::collection::hash_map(any::<i64>(), any::<bool>(), 0..8),
+    ) {
+        round_trip(value);
+        round_trip(hashed);
+    }
+
+    #[test]
+    fn message_headers_round_trip(name in any_string(), kind in 1u8..=4, seqid: i32) {
+        let kind = MessageType::from_id(kind).unwrap();
+        let mut out = Vec::new();
+        write_message_begin(&mut out, &MessageHeader { name: &name, kind, seqid });
+        let h = Reader::new(&out).read_message_begin().unwrap();
+        prop_assert_eq!(h, MessageHeader { name: &name, kind, seqid });
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut r = Reader::new(&bytes);
+        if r.read_message_begin().is_ok() {
+            let _ = r.skip(TType::Struct);
+        }
+        let _ = decode_from::<BTreeMap<String, Vec<HashSet<i64>>>>(&bytes);
+        let _ = decode_from::<ApplicationException>(&bytes);
+        for ttype in [TType::Struct, TType::List, TType::Map, TType::Set] {
+            let _ = Reader::new(&bytes).skip(ttype);
+        }
+    }
+}
