@@ -16,6 +16,7 @@ mod cpu;
 mod load;
 mod progress;
 mod report;
+mod window;
 mod workload;
 
 use load::{Bound, Plan};
@@ -146,6 +147,9 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
         if !(rate.is_finite() && rate > 0.0) {
             return Err("--rate must be a positive number of calls per second".into());
         }
+    }
+    if args.rate.is_some() && args.idle_between.is_some() {
+        return Err("--idle-between is for the closed loop; --rate already spaces calls".into());
     }
     let bound = match (args.duration, args.requests) {
         (_, Some(0)) => return Err("--requests must be at least 1".into()),

@@ -1,10 +1,10 @@
-//! The load loops: one thread per call in flight, each bound to one of the connections.
+//! The load loops: threads bound to connections, stopping by themselves at the run's bound.
 //!
-//! Closed loop: a thread sends its next call when the previous reply is in, so `--pipeline P`
-//! threads share each connection and keep P calls in flight on it. Open loop (`--rate`): each
-//! thread owns a fixed schedule and measures latency from the time a call was *scheduled*, not
-//! sent, so a stalled server shows up as latency instead of hiding as fewer samples (the
-//! coordinated-omission correction of wrk2).
+//! Closed loop: a thread sends its next call when the previous reply is in; with `--pipeline P`
+//! one thread per connection keeps P calls in flight on it (window.rs). Open loop (`--rate`):
+//! each thread (P per connection) owns a fixed schedule and measures latency from the time a
+//! call was *scheduled*, not sent, so a stalled server shows up as latency instead of hiding as
+//! fewer samples (the coordinated-omission correction of wrk2).
 //!
 //! The timeline is shared: threads connect, wait on a barrier, run the warmup (not recorded),
 //! then the measured phase, which ends at a deadline (`--duration`) or when its attempts are
@@ -26,6 +26,7 @@ use tether::transport::Framing;
 use super::connection::BenchConnection;
 use super::cpu;
 use super::progress::Progress;
+use super::window::window_loop;
 use super::workload::{ErrorKind, Workload};
 
 /// Not set yet, for the shared phase boundaries.
@@ -78,8 +79,17 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Closed-loop pipelining: one thread keeps the window of each connection full.
+    fn windowed(&self) -> bool {
+        self.pipeline > 1 && self.rate.is_none()
+    }
+
     fn threads(&self) -> usize {
-        self.connections * self.pipeline
+        if self.windowed() {
+            self.connections
+        } else {
+            self.connections * self.pipeline
+        }
     }
 }
 
@@ -102,7 +112,7 @@ pub struct Outcome {
 
 /// The phase boundaries and counters every load thread reads.
 #[derive(Debug)]
-struct Timeline {
+pub struct Timeline {
     base: Instant,
     start_ns: AtomicU64,
     end_ns: AtomicU64,
@@ -128,21 +138,24 @@ impl Timeline {
         }
     }
 
-    fn now_ns(&self) -> u64 {
+    /// Nanoseconds since the run began.
+    pub fn now_ns(&self) -> u64 {
         self.base.elapsed().as_nanos() as u64
     }
 
-    fn measuring_at(&self, at_ns: u64) -> bool {
+    /// Whether a call begun at `at_ns` belongs to the measured phase.
+    pub fn measuring_at(&self, at_ns: u64) -> bool {
         at_ns >= self.start_ns.load(Ordering::Acquire)
     }
 
-    fn ended_at(&self, at_ns: u64) -> bool {
+    /// Whether the run is over at `at_ns`.
+    pub fn ended_at(&self, at_ns: u64) -> bool {
         at_ns >= self.end_ns.load(Ordering::Acquire)
     }
 
     /// Claims one measured attempt; false once `--requests` are used up. Calls already in
     /// flight then still finish and count, so the phase has exactly that many attempts.
-    fn take_attempt(&self) -> bool {
+    pub fn take_attempt(&self) -> bool {
         self.attempts.fetch_add(1, Ordering::Relaxed) < self.attempt_limit
     }
 
@@ -202,7 +215,7 @@ impl Slot {
 }
 
 /// What one load thread recorded.
-struct ThreadStats {
+pub struct ThreadStats {
     connection: usize,
     calls: u64,
     errors: BTreeMap<ErrorKind, u64>,
@@ -242,7 +255,7 @@ fn call_once(plan: &Plan, slot: &Slot) -> Result<(), ErrorKind> {
 
 /// Records a call that began (or was scheduled) at `begin_ns` and ended at `done_ns`, if it
 /// belongs to the measured phase.
-fn record(
+pub fn record(
     timeline: &Timeline,
     stats: &mut ThreadStats,
     begin_ns: u64,
@@ -268,11 +281,9 @@ fn record(
     }
 }
 
-fn after_failure(timeline: &Timeline, result: &Result<(), ErrorKind>) {
-    if result == &Err(ErrorKind::Connect) {
-        let until = timeline.now_ns() + RECONNECT_PAUSE.as_nanos() as u64;
-        timeline.sleep_until(until);
-    }
+/// Waits a little after a failed connect, so a refusing server is not hammered in a hot loop.
+pub fn pause_after_connect_failure(timeline: &Timeline) {
+    timeline.sleep_until(timeline.now_ns() + RECONNECT_PAUSE.as_nanos() as u64);
 }
 
 /// Closed loop: next call as soon as the previous one is answered (after `--idle-between`).
@@ -287,7 +298,9 @@ fn closed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut Thread
         }
         let result = call_once(plan, slot);
         record(timeline, stats, begin, timeline.now_ns(), result);
-        after_failure(timeline, &result);
+        if result == Err(ErrorKind::Connect) {
+            pause_after_connect_failure(timeline);
+        }
         if let Some(pause) = plan.idle_between {
             if !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64) {
                 return;
@@ -330,7 +343,8 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
         .collect();
     let mut setup_errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
     progress.connecting(plan.connections);
-    for slot in &slots {
+    // Windowed threads open their own sockets.
+    for slot in slots.iter().filter(|_| !plan.windowed()) {
         if let Err(kind) = slot.get(&plan) {
             *setup_errors.entry(kind).or_default() += 1;
         }
@@ -350,6 +364,7 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
                     barrier.wait();
                     match plan.rate {
                         Some(rate) => open_loop(&plan, &timeline, &slot, &mut stats, index, rate),
+                        None if plan.windowed() => window_loop(&plan, &timeline, &mut stats),
                         None => closed_loop(&plan, &timeline, &slot, &mut stats),
                     }
                     stats

@@ -2,7 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,12 +26,16 @@ struct Behaviour {
     close_after: Option<usize>,
     /// Wait this long before each reply.
     delay: Option<Duration>,
+    /// Answer the requests found buffered together in reverse order.
+    reverse: bool,
 }
 
 /// An Echo server (echo and ping) on 127.0.0.1:0, thread per connection; stops on drop.
 struct EchoServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    /// Most complete requests found buffered at once on any connection.
+    max_batch: Arc<AtomicUsize>,
 }
 
 impl EchoServer {
@@ -39,18 +43,24 @@ impl EchoServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
+        let max_batch = Arc::new(AtomicUsize::new(0));
+        let (stopping, batch) = (stop.clone(), max_batch.clone());
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::Acquire) {
                     return;
                 }
                 if let Ok(stream) = stream {
-                    thread::spawn(move || serve(stream, framing, behaviour));
+                    let batch = batch.clone();
+                    thread::spawn(move || serve(stream, framing, behaviour, &batch));
                 }
             }
         });
-        EchoServer { addr, stop }
+        EchoServer {
+            addr,
+            stop,
+            max_batch,
+        }
     }
 }
 
@@ -62,33 +72,49 @@ impl Drop for EchoServer {
     }
 }
 
-fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour) {
+fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour, max_batch: &AtomicUsize) {
     stream.set_nodelay(true).unwrap();
     let limits = Limits::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     let mut replies = 0;
     loop {
-        match parse(&buf, framing, &limits) {
-            Ok(FrameStatus::Complete { message, consumed }) => {
-                if behaviour.close_after == Some(replies) {
-                    return;
+        // Every complete request buffered now is one batch.
+        let mut batch = Vec::new();
+        let mut at = 0;
+        loop {
+            match parse(&buf[at..], framing, &limits) {
+                Ok(FrameStatus::Complete { message, consumed }) => {
+                    batch.push(reply_to(
+                        &buf[at + message.start..at + message.end],
+                        framing,
+                    ));
+                    at += consumed;
                 }
-                if let Some(delay) = behaviour.delay {
-                    thread::sleep(delay);
-                }
-                let reply = reply_to(&buf[message], framing);
-                if stream.write_all(&reply).is_err() {
-                    return;
-                }
-                replies += 1;
-                buf.drain(..consumed);
+                Ok(FrameStatus::Incomplete { .. }) => break,
+                Err(_) => return,
             }
-            Ok(FrameStatus::Incomplete { .. }) => match stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            },
-            Err(_) => return,
+        }
+        buf.drain(..at);
+        max_batch.fetch_max(batch.len(), Ordering::Relaxed);
+        if behaviour.reverse {
+            batch.reverse();
+        }
+        for reply in batch {
+            if behaviour.close_after == Some(replies) {
+                return;
+            }
+            if let Some(delay) = behaviour.delay {
+                thread::sleep(delay);
+            }
+            if stream.write_all(&reply).is_err() {
+                return;
+            }
+            replies += 1;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
 }
@@ -236,15 +262,50 @@ fn open_loop_latency_counts_from_the_schedule() {
 }
 
 #[test]
-fn pipeline_threads_share_their_connection() {
+fn one_call_in_flight_by_default() {
     let server = EchoServer::start(Framing::Framed, Behaviour::default());
-    let mut plan = test_plan(server.addr, Bound::Requests(200));
-    plan.connections = 2;
-    plan.pipeline = 4;
-    let outcome = run(plan);
+    let outcome = run(test_plan(server.addr, Bound::Requests(200)));
     assert_eq!(outcome.calls, 200);
+    assert_eq!(server.max_batch.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn pipeline_keeps_calls_in_flight_matched_by_seqid() {
+    // Replies come back in reverse order within each batch: only seqid matching gets them right.
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            reverse: true,
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(2000));
+    plan.connections = 2;
+    plan.pipeline = 8;
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 2000);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert_eq!(outcome.per_connection.len(), 2);
     assert!(outcome.per_connection.iter().all(|&n| n > 0));
+    assert!(server.max_batch.load(Ordering::Relaxed) > 1);
+}
+
+#[test]
+fn pipelined_calls_lost_with_their_connection_are_errors() {
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            close_after: Some(10),
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(300));
+    plan.connections = 1;
+    plan.pipeline = 4;
+    let outcome = run(plan);
+    let lost = errors(&outcome, ErrorKind::Io);
+    assert!(lost > 0, "{:?}", outcome.errors);
+    assert_eq!(outcome.calls + lost, 300, "{:?}", outcome.errors);
 }
 
 #[test]
@@ -350,4 +411,5 @@ fn bad_flags_are_refused() {
     assert!(parse_args(&["127.0.0.1:9", "--requests", "0"]).is_err());
     assert!(parse_args(&["127.0.0.1:9", "--duration", "1s", "--requests", "5"]).is_err());
     assert!(parse_args(&["not an address"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--rate", "10", "--idle-between", "1s"]).is_err());
 }
