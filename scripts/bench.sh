@@ -242,26 +242,31 @@ idle_rss() {
   printf 'idle\t%s\t%s\t%s\t%s\n' "$name" "$IDLE_CONNECTIONS" "$before" "$during" >> "$INDEX"
 }
 
-# Syscalls per request of tether serve: strace -c -f attached over STRACE_REQUESTS echo calls
-# on one connection (connect, accept and the worker's start included: they are one-off).
+# syscalls NAME: syscalls per request of a server, strace -c -f attached over STRACE_REQUESTS
+# echo calls on one connection (its accept and worker start included: they are one-off).
 syscalls() {
+  local name="$1"
   command -v strace > /dev/null || apt_install strace || { note "strace unavailable"; return; }
-  start_server tether || return
-  local trace="$WORK/strace.txt"
-  strace -f -c -o "$trace" -p "$SERVER_PID" 2> "$WORK/strace.err" &
+  start_server "$name" || return
+  local trace="$WORK/strace-$name.txt"
+  strace -f -c -o "$trace" -p "$SERVER_PID" 2> "$WORK/strace-$name.err" &
   local strace_pid=$!
   echo "$strace_pid" >> "$PIDS_FILE"
-  sleep 0.5
+  # strace prints "attached" on stderr once it traces the process.
+  local i
+  for i in $(seq 40); do
+    grep -q attached "$WORK/strace-$name.err" 2>/dev/null && break
+    sleep 0.05
+  done
   "$TETHER" bench "$SERVER_ADDR" --connections 1 --requests "$STRACE_REQUESTS" --warmup 0s \
-    --payload 64 > "$WORK/strace-bench.txt" 2>&1
+    --payload 64 > "$WORK/strace-bench-$name.txt" 2>&1
   kill -INT "$strace_pid" 2>/dev/null
   wait "$strace_pid" 2>/dev/null
   stop_server
   if [ -s "$trace" ]; then
-    printf 'strace\t%s\t%s\n' "$STRACE_REQUESTS" "$trace" >> "$INDEX"
-    cp "$trace" "$WORK/strace.keep"
+    printf 'strace\t%s\t%s\t%s\n' "$name" "$STRACE_REQUESTS" "$trace" >> "$INDEX"
   else
-    note "strace produced nothing: $(head -c 300 "$WORK/strace.err")"
+    note "strace of $name produced nothing: $(head -c 300 "$WORK/strace-$name.err")"
   fi
 }
 
@@ -278,9 +283,12 @@ case " $AVAILABLE " in
     for conns in $PIPELINE_CONNECTIONS; do
       point tether pipelined "$conns" 64 "$PIPELINE"
     done
-    syscalls
     ;;
 esac
+
+for server in $AVAILABLE; do
+  syscalls "$server"
+done
 
 for server in $AVAILABLE; do
   idle_rss "$server"
@@ -292,7 +300,7 @@ import json, os, platform, re, subprocess, sys, time
 
 index, notes_path, out_path, duration, warmup, quick, root = sys.argv[1:8]
 NAMES = ["tether", "raw_echo", "apache_rust", "apache_cpp"]
-grid, pipelined, idle, strace = {}, {}, {}, None
+grid, pipelined, idle, strace = {}, {}, {}, {}
 for line in open(index):
     f = line.rstrip("\n").split("\t")
     if f[0] in ("grid", "pipelined"):
@@ -305,7 +313,7 @@ for line in open(index):
         if before and during:
             idle[name] = (int(n), int(before), int(during))
     elif f[0] == "strace":
-        strace = (int(f[1]), open(f[2]).read())
+        strace[f[1]] = (int(f[2]), open(f[3]).read())
 
 servers = [n for n in NAMES if any(k[0] == n for k in grid)]
 points = sorted({(k[2], k[1]) for k in grid})
@@ -428,27 +436,31 @@ if idle:
             o.append(f"| {s} | {n:,} | {before / 1024:.1f} | {during / 1024:.1f} | {(during - before) / n:.1f} |")
     o.append("")
 
-if strace:
-    n, text = strace
-    rows = []
-    total = None
+def parse_strace(text):
+    total, rows = None, []
     for line in text.splitlines():
         f = line.split()
-        if not f or not re.match(r"^[\d.]+$", f[0]):
+        if len(f) < 5 or not re.match(r"^[\d.]+$", f[0]):
             continue
-        calls = int(f[3]) if len(f) > 4 else None
         if f[-1] == "total":
-            total = calls
-        elif calls:
-            rows.append((calls, f[-1]))
+            total = int(f[3])
+        else:
+            rows.append((int(f[3]), f[-1]))
     rows.sort(reverse=True)
-    o.append(f"## Syscalls per request, tether serve (strace -c -f, {n:,} echo calls of 64 B on one connection)")
+    return total, rows
+
+if strace:
+    n = next(iter(strace.values()))[0]
+    o.append(f"## Syscalls per request (strace -c -f on the server, {n:,} echo calls of 64 B, one connection)")
     o.append("")
-    if total:
-        o.append(f"{total / n:.2f} syscalls per request in total ({total:,}); by call: "
-                 + ", ".join(f"{name} {calls / n:.2f}" for calls, name in rows[:8]))
-    else:
-        o.append("strace summary had no total line")
+    header(["server", "syscalls per request", "largest (per request)"])
+    for s in servers:
+        if s not in strace:
+            continue
+        n, text = strace[s]
+        total, rows = parse_strace(text)
+        top = ", ".join(f"{name} {calls / n:.2f}" for calls, name in rows[:4])
+        o.append(f"| {s} | {total / n:.2f} | {top} |" if total else f"| {s} | — | no total line |")
     o.append("")
 
 if pipelined:
