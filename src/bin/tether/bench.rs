@@ -119,7 +119,14 @@ pub fn run(args: BenchArgs) -> ExitCode {
         pipeline: plan.pipeline,
         rate: plan.rate,
     };
-    let outcome = load::run(Arc::new(plan), &progress);
+    let outcome = match load::run(Arc::new(plan), &progress) {
+        Ok(outcome) => outcome,
+        Err(message) => {
+            progress.finish();
+            eprintln!("tether bench: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let report = Report::new(setup, &outcome);
     print!("{}", report.to_text());
     if let Some(path) = &args.json {

@@ -336,7 +336,8 @@ fn open_loop(
 }
 
 /// Runs the plan: connects, warms up, measures, and gathers what every thread recorded.
-pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
+/// Fails only when the load threads cannot be started.
+pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
     let timeline = Arc::new(Timeline::new(plan.bound));
     let slots: Vec<Arc<Slot>> = (0..plan.connections)
         .map(|_| Arc::new(Slot::empty()))
@@ -351,7 +352,48 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
     }
 
     let barrier = Arc::new(Barrier::new(plan.threads() + 1));
-    let handles: Vec<JoinHandle<ThreadStats>> = (0..plan.threads())
+    let handles = spawn_load_threads(&plan, &timeline, &slots, &barrier)?;
+    barrier.wait();
+
+    let warmup_end = Instant::now() + plan.warmup;
+    while Instant::now() < warmup_end {
+        progress.warming(plan.warmup);
+        thread::sleep(TICK.min(warmup_end.saturating_duration_since(Instant::now())));
+    }
+    let cpu_start = cpu::process_time();
+    let start_ns = timeline.now_ns();
+    timeline.start_ns.store(start_ns, Ordering::Release);
+    wait_for_bound(&plan, &timeline, &handles, progress);
+
+    let stats: Vec<ThreadStats> = handles
+        .into_iter()
+        .map(|h| h.join().expect("load threads do not panic"))
+        .collect();
+    let cpu = cpu_start
+        .zip(cpu::process_time())
+        .map(|(a, b)| b.saturating_sub(a));
+    progress.finish();
+
+    let end_ns = match plan.bound {
+        Bound::Duration(_) => timeline.end_ns.load(Ordering::Acquire),
+        Bound::Requests(_) => stats
+            .iter()
+            .map(|s| s.last_done_ns)
+            .max()
+            .unwrap_or(start_ns),
+    };
+    let elapsed = Duration::from_nanos(end_ns.saturating_sub(start_ns));
+    Ok(gather(&plan, stats, setup_errors, cpu, elapsed))
+}
+
+/// Starts every load thread; each waits on `barrier` so the load starts at once.
+fn spawn_load_threads(
+    plan: &Arc<Plan>,
+    timeline: &Arc<Timeline>,
+    slots: &[Arc<Slot>],
+    barrier: &Arc<Barrier>,
+) -> Result<Vec<JoinHandle<ThreadStats>>, String> {
+    (0..plan.threads())
         .map(|index| {
             let connection = index % plan.connections;
             let (plan, timeline, barrier) = (plan.clone(), timeline.clone(), barrier.clone());
@@ -369,21 +411,20 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
                     }
                     stats
                 })
-                .expect("spawn a load thread")
+                .map_err(|e| format!("cannot start load thread {index}: {e}"))
         })
-        .collect();
-    barrier.wait();
+        .collect()
+}
 
-    let warmup_end = Instant::now() + plan.warmup;
-    while Instant::now() < warmup_end {
-        progress.warming(plan.warmup);
-        thread::sleep(TICK.min(warmup_end.saturating_duration_since(Instant::now())));
-    }
-    let cpu_start = cpu::process_time();
-    let start_ns = timeline.now_ns();
-    timeline.start_ns.store(start_ns, Ordering::Release);
+/// Redraws progress until the measured phase is over: its deadline passed (then it is ended for
+/// every thread), or every thread used up its attempts.
+fn wait_for_bound(
+    plan: &Plan,
+    timeline: &Timeline,
+    handles: &[JoinHandle<ThreadStats>],
+    progress: &Progress,
+) {
     let started = Instant::now();
-
     match plan.bound {
         Bound::Duration(length) => {
             let end = started + length;
@@ -402,30 +443,6 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Outcome {
             }
         }
     }
-    let stats: Vec<ThreadStats> = handles
-        .into_iter()
-        .map(|h| h.join().expect("load threads do not panic"))
-        .collect();
-    let cpu = cpu_start
-        .zip(cpu::process_time())
-        .map(|(a, b)| b.saturating_sub(a));
-    progress.finish();
-
-    let end_ns = match plan.bound {
-        Bound::Duration(_) => timeline.end_ns.load(Ordering::Acquire),
-        Bound::Requests(_) => stats
-            .iter()
-            .map(|s| s.last_done_ns)
-            .max()
-            .unwrap_or(start_ns),
-    };
-    gather(
-        &plan,
-        stats,
-        setup_errors,
-        cpu,
-        Duration::from_nanos(end_ns.saturating_sub(start_ns)),
-    )
 }
 
 fn gather(

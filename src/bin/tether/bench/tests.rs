@@ -166,7 +166,7 @@ fn test_plan(addr: SocketAddr, bound: Bound) -> Plan {
 
 fn run(plan: Plan) -> Outcome {
     let progress = Progress::new(Unit::Calls, 1);
-    load::run(Arc::new(plan), &progress)
+    load::run(Arc::new(plan), &progress).unwrap()
 }
 
 fn errors(outcome: &Outcome, kind: ErrorKind) -> u64 {
