@@ -52,6 +52,7 @@ impl std::fmt::Display for EchoError {
 }
 
 impl std::error::Error for EchoError {}
+
 /// The arguments of `Echo.echo`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct EchoEchoArgs {
@@ -127,6 +128,7 @@ impl protocol::Decode for EchoEchoResult {
 /// The arguments of `Echo.ping`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct EchoPingArgs {}
+
 impl protocol::WireType for EchoPingArgs {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
@@ -151,6 +153,7 @@ impl protocol::Decode for EchoPingArgs {
 /// The result of `Echo.ping`: the return value or a declared exception.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct EchoPingResult {}
+
 impl protocol::WireType for EchoPingResult {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
@@ -210,6 +213,7 @@ impl protocol::Decode for EchoSleepArgs {
 /// The result of `Echo.sleep`: the return value or a declared exception.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct EchoSleepResult {}
+
 impl protocol::WireType for EchoSleepResult {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }

@@ -139,6 +139,7 @@ fn space_items(source: &str) -> String {
             .any(|p| trimmed.starts_with(p));
             let prev_trimmed = prev.trim_start();
             let prev_ends_item = prev_trimmed == "}"
+                || prev_trimmed.ends_with("{}")
                 || (prev_trimmed.ends_with(';') && !prev_trimmed.starts_with("use "))
                 || (prev_trimmed.starts_with("use ") && !trimmed.starts_with("use "));
             let prev_is_inner_attr =

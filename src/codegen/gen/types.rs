@@ -122,11 +122,11 @@ impl Generator<'_> {
             }
             const_names.push(const_name.clone());
             let ident = names::ident(&const_name);
-            let value = v.value;
-            let vdocs = doc_attrs(&v.doc, || format!("`{}` = {value}.", v.name));
+            let value = proc_macro2::Literal::i32_unsuffixed(v.value);
+            let vdocs = doc_attrs(&v.doc, || format!("`{}` = {}.", v.name, v.value));
             consts.push(quote! { #vdocs pub const #ident: #name = #name(#value); });
-            if !seen_values.contains(&value) {
-                seen_values.push(value);
+            if !seen_values.contains(&v.value) {
+                seen_values.push(v.value);
                 let idl_name = &v.name;
                 arms.push(quote! { #value => Some(#idl_name), });
             }
