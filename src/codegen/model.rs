@@ -7,6 +7,10 @@ use super::ast::*;
 use super::error::{Error, Span, SyntaxError};
 use super::parser::parse;
 
+/// Longest chain of typedefs (or constants naming constants) followed; far beyond real IDL,
+/// well within the stack.
+pub(crate) const MAX_CHAIN: usize = 64;
+
 /// Every file to generate: the ones asked for and everything they include.
 #[derive(Debug)]
 pub(crate) struct Program {
@@ -105,11 +109,7 @@ impl Program {
         let document = parse(&source).map_err(|(span, message)| {
             SyntaxError::new(path.to_path_buf(), &source, span, message)
         })?;
-        let stem = file_stem(path);
-        let module = match &document.rs_namespace {
-            Some(namespace) => namespace.replace('.', "_"),
-            None => super::names::snake_case(&stem),
-        };
+        let module = module_name(&document, path);
         let index = self.files.len();
         by_path.insert(key, index);
         let includes = document.includes.clone();
@@ -218,6 +218,13 @@ impl Program {
                     Definition::Enum(_) => Resolved::Enum(id),
                     Definition::Struct(_) => Resolved::Struct(id),
                     Definition::Typedef { ty, .. } => {
+                        if typedefs.len() >= MAX_CHAIN {
+                            return Err(self.error(
+                                file,
+                                *span,
+                                format!("typedef chain longer than {MAX_CHAIN}"),
+                            ));
+                        }
                         if typedefs.contains(&id) {
                             return Err(self.error(
                                 file,
@@ -301,6 +308,22 @@ impl Program {
     }
 }
 
+/// The module a file becomes: its `rs` namespace, else its file name, as a Rust identifier.
+fn module_name(document: &Document, path: &Path) -> String {
+    let name = match &document.rs_namespace {
+        Some(namespace) => namespace.clone(),
+        None => super::names::snake_case(&file_stem(path)),
+    };
+    let mut module: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if module.is_empty() || module.starts_with(|c: char| c.is_ascii_digit()) {
+        module.insert(0, '_');
+    }
+    module
+}
+
 fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
@@ -318,10 +341,7 @@ impl Program {
             files: vec![SourceFile {
                 path: path.to_path_buf(),
                 source: source.to_string(),
-                module: match &document.rs_namespace {
-                    Some(namespace) => namespace.replace('.', "_"),
-                    None => super::names::snake_case(&file_stem(path)),
-                },
+                module: module_name(&document, path),
                 includes: HashMap::new(),
                 document,
             }],

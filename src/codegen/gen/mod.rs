@@ -229,7 +229,12 @@ impl Generator<'_> {
                     doc,
                     span,
                 } => self.constant(name, ty, value, doc, *span)?,
-                Definition::Typedef { name, ty, doc, .. } => self.typedef(name, ty, doc)?,
+                Definition::Typedef {
+                    name,
+                    ty,
+                    doc,
+                    span,
+                } => self.typedef(name, ty, doc, *span)?,
                 Definition::Enum(e) => self.enumeration(e)?,
                 Definition::Struct(s) => self.structure(id, s)?,
                 Definition::Service(s) => self.service(s)?,

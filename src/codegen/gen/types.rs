@@ -83,12 +83,9 @@ impl Generator<'_> {
         name: &str,
         ty: &Type,
         doc: &Option<String>,
+        span: Span,
     ) -> Result<TokenStream> {
         let resolved = self.resolve(ty)?;
-        let span = match ty {
-            Type::Named(_, span) => *span,
-            _ => Span::default(),
-        };
         self.check_keys(&resolved, span)?;
         let ident = names::type_ident(name);
         let rust_type = self.rust_type(&resolved);

@@ -136,6 +136,13 @@ impl Generator<'_> {
                 },
                 None,
             ) => {
+                if consts.len() >= crate::codegen::model::MAX_CHAIN {
+                    return Err(self.program.error(
+                        file,
+                        span,
+                        "constants refer to each other too deeply",
+                    ));
+                }
                 if consts.contains(&id) {
                     return Err(self.program.error(
                         file,
