@@ -76,7 +76,7 @@ fn defaults_apply_to_absent_fields() {
     assert_eq!(d.status, Status::ACTIVE);
     assert_eq!(d.primes, vec![2, 3, 5, 7]);
     assert_eq!(d.nickname, None);
-    assert_eq!(d.origin, Point { x: 0, y: 0 });
+    assert_eq!(d.origin, Point { x: 1, y: -1 });
     assert_eq!(d.ratio, Some(0.5));
     assert_eq!(d.color, Color::GREEN);
     // Only the required field on the wire: everything else takes its default.
@@ -632,5 +632,99 @@ mod properties {
             let _ = decode_from::<Value>(&bytes);
             let _ = decode_from::<Containers>(&bytes);
         }
+    }
+}
+
+/// The values scripts/interop/codegen_python.py builds, by file name; keep the two in step.
+fn interop_values() -> Vec<(&'static str, Vec<u8>)> {
+    let mut everything = sample_everything();
+    // Python structs are unhashable (no set<Point>) and Python iterates a set of strings in
+    // hash order, so the cross-checked value keeps those sets empty or single.
+    everything.containers.point_set.clear();
+    everything.containers.deep = vec![BTreeMap::from([(5, BTreeSet::from(["x".into()]))])];
+    let tree = everything.tree.clone().unwrap();
+    vec![
+        ("everything", encode_to_vec(&everything)),
+        (
+            "value",
+            encode_to_vec(&Value::Items(vec![
+                Value::IntValue(1),
+                Value::Items(vec![]),
+            ])),
+        ),
+        ("tree", encode_to_vec(&tree)),
+        (
+            "get_result_not_found",
+            encode_to_vec(&StoreGetResult {
+                not_found: Some(NotFound {
+                    message: "gone".into(),
+                    key: Some("k".into()),
+                }),
+                ..Default::default()
+            }),
+        ),
+        (
+            "get_result_success",
+            encode_to_vec(&StoreGetResult {
+                success: Some(everything.clone()),
+                ..Default::default()
+            }),
+        ),
+        (
+            "put_result_invalid",
+            encode_to_vec(&StorePutResult {
+                invalid: Some(Invalid {
+                    code: 3,
+                    reasons: vec!["a".into(), "b".into()],
+                }),
+            }),
+        ),
+        (
+            "route_args",
+            encode_to_vec(&StoreRouteArgs {
+                start: point(1, 2),
+                end: point(3, 4),
+                steps: Some(5),
+            }),
+        ),
+    ]
+}
+
+/// Decodes `bytes` as the type `name` holds and re-encodes it.
+fn decode_reencode(name: &str, bytes: &[u8]) -> Result<Vec<u8>, tether::protocol::ProtocolError> {
+    fn again<T: Encode + Decode>(bytes: &[u8]) -> Result<Vec<u8>, tether::protocol::ProtocolError> {
+        decode_from::<T>(bytes).map(|v| encode_to_vec(&v))
+    }
+    match name {
+        "everything" => again::<Everything>(bytes),
+        "value" => again::<Value>(bytes),
+        "tree" => again::<Tree>(bytes),
+        "get_result_not_found" | "get_result_success" => again::<StoreGetResult>(bytes),
+        "put_result_invalid" => again::<StorePutResult>(bytes),
+        "route_args" => again::<StoreRouteArgs>(bytes),
+        _ => unreachable!("unknown interop value {name}"),
+    }
+}
+
+/// Run by scripts/interop/codegen_python.sh with TETHER_CODEGEN_INTEROP_DIR set: checks the
+/// bytes Python wrote in `$DIR/py` and writes Rust's own into `$DIR/rust` for Python to check.
+#[test]
+#[ignore = "driven by scripts/interop/codegen_python.sh"]
+fn python_cross_check() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("TETHER_CODEGEN_INTEROP_DIR").expect("TETHER_CODEGEN_INTEROP_DIR"),
+    );
+    std::fs::create_dir_all(dir.join("rust")).unwrap();
+    for (name, ours) in interop_values() {
+        let theirs = std::fs::read(dir.join("py").join(format!("{name}.bin")))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // Same value, same bytes: decoding Python's bytes gives what Rust encodes.
+        assert_eq!(
+            theirs, ours,
+            "{name}: Python's encoding differs from Rust's"
+        );
+        let again = decode_reencode(name, &theirs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(again, theirs, "{name}: re-encoding differs");
+        std::fs::write(dir.join("rust").join(format!("{name}.bin")), &ours).unwrap();
     }
 }

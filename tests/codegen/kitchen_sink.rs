@@ -387,7 +387,7 @@ impl Default for Defaults {
             primes: vec![2, 3, 5, 7],
             nickname: None,
             when: Default::default(),
-            origin: super::shared::Point { x: 0, y: 0 },
+            origin: super::shared::Point { x: 1, y: -1 },
             ratio: Some(0.5),
             color: super::shared::Color::GREEN,
             tags: BTreeSet::from(["a".to_owned(), "b".to_owned(), "c".to_owned()]),
@@ -460,7 +460,7 @@ impl protocol::Decode for Defaults {
                 strukt: "Defaults",
                 field: "when",
             })?,
-            origin: origin.unwrap_or_else(|| super::shared::Point { x: 0, y: 0 }),
+            origin: origin.unwrap_or_else(|| super::shared::Point { x: 1, y: -1 }),
             ratio,
             color: color.unwrap_or_else(|| super::shared::Color::GREEN),
             tags: tags.unwrap_or_else(|| {

@@ -79,7 +79,7 @@ struct Defaults {
   4: list<i32> primes = PRIMES
   5: optional string nickname
   6: required When when
-  7: shared.Point origin = ORIGIN
+  7: shared.Point origin = {"x": 1, "y": -1}
   8: optional double ratio = 0.5
   9: shared.Color color = shared.Color.GREEN
   10: set<string> tags = TAGS
