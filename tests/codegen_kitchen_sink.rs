@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kitchen_sink::*;
 use shared::{Color, Point};
+use tether::codegen::OrderedF64;
 use tether::protocol::{decode_from, encode_to_vec, Decode, Encode};
 
 fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) {
@@ -46,6 +47,11 @@ fn constants_have_their_values() {
     assert_eq!(*ORIGIN, Point { x: 0, y: 0 });
     assert_eq!(NAMES[&2], vec!["two".to_string(), "deux".into()]);
     assert_eq!(*STATUSES, vec![Status::ACTIVE, Status::DELETED]);
+    assert_eq!(
+        HALVES.iter().map(|h| h.0).collect::<Vec<_>>(),
+        vec![-0.5, 0.5, 1.5]
+    );
+    assert_eq!(ROUNDED[&OrderedF64(0.75)], "three quarters");
 }
 
 #[test]
@@ -144,6 +150,8 @@ fn sample_everything() -> Everything {
             named: BTreeMap::from([("home".into(), point(10, 20))]),
             blobs: vec![vec![], vec![0xff]],
             point_set: BTreeSet::from([point(1, 2), point(3, 4)]),
+            ratios: BTreeSet::from([OrderedF64(0.5)]),
+            by_ratio: BTreeMap::from([(OrderedF64(-1.0), "minus one".into())]),
         },
         defaults: Defaults {
             count: 3,
@@ -530,6 +538,8 @@ mod properties {
                 btree_map(".{0,3}", point_strategy(), 0..3),
                 vec(vec(any::<u8>(), 0..4), 0..3),
                 btree_set(point_strategy(), 0..3),
+                btree_set(any::<f64>().prop_map(OrderedF64), 0..3),
+                btree_map(any::<f64>().prop_map(OrderedF64), ".{0,3}", 0..3),
             ),
         )
             .prop_map(
@@ -540,7 +550,7 @@ mod properties {
                     points,
                     deep,
                     by_status,
-                    (path, named, blobs, point_set),
+                    (path, named, blobs, point_set, ratios, by_ratio),
                 )| {
                     Containers {
                         ints,
@@ -553,6 +563,8 @@ mod properties {
                         named,
                         blobs,
                         point_set,
+                        ratios,
+                        by_ratio,
                     }
                 },
             )

@@ -60,6 +60,8 @@ def everything():
             named={"home": Point(x=10, y=20)},
             blobs=[b"", b"\xff"],
             point_set=set(),
+            ratios={0.5},
+            by_ratio={-1.0: "minus one"},
         ),
         defaults=Defaults(
             count=3,

@@ -13,7 +13,7 @@ pub(crate) enum TokenKind {
     Double(f64),
     /// A quoted string, escapes resolved.
     Literal(String),
-    /// One punctuation character: `{ } ( ) [ ] < > , ; : = *`.
+    /// One punctuation character: `{ } ( ) [ ] < > , ; : = * &`.
     Punct(char),
     /// The end of the input.
     Eof,
@@ -96,7 +96,7 @@ pub(crate) fn tokenize(src: &str) -> Result<Vec<Token>, LexError> {
             }
             '.' if lexer.peek(1).is_some_and(|d| d.is_ascii_digit()) => lexer.number()?,
             c if c.is_ascii_alphabetic() || c == '_' => TokenKind::Ident(lexer.ident()),
-            '{' | '}' | '(' | ')' | '[' | ']' | '<' | '>' | ',' | ';' | ':' | '=' | '*' => {
+            '{' | '}' | '(' | ')' | '[' | ']' | '<' | '>' | ',' | ';' | ':' | '=' | '*' | '&' => {
                 lexer.bump();
                 TokenKind::Punct(c)
             }

@@ -28,7 +28,8 @@
 //!
 //! Structs derive `Debug, Clone, PartialEq` (`Eq, Hash, PartialOrd, Ord` when no double is in
 //! them, `Default` when every field has one); optional fields are `Option`; sets and maps are
-//! `BTreeSet` and `BTreeMap` so encodings are deterministic. Enums are `i32` newtypes with an
+//! `BTreeSet` and `BTreeMap` so encodings are deterministic (a `double` element or key is an
+//! [`OrderedF64`]). Enums are `i32` newtypes with an
 //! associated constant per value, so values from newer peers survive. Unions are Rust enums.
 
 mod ast;
@@ -37,11 +38,13 @@ mod gen;
 mod lexer;
 mod model;
 mod names;
+mod ordered_f64;
 mod parser;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Span, SyntaxError};
+pub use ordered_f64::OrderedF64;
 
 /// Compiles IDL files to Rust. Configure, then [`Builder::generate`] or [`Builder::write`].
 #[derive(Debug, Clone)]

@@ -386,6 +386,9 @@ impl Parser {
                 Requiredness::Default
             };
             let ty = self.field_type()?;
+            // `&` marks a field C++ should hold by reference; tether boxes recursive fields
+            // on its own.
+            self.eat_punct('&');
             let (name, span) = self.new_name("a field name")?;
             let default = if self.eat_punct('=') {
                 Some(self.const_value()?)

@@ -6,6 +6,7 @@
     non_upper_case_globals
 )]
 
+use ::tether::codegen::OrderedF64;
 use ::tether::{client, protocol, server};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
@@ -159,6 +160,18 @@ pub static NAMES: LazyLock<BTreeMap<i32, Vec<String>>> = LazyLock::new(|| {
 pub static STATUSES: LazyLock<Vec<Status>> =
     LazyLock::new(|| vec![Status::ACTIVE, Status::DELETED]);
 
+/// The constant `HALVES`.
+pub static HALVES: LazyLock<BTreeSet<OrderedF64>> =
+    LazyLock::new(|| BTreeSet::from([OrderedF64(0.5), OrderedF64(1.5), OrderedF64(-0.5)]));
+
+/// The constant `ROUNDED`.
+pub static ROUNDED: LazyLock<BTreeMap<OrderedF64, String>> = LazyLock::new(|| {
+    BTreeMap::from([
+        (OrderedF64(0.25), "quarter".to_owned()),
+        (OrderedF64(0.75), "three quarters".to_owned()),
+    ])
+});
+
 /// Every primitive type.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Primitives {
@@ -259,7 +272,7 @@ impl protocol::Decode for Primitives {
 }
 
 /// The struct `Containers`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Containers {
     /// Field 1, default requiredness.
     pub ints: Vec<i32>,
@@ -281,6 +294,10 @@ pub struct Containers {
     pub blobs: Vec<Vec<u8>>,
     /// Field 10, default requiredness.
     pub point_set: BTreeSet<super::shared::Point>,
+    /// Field 11, default requiredness.
+    pub ratios: BTreeSet<OrderedF64>,
+    /// Field 12, default requiredness.
+    pub by_ratio: BTreeMap<OrderedF64, String>,
 }
 
 impl protocol::WireType for Containers {
@@ -299,6 +316,8 @@ impl protocol::Encode for Containers {
         protocol::write_field(out, 8, &self.named);
         protocol::write_field(out, 9, &self.blobs);
         protocol::write_field(out, 10, &self.point_set);
+        protocol::write_field(out, 11, &self.ratios);
+        protocol::write_field(out, 12, &self.by_ratio);
         protocol::write_field_stop(out);
     }
 }
@@ -316,6 +335,8 @@ impl protocol::Decode for Containers {
         let mut named: Option<Named> = None;
         let mut blobs: Option<Vec<Vec<u8>>> = None;
         let mut point_set: Option<BTreeSet<super::shared::Point>> = None;
+        let mut ratios: Option<BTreeSet<OrderedF64>> = None;
+        let mut by_ratio: Option<BTreeMap<OrderedF64, String>> = None;
         while let Some((ttype, id)) = r.read_field_begin()? {
             match (id, ttype) {
                 (1, protocol::TType::List) => ints = Some(protocol::Decode::decode(r)?),
@@ -334,6 +355,10 @@ impl protocol::Decode for Containers {
                 (10, protocol::TType::Set) => {
                     point_set = Some(protocol::Decode::decode(r)?);
                 }
+                (11, protocol::TType::Set) => ratios = Some(protocol::Decode::decode(r)?),
+                (12, protocol::TType::Map) => {
+                    by_ratio = Some(protocol::Decode::decode(r)?);
+                }
                 _ => r.skip(ttype)?,
             }
         }
@@ -349,6 +374,8 @@ impl protocol::Decode for Containers {
             named: named.unwrap_or_default(),
             blobs: blobs.unwrap_or_default(),
             point_set: point_set.unwrap_or_default(),
+            ratios: ratios.unwrap_or_default(),
+            by_ratio: by_ratio.unwrap_or_default(),
         })
     }
 }

@@ -43,6 +43,8 @@ const map<string, i32> LIMITS = {"low": 1, "high": shared.SHARED_LIMIT}
 const shared.Point ORIGIN = {"x": 0, "y": 0}
 const map<i32, list<string>> NAMES = {1: ["one"], 2: ["two", "deux"]}
 const list<Status> STATUSES = [Status.ACTIVE, 11]
+const set<double> HALVES = [0.5, 1.5, -0.5]
+const map<double, string> ROUNDED = {0.25: "quarter", 0.75: "three quarters"}
 
 /** Every primitive type. */
 struct Primitives {
@@ -70,6 +72,8 @@ struct Containers {
   8: Named named
   9: list<binary> blobs
   10: set<shared.Point> point_set
+  11: set<double> ratios
+  12: map<double, string> by_ratio
 }
 
 struct Defaults {

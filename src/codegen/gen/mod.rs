@@ -72,6 +72,9 @@ pub(crate) fn generate_file(
     .filter(|(_, used)| used.get())
     .map(|(name, _)| format_ident!("{}", name))
     .collect();
+    if generator.uses.ordered_f64.get() {
+        imports.push(quote!(use #runtime::codegen::OrderedF64;));
+    }
     if !runtime_modules.is_empty() {
         imports.push(quote!(use #runtime::{#(#runtime_modules),*};));
     }
@@ -195,6 +198,7 @@ struct Uses {
     server: Cell<bool>,
     write_reply: Cell<bool>,
     missing_result: Cell<bool>,
+    ordered_f64: Cell<bool>,
 }
 
 struct Generator<'p> {
@@ -284,18 +288,28 @@ impl Generator<'_> {
             }
             Resolved::Set(t) => {
                 self.uses.set.set(true);
-                let t = self.rust_type(t);
+                let t = self.key_type(t);
                 quote!(BTreeSet<#t>)
             }
             Resolved::Map(k, v) => {
                 self.uses.map.set(true);
-                let k = self.rust_type(k);
+                let k = self.key_type(k);
                 let v = self.rust_type(v);
                 quote!(BTreeMap<#k, #v>)
             }
             Resolved::Enum(id) | Resolved::Struct(id) | Resolved::Typedef(id, _) => {
                 self.def_path(*id)
             }
+        }
+    }
+
+    /// The Rust type of a set element or map key: doubles become `OrderedF64`.
+    fn key_type(&self, ty: &Resolved) -> TokenStream {
+        if is_double(ty) {
+            self.uses.ordered_f64.set(true);
+            quote!(OrderedF64)
+        } else {
+            self.rust_type(ty)
         }
     }
 
@@ -325,7 +339,7 @@ impl Generator<'_> {
         match ty {
             Resolved::List(t) => self.check_keys(t, span),
             Resolved::Set(t) => {
-                if self.program.has_float(t) {
+                if !is_double(t) && self.program.has_float(t) {
                     return Err(self.error(
                         span,
                         "sets of values holding a double are not supported (no total order)",
@@ -334,7 +348,7 @@ impl Generator<'_> {
                 self.check_keys(t, span)
             }
             Resolved::Map(k, v) => {
-                if self.program.has_float(k) {
+                if !is_double(k) && self.program.has_float(k) {
                     return Err(self.error(
                         span,
                         "map keys holding a double are not supported (no total order)",
@@ -346,6 +360,11 @@ impl Generator<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `ty` is `double` (maybe through typedefs).
+fn is_double(ty: &Resolved) -> bool {
+    matches!(ty.target(), Resolved::Double)
 }
 
 /// `#[doc = ...]` lines for an IDL doc comment, or for `fallback` when there is none.

@@ -75,9 +75,17 @@ impl Generator<'_> {
             }
             (Resolved::Enum(_), _) => return mismatch("an enum value"),
             (Resolved::List(element) | Resolved::Set(element), ConstValue::List(items)) => {
+                let is_set = matches!(ty.target(), Resolved::Set(_));
                 let items = items
                     .iter()
-                    .map(|(v, s)| self.value_expr(file, (v, *s), element, Place::Owned, consts))
+                    .map(|(v, s)| {
+                        let item = self.value_expr(file, (v, *s), element, Place::Owned, consts)?;
+                        Ok(if is_set {
+                            self.key_expr(element, item)
+                        } else {
+                            item
+                        })
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 if matches!(ty.target(), Resolved::List(_)) {
                     quote!(vec![#(#items),*])
@@ -86,12 +94,21 @@ impl Generator<'_> {
                     quote!(BTreeSet::from([#(#items),*]))
                 }
             }
+            // Apache's compiler accepts `{}` as an empty list or set.
+            (Resolved::List(_), ConstValue::Map(entries)) if entries.is_empty() => {
+                quote!(Vec::new())
+            }
+            (Resolved::Set(_), ConstValue::Map(entries)) if entries.is_empty() => {
+                self.uses.set.set(true);
+                quote!(BTreeSet::new())
+            }
             (Resolved::List(_) | Resolved::Set(_), _) => return mismatch("a list `[...]`"),
             (Resolved::Map(k, v), ConstValue::Map(entries)) => {
                 let entries = entries
                     .iter()
                     .map(|((key, ks), (value, vs))| {
                         let key = self.value_expr(file, (key, *ks), k, Place::Owned, consts)?;
+                        let key = self.key_expr(k, key);
                         let value = self.value_expr(file, (value, *vs), v, Place::Owned, consts)?;
                         Ok(quote!((#key, #value)))
                     })
@@ -106,6 +123,16 @@ impl Generator<'_> {
             (Resolved::Struct(_), _) => return mismatch("a struct literal `{\"field\": value}`"),
             (Resolved::Typedef(..), _) => unreachable!("target() looks through typedefs"),
         })
+    }
+
+    /// Wraps a set element or map key that is a double in `OrderedF64`.
+    fn key_expr(&self, ty: &Resolved, expr: TokenStream) -> TokenStream {
+        if matches!(ty.target(), Resolved::Double) {
+            self.uses.ordered_f64.set(true);
+            quote!(OrderedF64(#expr))
+        } else {
+            expr
+        }
     }
 
     /// A name used as a value: `true`/`false`, a constant, or an enum value.
