@@ -240,6 +240,11 @@ impl RawClient {
         }
     }
 
+    /// Bytes received but not yet returned as a message (a partial reply).
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
     /// Closes the sending side (the server sees end of stream).
     pub fn finish(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
