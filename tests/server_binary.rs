@@ -106,3 +106,39 @@ fn out_of_descriptors_backs_off_without_spinning_and_recovers() {
         );
     }
 }
+
+#[test]
+fn stats_interval_logs_the_counters() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--stats-interval",
+            "100ms",
+        ])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (found, _) = std::sync::mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let _keep = found;
+        stderr
+            .lines()
+            .map_while(Result::ok)
+            .find(|line| line.contains("stats: accepted=0"))
+    });
+    let start = Instant::now();
+    while !reader.is_finished() && start.elapsed() < 5 * SECOND {
+        std::thread::sleep(10 * MS);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = reader.join().unwrap().expect("a stats line");
+    assert!(line.contains("closed: peer_eof=0"), "{line}");
+}

@@ -198,3 +198,31 @@ fn connection_over_max_connections_waits_for_a_free_slot() {
     assert_eq!(reply.seqid, 3);
     second.call(&ping_call(4));
 }
+
+#[test]
+fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request() {
+    let server = TestServer::start(
+        Config::default()
+            .idle_timeout(Duration::from_secs(5))
+            .request_timeout(300 * MS),
+    );
+    let mut client = server.connect();
+    let second = framed(&ping_call(2));
+    let mut bytes = framed(&ping_call(1));
+    bytes.extend(&second[..3]);
+    client.send(&bytes).unwrap();
+    let start = Instant::now();
+    assert_eq!(client.read_framed(Duration::from_secs(2)).reply().seqid, 1);
+    for byte in &second[3..7] {
+        thread::sleep(100 * MS);
+        if client.send(&[*byte]).is_err() {
+            break;
+        }
+    }
+    client.wait_closed(Duration::from_secs(2)).expect("closed");
+    let waited = start.elapsed();
+    assert!(waited >= 290 * MS && waited <= 700 * MS, "{waited:?}");
+    server.wait_stats("request timeout", |s| {
+        s.closed(CloseReason::RequestTimeout) == 1 && s.requests == 1
+    });
+}

@@ -36,6 +36,7 @@ pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
             Transport::Unframed => Some(Framing::Unframed),
         },
         born: Instant::now(),
+        last_read: Instant::now(),
         served: 0,
         dispatcher: Dispatcher {
             router: &shared.router,
@@ -56,6 +57,9 @@ struct Worker<'a> {
     write_buffer: Vec<u8>,
     framing: Option<Framing>,
     born: Instant,
+    /// When the latest read returned bytes: a request left partly buffered after the complete
+    /// ones began in that read, so its deadline counts from there.
+    last_read: Instant,
     served: u64,
     dispatcher: Dispatcher<'a>,
 }
@@ -137,6 +141,7 @@ impl Worker<'_> {
         match self.io.read_by(&mut self.read_buffer, deadline) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
             Ok(n) => {
+                self.last_read = Instant::now();
                 self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
                 None
             }
@@ -159,10 +164,14 @@ impl Worker<'_> {
     /// goes back to Idle.
     fn serve_requests(&mut self) -> Option<CloseReason> {
         let config = &self.shared.config;
-        let mut request_deadline = Instant::now() + config.request_timeout;
+        let mut request_deadline = self.last_read + config.request_timeout;
         let mut finishing = false;
         loop {
+            let served_before = self.served;
             let after = self.handle_buffered();
+            if self.served > served_before {
+                request_deadline = self.last_read + config.request_timeout;
+            }
             if let Some(reason) = self.flush() {
                 return Some(reason);
             }
@@ -180,14 +189,11 @@ impl Worker<'_> {
                 }
                 finishing = true;
             }
-            let had = self.read_buffer.len();
             match self.io.read_by(&mut self.read_buffer, request_deadline) {
                 Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
                 Ok(n) => {
+                    self.last_read = Instant::now();
                     self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
-                    if had == 0 {
-                        request_deadline = Instant::now() + config.request_timeout;
-                    }
                 }
                 Err(DeadlineError::TimedOut) => return Some(CloseReason::RequestTimeout),
                 Err(DeadlineError::Io(e)) => {
