@@ -214,3 +214,26 @@ fn router_serves_plain_names_when_unambiguous_and_prefixed_names_always() {
         "ambiguous plain name"
     );
 }
+
+#[test]
+fn exception_before_close_survives_unread_bytes_behind_it() {
+    let server = TestServer::start(Config::default());
+    let mut client = server.connect();
+    let mut args = vec![11, 0, 1];
+    args.extend(1000i32.to_be_bytes());
+    let mut bytes = framed(&call("echo", 9, &args));
+    for seqid in 0..200 {
+        bytes.extend(framed(&echo_call(seqid, &[1; 200])));
+    }
+    client.send(&bytes).unwrap();
+    // Let the close happen before reading: a reset would now destroy the unread reply.
+    server.wait_stats("protocol error close", |s| {
+        s.closed(CloseReason::ProtocolError) == 1
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let reply = client.read_framed(2 * SECOND).reply();
+    assert_eq!(
+        (reply.seqid, reply.exception().unwrap().kind),
+        (9, ApplicationExceptionKind::ProtocolError)
+    );
+}

@@ -1,6 +1,7 @@
 //! State shared by the accept loop, the workers and shutdown handles.
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
@@ -103,7 +104,7 @@ impl Drop for WorkerGuard {
     fn drop(&mut self) {
         let shared = &self.shared;
         let id = self.connection.id;
-        let _ = self.connection.stream.shutdown(Shutdown::Both);
+        close_gently(&self.connection.stream);
         shared.connections.lock().remove(&id);
         match (self.started, self.reason) {
             (false, _) => {
@@ -118,6 +119,28 @@ impl Drop for WorkerGuard {
         shared.stats.active.fetch_sub(1, SeqCst);
         if shared.accept_paused.load(SeqCst) || shared.draining.load(SeqCst) {
             shared.wake();
+        }
+    }
+}
+
+/// Most unread bytes discarded at close; a peer still sending more than this gets a reset.
+const CLOSE_DISCARD_LIMIT: usize = 64 << 10;
+
+/// Sends FIN after the last reply, then discards bytes the peer already sent: closing a socket
+/// with unread data sends RST instead of FIN, and a RST can destroy replies the peer has not
+/// read yet (its kernel drops them).
+fn close_gently(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0;
+    let mut reader = stream;
+    while discarded < CLOSE_DISCARD_LIMIT {
+        match reader.read(&mut scratch) {
+            Ok(n) if n > 0 => discarded += n,
+            _ => break,
         }
     }
 }
