@@ -142,3 +142,16 @@ fn stats_interval_logs_the_counters() {
     let line = reader.join().unwrap().expect("a stats line");
     assert!(line.contains("closed: peer_eof=0"), "{line}");
 }
+
+#[test]
+fn listens_on_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    }
+    let server = ServeProcess::start_command(
+        Command::new(env!("CARGO_BIN_EXE_tether")).args(["serve", "--listen", "[::1]:0"]),
+    );
+    assert!(server.addr.is_ipv6());
+    RawClient::connect(server.addr).call(&ping_call(1));
+}

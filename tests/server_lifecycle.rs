@@ -226,3 +226,16 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
         s.closed(CloseReason::RequestTimeout) == 1 && s.requests == 1
     });
 }
+
+#[test]
+fn worker_thread_spawn_failure_rejects_that_connection_and_keeps_accepting() {
+    // A 64 TiB stack cannot be mapped: every spawn fails.
+    let server = TestServer::start(Config::default().worker_stack_size(1 << 46));
+    for _ in 0..2 {
+        let mut client = server.connect();
+        assert!(client.wait_closed(Duration::from_secs(2)).is_some());
+    }
+    server.wait_stats("two rejected", |s| {
+        s.rejected == 2 && s.accepted == 2 && s.active == 0
+    });
+}
