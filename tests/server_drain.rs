@@ -216,3 +216,26 @@ fn second_signal_forces_the_exit() {
     assert_eq!(status.code(), Some(1), "a forced drain is not clean");
     assert!(matches!(slow.read_framed(SECOND), Received::Closed));
 }
+
+#[test]
+fn drain_finishes_a_request_that_is_still_arriving() {
+    let mut server = TestServer::start(Config::default().drain_timeout(2 * SECOND));
+    let mut client = server.connect();
+    let request = framed(&echo_call(1, b"arriving in pieces"));
+    client.send(&request[..5]).unwrap();
+    server.wait_stats("bytes read", |s| s.bytes_in == 5);
+    let drained = server.shutdown();
+    assert!(wait_until(SECOND, || refused(server.addr)));
+    for piece in [&request[5..8], &request[8..12], &request[12..]] {
+        thread::sleep(20 * MS);
+        client.send(piece).unwrap();
+    }
+    let reply = client.read_framed(2 * SECOND).reply();
+    assert_eq!(reply.binary_field(0), Some(b"arriving in pieces".to_vec()));
+    assert!(client.wait_closed(SECOND).is_some());
+    let report = drained.join().unwrap().unwrap();
+    assert_eq!(
+        (report.closed_idle, report.completed, report.forced),
+        (0, 1, 0)
+    );
+}

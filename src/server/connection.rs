@@ -165,7 +165,8 @@ impl Worker<'_> {
     fn serve_requests(&mut self) -> Option<CloseReason> {
         let config = &self.shared.config;
         let mut request_deadline = self.last_read + config.request_timeout;
-        let mut finishing = false;
+        // Requests served when the drain was first seen here.
+        let mut finish_line = None;
         loop {
             let served_before = self.served;
             let after = self.handle_buffered();
@@ -183,11 +184,14 @@ impl Worker<'_> {
             }
             if self.shared.draining.load(SeqCst) {
                 // The partly received request in hand is finished; nothing after it is started.
-                if finishing {
-                    self.shared.drain.completed.fetch_add(1, SeqCst);
-                    return Some(CloseReason::Drain);
+                match finish_line {
+                    Some(served) if self.served > served => {
+                        self.shared.drain.completed.fetch_add(1, SeqCst);
+                        return Some(CloseReason::Drain);
+                    }
+                    Some(_) => {}
+                    None => finish_line = Some(self.served),
                 }
-                finishing = true;
             }
             match self.io.read_by(&mut self.read_buffer, request_deadline) {
                 Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
