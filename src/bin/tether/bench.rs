@@ -181,7 +181,7 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
         call_timeout: args.timeout,
         workload: match args.method {
             MethodArg::Echo => Workload::echo(args.payload),
-            MethodArg::Ping => Workload::Ping,
+            MethodArg::Ping => Workload::ping(),
         },
     })
 }

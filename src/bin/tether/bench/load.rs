@@ -240,7 +240,7 @@ impl ThreadStats {
 fn call_once(plan: &Plan, slot: &Slot) -> Result<(), ErrorKind> {
     let channel = slot.get(plan)?;
     let result = channel
-        .call(plan.workload.method(), &plan.workload.args())
+        .call(plan.workload.method(), plan.workload.args())
         .map_err(|e: ClientError| ErrorKind::of(&e))
         .and_then(|body| plan.workload.check_reply(&body));
     match result {

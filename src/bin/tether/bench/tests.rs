@@ -211,7 +211,7 @@ fn unframed_ping_works() {
     let server = EchoServer::start(Framing::Unframed, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Requests(50));
     plan.framing = Framing::Unframed;
-    plan.workload = Workload::Ping;
+    plan.workload = Workload::ping();
     let outcome = run(plan);
     assert_eq!(outcome.calls, 50);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
@@ -396,11 +396,11 @@ fn flags_become_a_plan() {
     assert_eq!(plan.connections, 3);
     assert_eq!(plan.pipeline, 2);
     assert_eq!(plan.framing, Framing::Unframed);
-    assert!(matches!(plan.workload, Workload::Echo { ref payload } if payload.len() == 1024));
+    assert!(matches!(plan.workload, Workload::Echo(ref args) if args.payload.len() == 1024));
 
     let plan = parse_args(&["127.0.0.1:9", "--method", "ping"]).unwrap();
     assert_eq!(plan.bound, Bound::Duration(Duration::from_secs(10)));
-    assert!(matches!(plan.workload, Workload::Ping));
+    assert!(matches!(plan.workload, Workload::Ping(_)));
 }
 
 #[test]

@@ -131,7 +131,7 @@ impl Pipe {
             seqid,
         };
         write_message_begin(&mut self.out, &header);
-        tether::protocol::Encode::encode(&plan.workload.args(), &mut self.out);
+        plan.workload.args().encode(&mut self.out);
         if let Some(at) = at {
             finish_frame(&mut self.out, at);
         }

@@ -1,10 +1,9 @@
 //! What each call sends and how its reply is checked: `echo(payload)` or `ping()` of
-//! idl/echo.thrift, encoded with tether's protocol functions.
+//! idl/echo.thrift, with the argument and result structs generated from it.
 
 use tether::client::ClientError;
-use tether::protocol::{
-    write_binary, write_field_begin, write_field_stop, Encode, ProtocolError, Reader, TType,
-};
+use tether::protocol::{decode_from, Encode};
+use tether::services::echo::{EchoEchoArgs, EchoEchoResult, EchoPingArgs, EchoPingResult};
 
 /// Why one call did not count as a success. Each kind is a key of the report's `errors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -51,99 +50,67 @@ impl ErrorKind {
     }
 }
 
-/// The call every connection repeats.
+/// The call every connection repeats, with its arguments encoded by the generated Echo code.
 #[derive(Debug, Clone)]
 pub enum Workload {
     /// `binary echo(1: binary payload)`; the reply must carry the same bytes.
-    Echo {
-        /// The bytes sent with every call.
-        payload: Vec<u8>,
-    },
+    Echo(EchoEchoArgs),
     /// `void ping()`.
-    Ping,
+    Ping(EchoPingArgs),
 }
 
 impl Workload {
     /// An echo of `size` bytes; the bytes vary so a server that mixes up replies is caught.
     pub fn echo(size: usize) -> Workload {
-        Workload::Echo {
+        Workload::Echo(EchoEchoArgs {
             payload: (0..size).map(|i| (i % 251) as u8).collect(),
-        }
+        })
+    }
+
+    /// A ping.
+    pub fn ping() -> Workload {
+        Workload::Ping(EchoPingArgs {})
     }
 
     /// The method name on the wire.
     pub fn method(&self) -> &'static str {
         match self {
-            Workload::Echo { .. } => "echo",
-            Workload::Ping => "ping",
+            Workload::Echo(_) => "echo",
+            Workload::Ping(_) => "ping",
         }
     }
 
-    /// The argument struct to send.
-    pub fn args(&self) -> Args<'_> {
+    /// The argument struct to send (built once, encoded for every call).
+    pub fn args(&self) -> &dyn Encode {
         match self {
-            Workload::Echo { payload } => Args::Echo(payload),
-            Workload::Ping => Args::Ping,
+            Workload::Echo(args) => args,
+            Workload::Ping(args) => args,
         }
     }
 
     /// Checks a reply's result struct (the body after the message header).
     pub fn check_reply(&self, body: &[u8]) -> Result<(), ErrorKind> {
-        let mut reader = Reader::new(body);
         match self {
-            Workload::Echo { payload } => match read_success(&mut reader) {
-                Ok(Some(echoed)) if echoed == payload.as_slice() => Ok(()),
+            Workload::Echo(args) => match decode_from::<EchoEchoResult>(body) {
+                Ok(EchoEchoResult {
+                    success: Some(echoed),
+                }) if echoed == args.payload => Ok(()),
                 Ok(_) => Err(ErrorKind::Mismatch),
                 Err(_) => Err(ErrorKind::Protocol),
             },
-            Workload::Ping => skip_struct(&mut reader).map_err(|_| ErrorKind::Protocol),
+            Workload::Ping(_) => decode_from::<EchoPingResult>(body)
+                .map(drop)
+                .map_err(|_| ErrorKind::Protocol),
         }
     }
-}
-
-/// The argument struct of a call, borrowed from the [`Workload`].
-#[derive(Debug, Clone, Copy)]
-pub enum Args<'a> {
-    /// `echo_args { 1: binary payload }`.
-    Echo(&'a [u8]),
-    /// `ping_args {}`.
-    Ping,
-}
-
-impl Encode for Args<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        if let Args::Echo(payload) = self {
-            write_field_begin(out, TType::String, 1);
-            write_binary(out, payload);
-        }
-        write_field_stop(out);
-    }
-}
-
-/// Reads a result struct and returns its field 0 (`success`) if it is a binary.
-fn read_success<'a>(reader: &mut Reader<'a>) -> Result<Option<&'a [u8]>, ProtocolError> {
-    let mut success = None;
-    while let Some((ttype, id)) = reader.read_field_begin()? {
-        match (id, ttype) {
-            (0, TType::String) => success = Some(reader.read_bytes()?),
-            _ => reader.skip(ttype)?,
-        }
-    }
-    Ok(success)
-}
-
-/// Reads a result struct to its end, ignoring its fields.
-fn skip_struct(reader: &mut Reader<'_>) -> Result<(), ProtocolError> {
-    while let Some((ttype, _)) = reader.read_field_begin()? {
-        reader.skip(ttype)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tether::protocol::encode_to_vec;
+    use tether::protocol::{
+        encode_to_vec, write_binary, write_field_begin, write_field_stop, TType,
+    };
 
     fn result_with_success(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -153,19 +120,29 @@ mod tests {
         out
     }
 
+    fn encoded_args(work: &Workload) -> Vec<u8> {
+        let mut out = Vec::new();
+        work.args().encode(&mut out);
+        out
+    }
+
     #[test]
     fn echo_args_are_field_one_binary() {
-        let bytes = encode_to_vec(&Args::Echo(b"hi"));
-        assert_eq!(bytes, [11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
-        assert_eq!(encode_to_vec(&Args::Ping), [0]);
+        let work = Workload::Echo(EchoEchoArgs {
+            payload: b"hi".to_vec(),
+        });
+        assert_eq!(encoded_args(&work), [11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
+        assert_eq!(encoded_args(&Workload::ping()), [0]);
+        assert_eq!(encode_to_vec(&EchoPingArgs {}), [0]);
     }
 
     #[test]
     fn echo_reply_must_carry_the_payload() {
         let work = Workload::echo(300);
-        let Workload::Echo { payload } = &work else {
+        let Workload::Echo(args) = &work else {
             unreachable!()
         };
+        let payload = &args.payload;
         assert_eq!(work.check_reply(&result_with_success(payload)), Ok(()));
         let mut other = payload.clone();
         other[299] ^= 1;
@@ -179,7 +156,7 @@ mod tests {
 
     #[test]
     fn ping_reply_is_any_struct() {
-        assert_eq!(Workload::Ping.check_reply(&[0]), Ok(()));
-        assert_eq!(Workload::Ping.check_reply(&[]), Err(ErrorKind::Protocol));
+        assert_eq!(Workload::ping().check_reply(&[0]), Ok(()));
+        assert_eq!(Workload::ping().check_reply(&[]), Err(ErrorKind::Protocol));
     }
 }
