@@ -41,6 +41,10 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 const LOAD_THREAD_STACK: usize = 256 * 1024;
 /// Latencies are recorded in nanoseconds up to a minute, to three significant digits.
 const MAX_LATENCY_NS: u64 = 60_000_000_000;
+/// Load threads share this many latency histograms (~220 KB each). One per thread would make
+/// 1,000 threads fault in up to 220 MB during the run, and page faults of many threads contend
+/// on the process's memory map lock: the client would stall itself and report it as latency.
+const LATENCY_SHARDS: usize = 16;
 
 /// When the measured phase ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,6 +124,11 @@ pub struct Timeline {
     attempt_limit: u64,
     calls: AtomicU64,
     errors: AtomicU64,
+    latency_ns: Vec<Mutex<Histogram<u64>>>,
+}
+
+fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds")
 }
 
 impl Timeline {
@@ -135,6 +144,9 @@ impl Timeline {
             },
             calls: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            latency_ns: (0..LATENCY_SHARDS)
+                .map(|_| Mutex::new(latency_histogram()))
+                .collect(),
         }
     }
 
@@ -217,20 +229,19 @@ impl Slot {
 /// What one load thread recorded.
 pub struct ThreadStats {
     connection: usize,
+    latency_shard: usize,
     calls: u64,
     errors: BTreeMap<ErrorKind, u64>,
-    latency_ns: Histogram<u64>,
     last_done_ns: u64,
 }
 
 impl ThreadStats {
-    fn new(connection: usize) -> ThreadStats {
+    fn new(thread_index: usize, connection: usize) -> ThreadStats {
         ThreadStats {
             connection,
+            latency_shard: thread_index % LATENCY_SHARDS,
             calls: 0,
             errors: BTreeMap::new(),
-            latency_ns: Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3)
-                .expect("valid histogram bounds"),
             last_done_ns: 0,
         }
     }
@@ -269,8 +280,8 @@ pub fn record(
     match result {
         Ok(()) => {
             stats.calls += 1;
-            stats
-                .latency_ns
+            timeline.latency_ns[stats.latency_shard]
+                .lock()
                 .saturating_record((done_ns - begin_ns).max(1));
             timeline.calls.fetch_add(1, Ordering::Relaxed);
         }
@@ -383,7 +394,7 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
             .unwrap_or(start_ns),
     };
     let elapsed = Duration::from_nanos(end_ns.saturating_sub(start_ns));
-    Ok(gather(&plan, stats, setup_errors, cpu, elapsed))
+    Ok(gather(&plan, &timeline, stats, setup_errors, cpu, elapsed))
 }
 
 /// Starts every load thread; each waits on `barrier` so the load starts at once.
@@ -402,7 +413,7 @@ fn spawn_load_threads(
                 .name(format!("bench-{index}"))
                 .stack_size(LOAD_THREAD_STACK)
                 .spawn(move || {
-                    let mut stats = ThreadStats::new(connection);
+                    let mut stats = ThreadStats::new(index, connection);
                     barrier.wait();
                     match plan.rate {
                         Some(rate) => open_loop(&plan, &timeline, &slot, &mut stats, index, rate),
@@ -447,17 +458,19 @@ fn wait_for_bound(
 
 fn gather(
     plan: &Plan,
+    timeline: &Timeline,
     stats: Vec<ThreadStats>,
     mut errors: BTreeMap<ErrorKind, u64>,
     cpu: Option<Duration>,
     elapsed: Duration,
 ) -> Outcome {
-    let mut latency_ns =
-        Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("valid histogram bounds");
+    let mut latency_ns = latency_histogram();
+    for shard in &timeline.latency_ns {
+        latency_ns.add(&*shard.lock()).expect("same bounds");
+    }
     let mut per_connection = vec![0; plan.connections];
     let mut calls = 0;
     for s in stats {
-        latency_ns.add(&s.latency_ns).expect("same bounds");
         per_connection[s.connection] += s.calls;
         calls += s.calls;
         for (kind, count) in s.errors {

@@ -54,6 +54,8 @@ pub struct Spread {
     pub median: u64,
     /// Most calls on one connection.
     pub max: u64,
+    /// Connections that completed no call at all.
+    pub without_calls: usize,
 }
 
 impl Spread {
@@ -66,6 +68,7 @@ impl Spread {
                 min: s[0],
                 median: s[s.len() / 2],
                 max: s[s.len() - 1],
+                without_calls: s.iter().take_while(|&&n| n == 0).count(),
             },
         }
     }
@@ -185,8 +188,8 @@ impl Report {
         let p = &self.per_connection;
         let _ = writeln!(
             out,
-            "  per conn     min {}  median {}  max {} calls",
-            p.min, p.median, p.max
+            "  per conn     min {}  median {}  max {} calls ({} without any)",
+            p.min, p.median, p.max, p.without_calls
         );
         if let Some(cpu) = self.cpu {
             let _ = writeln!(
@@ -241,8 +244,8 @@ impl Report {
         field(
             "calls_per_connection",
             format!(
-                "{{\"min\": {}, \"median\": {}, \"max\": {}}}",
-                p.min, p.median, p.max
+                "{{\"min\": {}, \"median\": {}, \"max\": {}, \"without_calls\": {}}}",
+                p.min, p.median, p.max, p.without_calls
             ),
         );
         out.push_str(&format!(
@@ -295,7 +298,7 @@ mod tests {
             calls: 1000,
             errors: BTreeMap::from([(ErrorKind::Io, 2), (ErrorKind::Timeout, 1)]),
             latency_ns,
-            per_connection: vec![300, 100, 600],
+            per_connection: vec![300, 100, 600, 0],
             elapsed: Duration::from_secs(2),
             cpu: Some(Duration::from_millis(500)),
         };
@@ -304,7 +307,7 @@ mod tests {
             method: "echo",
             payload: 64,
             transport: "framed",
-            connections: 3,
+            connections: 4,
             pipeline: 1,
             rate: None,
         };
@@ -321,9 +324,10 @@ mod tests {
         assert_eq!(
             r.per_connection,
             Spread {
-                min: 100,
+                min: 0,
                 median: 300,
-                max: 600
+                max: 600,
+                without_calls: 1,
             }
         );
         assert_eq!(r.error_total(), 3);
