@@ -13,13 +13,13 @@ use crate::units::{parse_bytes, parse_duration};
 
 mod connection;
 mod cpu;
+mod events;
 mod load;
 mod progress;
 mod report;
-mod window;
 mod workload;
 
-use load::{Bound, Plan};
+use load::{Bound, Driver, Plan};
 use progress::{Progress, Unit};
 use report::{Report, Setup};
 use workload::Workload;
@@ -68,6 +68,11 @@ pub struct BenchArgs {
     /// Bound on each call (write and reply); a call past it counts as a timeout.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub timeout: Duration,
+    /// What drives the calls: `threads` is tether's client, a thread per call in flight;
+    /// `events` is a few event loops driving every connection (closed loop only), which keeps
+    /// the client's own scheduling out of the figures when connections outnumber cores.
+    #[arg(long, value_enum, default_value_t = DriverArg::Threads)]
+    pub driver: DriverArg,
     /// Bound on opening each connection. 3s: a SYN dropped by a full accept backlog is resent
     /// after 1 s, which a storm of 1,000 connects can meet.
     #[arg(long, value_parser = parse_duration, default_value = "3s")]
@@ -81,6 +86,15 @@ pub enum MethodArg {
     Echo,
     /// ping() -> void.
     Ping,
+}
+
+/// `--driver` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DriverArg {
+    /// A thread per call in flight, through tether's client.
+    Threads,
+    /// Event loops, each driving many connections.
+    Events,
 }
 
 /// `--transport` values of `tether bench`.
@@ -156,6 +170,9 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
             return Err("--rate must be a positive number of calls per second".into());
         }
     }
+    if args.driver == DriverArg::Events && (args.rate.is_some() || args.idle_between.is_some()) {
+        return Err("--driver events runs a closed loop: no --rate or --idle-between".into());
+    }
     if args.rate.is_some() && args.idle_between.is_some() {
         return Err("--idle-between is for the closed loop; --rate already spaces calls".into());
     }
@@ -174,6 +191,10 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
         },
         connections: args.connections,
         pipeline: args.pipeline,
+        driver: match args.driver {
+            DriverArg::Threads => Driver::Threads,
+            DriverArg::Events => Driver::Events,
+        },
         bound,
         warmup: args.warmup,
         rate: args.rate,

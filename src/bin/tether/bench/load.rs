@@ -1,10 +1,11 @@
 //! The load loops: threads bound to connections, stopping by themselves at the run's bound.
 //!
-//! Closed loop: a thread sends its next call when the previous reply is in; with `--pipeline P`
-//! one thread per connection keeps P calls in flight on it (window.rs). Open loop (`--rate`):
-//! each thread (P per connection) owns a fixed schedule and measures latency from the time a
-//! call was *scheduled*, not sent, so a stalled server shows up as latency instead of hiding as
-//! fewer samples (the coordinated-omission correction of wrk2).
+//! Two drivers. Threads (tether's client): closed loop, a thread sends its next call when the
+//! previous reply is in, and `--pipeline P` threads share each connection; open loop
+//! (`--rate`), each thread owns a fixed schedule and measures latency from the time a call was
+//! *scheduled*, not sent, so a stalled server shows up as latency instead of hiding as fewer
+//! samples (the coordinated-omission correction of wrk2). Events (events.rs): a few event loops
+//! drive every connection, closed loop with P calls in flight each.
 //!
 //! The timeline is shared: threads connect, wait on a barrier, run the warmup (not recorded),
 //! then the measured phase, which ends at a deadline (`--duration`) or when its attempts are
@@ -25,8 +26,8 @@ use tether::transport::Framing;
 
 use super::connection::BenchConnection;
 use super::cpu;
+use super::events::EventLoop;
 use super::progress::Progress;
-use super::window::window_loop;
 use super::workload::{ErrorKind, Workload};
 
 /// Not set yet, for the shared phase boundaries.
@@ -36,7 +37,7 @@ const TICK: Duration = Duration::from_millis(100);
 /// Longest single sleep of a load thread, so it notices the end of the run promptly.
 const SLEEP_SLICE: Duration = Duration::from_millis(50);
 /// Pause after a failed connect so a refusing server is not hammered in a hot loop.
-const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
+pub const RECONNECT_PAUSE: Duration = Duration::from_millis(10);
 /// Load threads do little beyond a call; a small stack keeps 1,000+ of them cheap.
 const LOAD_THREAD_STACK: usize = 256 * 1024;
 /// Latencies are recorded in nanoseconds up to a minute, to three significant digits.
@@ -55,6 +56,16 @@ pub enum Bound {
     Requests(u64),
 }
 
+/// How calls are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    /// tether's client: a blocking thread per call in flight (`--pipeline` threads share each
+    /// connection).
+    Threads,
+    /// Event loops (about one per two cores), each driving many connections (events.rs).
+    Events,
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -66,6 +77,8 @@ pub struct Plan {
     pub connections: usize,
     /// Calls in flight per connection.
     pub pipeline: usize,
+    /// Threads or event loops.
+    pub driver: Driver,
     /// Measured phase bound.
     pub bound: Bound,
     /// Unrecorded load before measuring.
@@ -83,16 +96,14 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Closed-loop pipelining: one thread keeps the window of each connection full.
-    fn windowed(&self) -> bool {
-        self.pipeline > 1 && self.rate.is_none()
-    }
-
     fn threads(&self) -> usize {
-        if self.windowed() {
-            self.connections
-        } else {
-            self.connections * self.pipeline
+        match self.driver {
+            Driver::Threads => self.connections * self.pipeline,
+            // Half the cores: the rest are for the server under test on the same machine.
+            Driver::Events => {
+                let cores = thread::available_parallelism().map_or(1, |n| n.get());
+                (cores / 2).clamp(1, self.connections)
+            }
         }
     }
 }
@@ -236,7 +247,8 @@ pub struct ThreadStats {
 }
 
 impl ThreadStats {
-    fn new(thread_index: usize, connection: usize) -> ThreadStats {
+    /// Stats of `connection`, kept by load thread `thread_index`.
+    pub fn new(thread_index: usize, connection: usize) -> ThreadStats {
         ThreadStats {
             connection,
             latency_shard: thread_index % LATENCY_SHARDS,
@@ -355,8 +367,8 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
         .collect();
     let mut setup_errors: BTreeMap<ErrorKind, u64> = BTreeMap::new();
     progress.connecting(plan.connections);
-    // Windowed threads open their own sockets.
-    for slot in slots.iter().filter(|_| !plan.windowed()) {
+    // Event loops open their own sockets.
+    for slot in slots.iter().filter(|_| plan.driver == Driver::Threads) {
         if let Err(kind) = slot.get(&plan) {
             *setup_errors.entry(kind).or_default() += 1;
         }
@@ -378,7 +390,7 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
 
     let stats: Vec<ThreadStats> = handles
         .into_iter()
-        .map(|h| h.join().expect("load threads do not panic"))
+        .flat_map(|h| h.join().expect("load threads do not panic"))
         .collect();
     let cpu = cpu_start
         .zip(cpu::process_time())
@@ -403,8 +415,9 @@ fn spawn_load_threads(
     timeline: &Arc<Timeline>,
     slots: &[Arc<Slot>],
     barrier: &Arc<Barrier>,
-) -> Result<Vec<JoinHandle<ThreadStats>>, String> {
-    (0..plan.threads())
+) -> Result<Vec<JoinHandle<Vec<ThreadStats>>>, String> {
+    let threads = plan.threads();
+    (0..threads)
         .map(|index| {
             let connection = index % plan.connections;
             let (plan, timeline, barrier) = (plan.clone(), timeline.clone(), barrier.clone());
@@ -412,15 +425,27 @@ fn spawn_load_threads(
             thread::Builder::new()
                 .name(format!("bench-{index}"))
                 .stack_size(LOAD_THREAD_STACK)
-                .spawn(move || {
-                    let mut stats = ThreadStats::new(index, connection);
-                    barrier.wait();
-                    match plan.rate {
-                        Some(rate) => open_loop(&plan, &timeline, &slot, &mut stats, index, rate),
-                        None if plan.windowed() => window_loop(&plan, &timeline, &mut stats),
-                        None => closed_loop(&plan, &timeline, &slot, &mut stats),
+                .spawn(move || match plan.driver {
+                    Driver::Events => {
+                        // Connections split evenly: thread i takes first..first + count.
+                        let first = plan.connections * index / threads;
+                        let count = plan.connections * (index + 1) / threads - first;
+                        let event_loop =
+                            EventLoop::open(&plan, &timeline, first, count, index).ok();
+                        barrier.wait();
+                        event_loop.map_or_else(Vec::new, EventLoop::run)
                     }
-                    stats
+                    Driver::Threads => {
+                        let mut stats = ThreadStats::new(index, connection);
+                        barrier.wait();
+                        match plan.rate {
+                            Some(rate) => {
+                                open_loop(&plan, &timeline, &slot, &mut stats, index, rate)
+                            }
+                            None => closed_loop(&plan, &timeline, &slot, &mut stats),
+                        }
+                        vec![stats]
+                    }
                 })
                 .map_err(|e| format!("cannot start load thread {index}: {e}"))
         })
@@ -432,7 +457,7 @@ fn spawn_load_threads(
 fn wait_for_bound(
     plan: &Plan,
     timeline: &Timeline,
-    handles: &[JoinHandle<ThreadStats>],
+    handles: &[JoinHandle<Vec<ThreadStats>>],
     progress: &Progress,
 ) {
     let started = Instant::now();

@@ -14,7 +14,7 @@ use tether::protocol::{
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
-use super::load::{self, Bound, Outcome, Plan};
+use super::load::{self, Bound, Driver, Outcome, Plan};
 use super::progress::{Progress, Unit};
 use super::workload::{ErrorKind, Workload};
 use super::{plan, BenchArgs};
@@ -154,6 +154,7 @@ fn test_plan(addr: SocketAddr, bound: Bound) -> Plan {
         framing: Framing::Framed,
         connections: 4,
         pipeline: 1,
+        driver: Driver::Threads,
         bound,
         warmup: Duration::ZERO,
         rate: None,
@@ -173,10 +174,20 @@ fn errors(outcome: &Outcome, kind: ErrorKind) -> u64 {
     outcome.errors.get(&kind).copied().unwrap_or(0)
 }
 
+const DRIVERS: [Driver; 2] = [Driver::Threads, Driver::Events];
+
 #[test]
 fn requests_bound_makes_exactly_that_many_calls() {
+    for driver in DRIVERS {
+        requests_bound_with(driver);
+    }
+}
+
+fn requests_bound_with(driver: Driver) {
     let server = EchoServer::start(Framing::Framed, Behaviour::default());
-    let outcome = run(test_plan(server.addr, Bound::Requests(300)));
+    let mut plan = test_plan(server.addr, Bound::Requests(300));
+    plan.driver = driver;
+    let outcome = run(plan);
     assert_eq!(outcome.calls, 300);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert_eq!(outcome.per_connection.len(), 4);
@@ -186,9 +197,16 @@ fn requests_bound_makes_exactly_that_many_calls() {
 
 #[test]
 fn duration_bound_stops_by_itself_after_the_warmup() {
+    for driver in DRIVERS {
+        duration_bound_with(driver);
+    }
+}
+
+fn duration_bound_with(driver: Driver) {
     let server = EchoServer::start(Framing::Framed, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(300)));
     plan.warmup = Duration::from_millis(100);
+    plan.driver = driver;
     let began = Instant::now();
     let outcome = run(plan);
     assert!(outcome.calls > 0);
@@ -208,9 +226,16 @@ fn duration_bound_stops_by_itself_after_the_warmup() {
 
 #[test]
 fn unframed_ping_works() {
+    for driver in DRIVERS {
+        unframed_ping_with(driver);
+    }
+}
+
+fn unframed_ping_with(driver: Driver) {
     let server = EchoServer::start(Framing::Unframed, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Requests(50));
     plan.framing = Framing::Unframed;
+    plan.driver = driver;
     plan.workload = Workload::ping();
     let outcome = run(plan);
     assert_eq!(outcome.calls, 50);
@@ -219,8 +244,16 @@ fn unframed_ping_works() {
 
 #[test]
 fn framing_mismatch_is_an_error_not_a_hang() {
+    for driver in DRIVERS {
+        framing_mismatch_with(driver);
+    }
+}
+
+fn framing_mismatch_with(driver: Driver) {
     let server = EchoServer::start(Framing::Unframed, Behaviour::default());
-    let outcome = run(test_plan(server.addr, Bound::Requests(8)));
+    let mut plan = test_plan(server.addr, Bound::Requests(8));
+    plan.driver = driver;
+    let outcome = run(plan);
     assert_eq!(outcome.calls, 0);
     assert_eq!(
         outcome.errors.values().sum::<u64>(),
@@ -270,7 +303,7 @@ fn one_call_in_flight_by_default() {
 }
 
 #[test]
-fn pipeline_keeps_calls_in_flight_matched_by_seqid() {
+fn events_pipeline_keeps_calls_in_flight_matched_by_seqid() {
     // Replies come back in reverse order within each batch: only seqid matching gets them right.
     let server = EchoServer::start(
         Framing::Framed,
@@ -282,6 +315,7 @@ fn pipeline_keeps_calls_in_flight_matched_by_seqid() {
     let mut plan = test_plan(server.addr, Bound::Requests(2000));
     plan.connections = 2;
     plan.pipeline = 8;
+    plan.driver = Driver::Events;
     let outcome = run(plan);
     assert_eq!(outcome.calls, 2000);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
@@ -291,7 +325,7 @@ fn pipeline_keeps_calls_in_flight_matched_by_seqid() {
 }
 
 #[test]
-fn pipelined_calls_lost_with_their_connection_are_errors() {
+fn events_pipelined_calls_lost_with_their_connection_are_errors() {
     let server = EchoServer::start(
         Framing::Framed,
         Behaviour {
@@ -302,6 +336,7 @@ fn pipelined_calls_lost_with_their_connection_are_errors() {
     let mut plan = test_plan(server.addr, Bound::Requests(300));
     plan.connections = 1;
     plan.pipeline = 4;
+    plan.driver = Driver::Events;
     let outcome = run(plan);
     let lost = errors(&outcome, ErrorKind::Io);
     assert!(lost > 0, "{:?}", outcome.errors);
@@ -310,6 +345,12 @@ fn pipelined_calls_lost_with_their_connection_are_errors() {
 
 #[test]
 fn closed_connections_are_counted_and_reopened() {
+    for driver in DRIVERS {
+        closed_connections_with(driver);
+    }
+}
+
+fn closed_connections_with(driver: Driver) {
     let server = EchoServer::start(
         Framing::Framed,
         Behaviour {
@@ -319,6 +360,7 @@ fn closed_connections_are_counted_and_reopened() {
     );
     let mut plan = test_plan(server.addr, Bound::Requests(60));
     plan.connections = 1;
+    plan.driver = driver;
     let outcome = run(plan);
     // Each connection serves 5 calls, then the 6th fails: 10 successes per failure.
     assert_eq!(outcome.calls + errors(&outcome, ErrorKind::Io), 60);
@@ -327,6 +369,12 @@ fn closed_connections_are_counted_and_reopened() {
 
 #[test]
 fn slow_replies_are_timeouts() {
+    for driver in DRIVERS {
+        slow_replies_with(driver);
+    }
+}
+
+fn slow_replies_with(driver: Driver) {
     let server = EchoServer::start(
         Framing::Framed,
         Behaviour {
@@ -337,6 +385,7 @@ fn slow_replies_are_timeouts() {
     let mut plan = test_plan(server.addr, Bound::Requests(2));
     plan.connections = 1;
     plan.call_timeout = Duration::from_millis(100);
+    plan.driver = driver;
     let outcome = run(plan);
     assert_eq!(outcome.calls, 0);
     assert_eq!(
@@ -349,12 +398,19 @@ fn slow_replies_are_timeouts() {
 
 #[test]
 fn refused_connections_are_connect_errors() {
+    for driver in DRIVERS {
+        refused_with(driver);
+    }
+}
+
+fn refused_with(driver: Driver) {
     let addr = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap()
     };
     let mut plan = test_plan(addr, Bound::Duration(Duration::from_millis(100)));
     plan.connections = 2;
+    plan.driver = driver;
     let outcome = run(plan);
     assert_eq!(outcome.calls, 0);
     assert!(
@@ -398,7 +454,10 @@ fn flags_become_a_plan() {
     assert_eq!(plan.framing, Framing::Unframed);
     assert!(matches!(plan.workload, Workload::Echo(ref args) if args.payload.len() == 1024));
 
-    let plan = parse_args(&["127.0.0.1:9", "--method", "ping"]).unwrap();
+    assert_eq!(plan.driver, Driver::Threads);
+
+    let plan = parse_args(&["127.0.0.1:9", "--method", "ping", "--driver", "events"]).unwrap();
+    assert_eq!(plan.driver, Driver::Events);
     assert_eq!(plan.bound, Bound::Duration(Duration::from_secs(10)));
     assert!(matches!(plan.workload, Workload::Ping(_)));
 }
@@ -412,4 +471,6 @@ fn bad_flags_are_refused() {
     assert!(parse_args(&["127.0.0.1:9", "--duration", "1s", "--requests", "5"]).is_err());
     assert!(parse_args(&["not an address"]).is_err());
     assert!(parse_args(&["127.0.0.1:9", "--rate", "10", "--idle-between", "1s"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--driver", "events", "--rate", "10"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--driver", "events", "--idle-between", "1s"]).is_err());
 }
