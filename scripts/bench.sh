@@ -10,6 +10,12 @@
 # Also measured: server RSS per point, RSS per idle connection (1,000 idle), syscalls per request
 # of tether (strace -c -f), and tether with pipelined calls (--pipeline 32).
 #
+# The client is `tether bench --driver events`: a few event loops drive every connection, so
+# with 1,000 connections on a small machine the client's own threads do not compete with the
+# server's and the fairness figures are the server's. The pipelined point also runs through
+# tether's own client (--driver threads: MuxConnection) when that driver supports it.
+# Run client and servers at the same niceness (nice the whole script, not parts of it).
+#
 # Loopback only; every run is bounded by --duration; every server is killed on exit, failure
 # included. Results: benches/results/latest.md (printed too).
 #
@@ -204,25 +210,26 @@ stop_server() {
 
 status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status" 2>/dev/null; }
 
-# point NAME KIND CONNECTIONS PAYLOAD PIPELINE: one bounded run of tether bench, indexed.
+# point NAME KIND CONNECTIONS PAYLOAD PIPELINE [DRIVER]: one bounded run of tether bench.
 point() {
-  local name="$1" kind="$2" conns="$3" payload="$4" pipeline="$5"
-  local tag="$kind-$name-c$conns-p$payload-q$pipeline" json rc peak
+  local name="$1" kind="$2" conns="$3" payload="$4" pipeline="$5" driver="${6:-events}"
+  local tag="$kind-$name-c$conns-p$payload-q$pipeline-$driver" json rc peak
   json="$WORK/$tag.json"
   if ! start_server "$name"; then
-    printf '%s\t%s\t%s\t%s\t%s\t\t\tno-start\n' "$kind" "$name" "$conns" "$payload" "$pipeline" >> "$INDEX"
+    printf '%s\t%s\t%s\t%s\t%s\t\t\tno-start\t%s\n' "$kind" "$name" "$conns" "$payload" "$pipeline" \
+      "$driver" >> "$INDEX"
     return
   fi
-  log "$kind $name: $conns connections, $payload B, pipeline $pipeline"
+  log "$kind $name: $conns connections, $payload B, pipeline $pipeline, $driver"
   "$TETHER" bench "$SERVER_ADDR" --connections "$conns" --payload "$payload" \
-    --pipeline "$pipeline" --duration "$DURATION" --warmup "$WARMUP" --json "$json" \
-    > "$WORK/$tag.txt" 2>&1
+    --pipeline "$pipeline" --driver "$driver" --duration "$DURATION" --warmup "$WARMUP" \
+    --json "$json" > "$WORK/$tag.txt" 2>&1
   rc=$?
   peak=$(status_kib "$SERVER_PID" VmHWM)
   stop_server
   [ "$rc" = 0 ] || log "  bench exited $rc: $(tail -n 1 "$WORK/$tag.txt")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\trc=%s\n' "$kind" "$name" "$conns" "$payload" "$pipeline" \
-    "$json" "$peak" "$rc" >> "$INDEX"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\trc=%s\t%s\n' "$kind" "$name" "$conns" "$payload" \
+    "$pipeline" "$json" "$peak" "$rc" "$driver" >> "$INDEX"
 }
 
 # idle_rss NAME: RSS before and with IDLE_CONNECTIONS connections that made one call each.
@@ -233,7 +240,7 @@ idle_rss() {
   before=$(status_kib "$SERVER_PID" VmRSS)
   # Each connection makes one call, then idles past the end of the run: bounded by --duration.
   hold=4s
-  "$TETHER" bench "$SERVER_ADDR" --connections "$IDLE_CONNECTIONS" --idle-between 30s \
+  "$TETHER" bench "$SERVER_ADDR" --connections "$IDLE_CONNECTIONS" --idle-between 30s --driver threads \
     --duration "$hold" --warmup 0s > "$WORK/idle-$name.txt" 2>&1 &
   local bench_pid=$!
   echo "$bench_pid" >> "$PIDS_FILE"
@@ -261,7 +268,7 @@ syscalls() {
     sleep 0.05
   done
   "$TETHER" bench "$SERVER_ADDR" --connections 1 --requests "$STRACE_REQUESTS" --warmup 0s \
-    --payload 64 > "$WORK/strace-bench-$name.txt" 2>&1
+    --payload 64 --driver events > "$WORK/strace-bench-$name.txt" 2>&1
   kill -INT "$strace_pid" 2>/dev/null
   wait "$strace_pid" 2>/dev/null
   stop_server
@@ -283,7 +290,8 @@ done
 case " $AVAILABLE " in
   *" tether "*)
     for conns in $PIPELINE_CONNECTIONS; do
-      point tether pipelined "$conns" 64 "$PIPELINE"
+      point tether pipelined "$conns" 64 "$PIPELINE" events
+      point tether pipelined "$conns" 64 "$PIPELINE" threads
     done
     ;;
 esac
@@ -306,10 +314,13 @@ grid, pipelined, idle, strace = {}, {}, {}, {}
 for line in open(index):
     f = line.rstrip("\n").split("\t")
     if f[0] in ("grid", "pipelined"):
-        kind, name, conns, payload, pipeline, path, peak, status = f
+        kind, name, conns, payload, pipeline, path, peak, status, driver = f
         report = json.load(open(path)) if path and os.path.exists(path) else None
         entry = {"report": report, "peak_kib": int(peak) if peak else None, "status": status}
-        (grid if kind == "grid" else pipelined)[(name, int(conns), int(payload), int(pipeline))] = entry
+        if kind == "grid":
+            grid[(name, int(conns), int(payload), int(pipeline))] = entry
+        else:
+            pipelined[(name, int(conns), int(payload), int(pipeline), driver)] = entry
     elif f[0] == "idle":
         _, name, n, before, during = f
         if before and during:
@@ -354,8 +365,8 @@ o.append("# tether benchmark: side by side")
 o.append("")
 o.append(f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 o.append(f"- machine: {os.cpu_count()} cores, {cpu_model()}, Linux {platform.release()}")
-o.append(f"- commit: {commit()}; client: `tether bench` (closed loop, one call in flight per "
-         f"connection), {duration} measured after {warmup} warmup per point"
+o.append(f"- commit: {commit()}; client: `tether bench --driver events` (closed loop, one call in "
+         f"flight per connection), {duration} measured after {warmup} warmup per point"
          + (" (--quick pass)" if quick == "1" else ""))
 o.append("- servers, each a fresh process per point, run in turn (interleaved): "
          + ", ".join(servers) + "; framed transport, binary protocol, loopback")
@@ -468,11 +479,14 @@ if strace:
 if pipelined:
     o.append(f"## Pipelined calls, tether (64 B)")
     o.append("")
-    header(["conns", "in flight per conn", "calls/s", "p99 (µs)", "vs one call at a time"])
-    for (name, conns, payload, pipeline), e in sorted(pipelined.items(), key=lambda kv: kv[0][1]):
+    o.append("`events`: one event loop keeps the window full (the server's pipelined capacity); "
+             "`threads`: tether's own client, one caller thread per call in flight.")
+    o.append("")
+    header(["conns", "in flight per conn", "driver", "calls/s", "p99 (µs)", "vs one call at a time"])
+    for (name, conns, payload, pipeline, driver), e in sorted(pipelined.items(), key=lambda kv: (kv[0][1], kv[0][4])):
         r = e["report"]
         single = rep("tether", conns, payload)
-        o.append(f"| {conns} | {pipeline} | {fmt_rate(r)} | "
+        o.append(f"| {conns} | {pipeline} | {driver} | {fmt_rate(r)} | "
                  + (fmt_us(r["latency_us"]["p99"]) if r and r["calls"] else "—") + " | "
                  + ratio(r and r["calls_per_s"], single and single["calls_per_s"]) + " |")
     o.append("")
@@ -516,7 +530,7 @@ if "tether" in servers:
                if (lambda s: s["min"] < 0.5 * s["median"])(rep("tether", c, p)["calls_per_connection"])]
     check("no starved tether connection (min >= 0.5x median calls)",
           [x for x in measured if x not in starved], measured)
-    one = [e for k, e in pipelined.items() if k[1] == 1]
+    one = [e for k, e in pipelined.items() if k[1] == 1 and k[4] == "events"]
     if one and one[0]["report"] and rep("tether", 1, 64):
         x = one[0]["report"]["calls_per_s"] / max(rep("tether", 1, 64)["calls_per_s"], 1e-9)
         o.append(f"- pipelined on one connection >= 5x one call at a time: {'met' if x >= 5 else 'missed'} ({x:.1f}x)")
