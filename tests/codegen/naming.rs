@@ -420,6 +420,455 @@ impl<C: client::Channel> nameServiceClient<C> {
     }
 }
 
+/// Field names that collide once converted to Rust.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Clashes {
+    /// Field 1, default requiredness.
+    pub the_edge_case: bool,
+    /// Field 2, default requiredness.
+    pub TheEdgeCase: bool,
+    /// Field 3, default requiredness.
+    pub the_edge_case_: bool,
+}
+
+impl protocol::WireType for Clashes {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for Clashes {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.the_edge_case);
+        protocol::write_field(out, 2, &self.TheEdgeCase);
+        protocol::write_field(out, 3, &self.the_edge_case_);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for Clashes {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut the_edge_case: Option<bool> = None;
+        let mut TheEdgeCase: Option<bool> = None;
+        let mut the_edge_case_: Option<bool> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Bool) => {
+                    the_edge_case = Some(protocol::Decode::decode(r)?);
+                }
+                (2, protocol::TType::Bool) => {
+                    TheEdgeCase = Some(protocol::Decode::decode(r)?);
+                }
+                (3, protocol::TType::Bool) => {
+                    the_edge_case_ = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(Clashes {
+            the_edge_case: the_edge_case.unwrap_or_default(),
+            TheEdgeCase: TheEdgeCase.unwrap_or_default(),
+            the_edge_case_: the_edge_case_.unwrap_or_default(),
+        })
+    }
+}
+
+/// The union `Tricky`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tricky {
+    /// Field 1.
+    Tricky(bool),
+    /// Field 2.
+    Tricky_(i32),
+}
+
+impl protocol::WireType for Tricky {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for Tricky {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Tricky::Tricky(value) => protocol::write_field(out, 1, value),
+            Tricky::Tricky_(value) => protocol::write_field(out, 2, value),
+        }
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for Tricky {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Bool) => {
+                    value = Some(Tricky::Tricky(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::I32) => {
+                    value = Some(Tricky::Tricky_(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        value.ok_or(protocol::ProtocolError::InvalidData {
+            reason: "union has no field this code knows",
+        })
+    }
+}
+
+/// The exception `Problem`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Problem {
+    /// Field 1, default requiredness.
+    pub message: String,
+}
+
+impl protocol::WireType for Problem {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for Problem {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.message);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for Problem {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut message: Option<String> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::String) => {
+                    message = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(Problem {
+            message: message.unwrap_or_default(),
+        })
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Problem: {}", self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// The arguments of `clashService.pick`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServicePickArgs {
+    /// Field 1, default requiredness.
+    pub clashes: Clashes,
+}
+
+impl protocol::WireType for clashServicePickArgs {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServicePickArgs {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.clashes);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServicePickArgs {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut clashes: Option<Clashes> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Struct) => {
+                    clashes = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(clashServicePickArgs {
+            clashes: clashes.unwrap_or_default(),
+        })
+    }
+}
+
+/// The result of `clashService.pick`: the return value or a declared exception.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServicePickResult {
+    /// Field 0: the return value.
+    pub success: Option<Tricky>,
+    /// Field 1: the declared exception `problem`.
+    pub problem: Option<Problem>,
+    /// Field 2: the declared exception `Problem`.
+    pub Problem: Option<Problem>,
+}
+
+impl protocol::WireType for clashServicePickResult {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServicePickResult {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_optional_field(out, 0, &self.success);
+        protocol::write_optional_field(out, 1, &self.problem);
+        protocol::write_optional_field(out, 2, &self.Problem);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServicePickResult {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut success: Option<Tricky> = None;
+        let mut problem: Option<Problem> = None;
+        let mut Problem: Option<Problem> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (0, protocol::TType::Struct) => {
+                    success = Some(protocol::Decode::decode(r)?);
+                }
+                (1, protocol::TType::Struct) => {
+                    problem = Some(protocol::Decode::decode(r)?);
+                }
+                (2, protocol::TType::Struct) => {
+                    Problem = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(clashServicePickResult {
+            success,
+            problem,
+            Problem,
+        })
+    }
+}
+
+/// How `clashService.pick` can fail.
+#[derive(Debug)]
+pub enum clashServicePickError {
+    /// The declared exception `problem`.
+    Problem(Problem),
+    /// The declared exception `Problem`.
+    Problem_(Problem),
+    /// A TApplicationException: sent by the server, or returned by a handler to send one.
+    Application(protocol::ApplicationException),
+    /// The call did not complete (client side), or a call the handler made failed.
+    Client(client::ClientError),
+}
+
+impl std::fmt::Display for clashServicePickError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            clashServicePickError::Problem(e) => e.fmt(f),
+            clashServicePickError::Problem_(e) => e.fmt(f),
+            clashServicePickError::Application(e) => e.fmt(f),
+            clashServicePickError::Client(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for clashServicePickError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            clashServicePickError::Problem(e) => Some(e),
+            clashServicePickError::Problem_(e) => Some(e),
+            clashServicePickError::Application(e) => Some(e),
+            clashServicePickError::Client(e) => Some(e),
+        }
+    }
+}
+
+impl From<Problem> for clashServicePickError {
+    fn from(e: Problem) -> Self {
+        clashServicePickError::Problem(e)
+    }
+}
+
+impl From<protocol::ApplicationException> for clashServicePickError {
+    fn from(e: protocol::ApplicationException) -> Self {
+        clashServicePickError::Application(e)
+    }
+}
+
+/// A TApplicationException from the server becomes [`Self::Application`].
+impl From<client::ClientError> for clashServicePickError {
+    fn from(e: client::ClientError) -> Self {
+        match e {
+            client::ClientError::Application(e) => clashServicePickError::Application(e),
+            e => clashServicePickError::Client(e),
+        }
+    }
+}
+
+/// The `clashService` service.
+///
+/// Implement this to serve `clashService`; wrap it in [`clashServiceProcessor`].
+pub trait clashServiceHandler: nameServiceHandler {
+    /// Handles the method `pick`.
+    fn pick(
+        &self,
+        ctx: &server::CallContext,
+        clashes: Clashes,
+    ) -> Result<Tricky, clashServicePickError>;
+}
+
+/// Serves `clashService` by calling an [`clashServiceHandler`].
+pub struct clashServiceProcessor<H> {
+    handler: H,
+}
+
+impl<H: clashServiceHandler> clashServiceProcessor<H> {
+    /// A processor that calls `handler`.
+    pub fn new(handler: H) -> Self {
+        clashServiceProcessor { handler }
+    }
+
+    /// The handler this processor calls.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Handles a call of one of `clashService`'s own methods (not inherited ones); `Ok(false)` when `header.name` is not one of them.
+    pub fn dispatch(
+        handler: &H,
+        ctx: &server::CallContext,
+        header: &protocol::MessageHeader<'_>,
+        args: &mut protocol::Reader<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, protocol::ProtocolError> {
+        match header.name {
+            "pick" => {
+                let clashServicePickArgs { clashes } = protocol::Decode::decode(args)?;
+                let result = match handler.pick(ctx, clashes) {
+                    Ok(success) => clashServicePickResult {
+                        success: Some(success),
+                        ..Default::default()
+                    },
+                    Err(clashServicePickError::Problem(e)) => clashServicePickResult {
+                        problem: Some(e),
+                        ..Default::default()
+                    },
+                    Err(clashServicePickError::Problem_(e)) => clashServicePickResult {
+                        Problem: Some(e),
+                        ..Default::default()
+                    },
+                    Err(clashServicePickError::Application(e)) => {
+                        e.encode_message(out, header.name, header.seqid);
+                        return Ok(true);
+                    }
+                    Err(clashServicePickError::Client(e)) => {
+                        protocol::ApplicationException::new(
+                            protocol::ApplicationExceptionKind::InternalError,
+                            e.to_string(),
+                        )
+                        .encode_message(out, header.name, header.seqid);
+                        return Ok(true);
+                    }
+                };
+                write_reply(out, header, &result);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<H: clashServiceHandler> server::Processor for clashServiceProcessor<H> {
+    fn service_name(&self) -> &'static str {
+        "clashService"
+    }
+
+    fn method_names(&self) -> &'static [&'static str] {
+        &["pick", "getById", "do_it"]
+    }
+
+    fn process(
+        &self,
+        ctx: &server::CallContext,
+        header: &protocol::MessageHeader<'_>,
+        args: &mut protocol::Reader<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), protocol::ProtocolError> {
+        if Self::dispatch(&self.handler, ctx, header, args, out)? {
+            return Ok(());
+        }
+        if nameServiceProcessor::<H>::dispatch(&self.handler, ctx, header, args, out)? {
+            return Ok(());
+        }
+        args.skip(protocol::TType::Struct)?;
+        let message = format!("unknown method {}", header.name);
+        protocol::ApplicationException::new(
+            protocol::ApplicationExceptionKind::UnknownMethod,
+            message,
+        )
+        .encode_message(out, header.name, header.seqid);
+        Ok(())
+    }
+}
+
+/// Calls `clashService` over any [`client::Channel`].
+#[derive(Debug, Clone)]
+pub struct clashServiceClient<C> {
+    base: nameServiceClient<C>,
+}
+
+impl<C: client::Channel> clashServiceClient<C> {
+    /// A client sending its calls over `channel`.
+    pub fn new(channel: C) -> Self {
+        clashServiceClient {
+            base: nameServiceClient::new(channel),
+        }
+    }
+
+    /// The channel calls go over.
+    pub fn channel(&self) -> &C {
+        self.base.channel()
+    }
+
+    /// Gives the channel back.
+    pub fn into_channel(self) -> C {
+        self.base.into_channel()
+    }
+
+    /// Calls `pick`.
+    pub fn pick(&self, clashes: Clashes) -> Result<Tricky, clashServicePickError> {
+        let reply = self
+            .channel()
+            .call("pick", &clashServicePickArgs { clashes })?;
+        let result: clashServicePickResult =
+            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+        if let Some(success) = result.success {
+            return Ok(success);
+        }
+        if let Some(e) = result.problem {
+            return Err(clashServicePickError::Problem(e));
+        }
+        if let Some(e) = result.Problem {
+            return Err(clashServicePickError::Problem_(e));
+        }
+        Err(missing_result("pick").into())
+    }
+}
+
+/// The inherited methods.
+impl<C> std::ops::Deref for clashServiceClient<C> {
+    type Target = nameServiceClient<C>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut Vec<u8>,

@@ -25,3 +25,21 @@ service nameService {
   camelStruct getById(1: i64 userId)
   void do_it(1: lowerEnum which)
 }
+
+/** Field names that collide once converted to Rust. */
+struct Clashes {
+  1: bool theEdgeCase
+  2: bool TheEdgeCase
+  3: bool the_edge_case
+}
+
+union Tricky {
+  1: bool tricky
+  2: i32 Tricky
+}
+
+exception Problem { 1: string message }
+
+service clashService extends nameService {
+  Tricky pick(1: Clashes clashes) throws (1: Problem problem, 2: Problem Problem)
+}

@@ -146,8 +146,8 @@ impl Generator<'_> {
         let mut variants = Vec::new();
         let mut froms = Vec::new();
         let mut seen_types = Vec::new();
-        for throw in &f.throws {
-            let variant = names::ident(&names::camel_case(&throw.name));
+        let variant_names = throw_variants(f);
+        for (throw, variant) in f.throws.iter().zip(&variant_names) {
             let ty = self.rust_type(&self.resolve(&throw.ty)?);
             let doc = format!(" The declared exception `{}`.", throw.name);
             variants.push(quote!(#[doc = #doc] #variant(#ty),));
@@ -163,11 +163,7 @@ impl Generator<'_> {
                 });
             }
         }
-        let variant_names: Vec<_> = f
-            .throws
-            .iter()
-            .map(|t| names::ident(&names::camel_case(&t.name)))
-            .collect();
+
         let doc = format!(" How `{}.{}` can fail.", s.name, f.name);
         Ok(quote! {
             #[doc = #doc]
@@ -246,8 +242,9 @@ impl Generator<'_> {
     fn arg_list(&self, f: &Function) -> Result<(Vec<TokenStream>, Vec<Ident>)> {
         let mut params = Vec::new();
         let mut idents = Vec::new();
+        let rust_names = names::field_names(f.args.iter().map(|a| a.name.as_str()));
         for arg in &f.args {
-            let ident = names::field_ident(&arg.name);
+            let ident = names::ident(&rust_names[params.len()]);
             let mut ty = self.rust_type(&self.resolve(&arg.ty)?);
             if arg.req == Requiredness::Optional {
                 ty = quote!(Option<#ty>);
@@ -456,9 +453,7 @@ impl Generator<'_> {
                 }
             });
         };
-        let thrown = f.throws.iter().map(|t| {
-            let variant = names::ident(&names::camel_case(&t.name));
-            let field = names::field_ident(&t.name);
+        let thrown = throw_variants(f).into_iter().zip(throw_fields(f)).map(|(variant, field)| {
             quote!(Err(#error::#variant(e)) => #result { #field: Some(e), ..Default::default() },)
         });
         Ok(quote! {
@@ -582,16 +577,17 @@ impl Generator<'_> {
         } else {
             quote!()
         };
-        let thrown = f.throws.iter().map(|t| {
-            let field = names::field_ident(&t.name);
-            let variant = names::ident(&names::camel_case(&t.name));
-            let error = error.as_ref().expect("throws imply an error enum");
-            quote! {
-                if let Some(e) = result.#field {
-                    return Err(#error::#variant(e));
+        let thrown = throw_variants(f)
+            .into_iter()
+            .zip(throw_fields(f))
+            .map(|(variant, field)| {
+                let error = error.as_ref().expect("throws imply an error enum");
+                quote! {
+                    if let Some(e) = result.#field {
+                        return Err(#error::#variant(e));
+                    }
                 }
-            }
-        });
+            });
         let finish = if f.returns.is_some() && !f.throws.is_empty() {
             self.uses.missing_result.set(true);
             quote!(Err(missing_result(#idl_name).into()))
@@ -658,4 +654,26 @@ impl Generator<'_> {
         }
         out
     }
+}
+
+/// The error enum's variant for each declared exception.
+fn throw_variants(f: &Function) -> Vec<Ident> {
+    names::variant_names(f.throws.iter().map(|t| t.name.as_str()))
+        .iter()
+        .map(|v| names::ident(v))
+        .collect()
+}
+
+/// The result struct's field for each declared exception (named beside `success`).
+fn throw_fields(f: &Function) -> Vec<Ident> {
+    let success = f.returns.as_ref().map(|_| "success");
+    let all = names::field_names(
+        success
+            .into_iter()
+            .chain(f.throws.iter().map(|t| t.name.as_str())),
+    );
+    all.iter()
+        .skip(usize::from(success.is_some()))
+        .map(|n| names::ident(n))
+        .collect()
 }

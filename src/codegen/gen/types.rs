@@ -245,7 +245,9 @@ impl Generator<'_> {
 
     fn plan_fields<'f>(&self, id: DefId, s: &'f Struct) -> Result<Vec<FieldPlan<'f>>> {
         let mut plans: Vec<FieldPlan<'f>> = Vec::new();
-        for field in &s.fields {
+        let all_names = names::field_names(s.fields.iter().map(|f| f.name.as_str()));
+        let mut locals: Vec<String> = Vec::new();
+        for (field, snake) in s.fields.iter().zip(all_names.clone()) {
             let resolved = self.program.resolve(id.file, &field.ty)?;
             self.check_keys(&resolved, field.span)?;
             let boxed = self.program.holds_by_value(&resolved, id);
@@ -256,21 +258,17 @@ impl Generator<'_> {
             if field.req == Requiredness::Optional && s.kind != StructKind::Union {
                 rust_type = quote!(Option<#rust_type>);
             }
-            let snake = names::snake_case(&field.name);
-            if plans
-                .iter()
-                .any(|p| names::snake_case(&p.field.name) == snake)
+            // The decoder's locals sit beside `r`, `ttype` and `id`; a field with one of those
+            // names gets a `_` until it is unique among every field name and local.
+            let mut local = snake.clone();
+            while matches!(local.as_str(), "r" | "ttype" | "id")
+                || (local != snake && all_names.contains(&local))
+                || locals.contains(&local)
             {
-                return Err(self.error(
-                    field.span,
-                    format!("two fields are named `{snake}` in Rust"),
-                ));
+                local.push('_');
             }
-            let local = if matches!(snake.as_str(), "r" | "ttype" | "id") {
-                names::ident(&format!("{snake}_"))
-            } else {
-                names::field_ident(&field.name)
-            };
+            locals.push(local.clone());
+            let local = names::ident(&local);
             let default = if s.kind == StructKind::Union {
                 None
             } else {
@@ -278,7 +276,7 @@ impl Generator<'_> {
             };
             plans.push(FieldPlan {
                 field,
-                ident: names::field_ident(&field.name),
+                ident: names::ident(&snake),
                 local,
                 resolved,
                 boxed,
@@ -467,9 +465,9 @@ impl Generator<'_> {
         plans: &[FieldPlan<'_>],
     ) -> (TokenStream, TokenStream) {
         let protocol = self.protocol();
-        let variants: Vec<_> = plans
+        let variants: Vec<_> = names::variant_names(plans.iter().map(|p| p.field.name.as_str()))
             .iter()
-            .map(|p| names::ident(&names::camel_case(&p.field.name)))
+            .map(|v| names::ident(v))
             .collect();
         let decls = plans.iter().zip(&variants).map(|(p, v)| {
             let ty = &p.rust_type;
