@@ -81,7 +81,20 @@ pub(crate) fn generate_file(
     let helpers = generator.helpers();
     let tokens = quote! {
         #module_doc
-        #![allow(clippy::all, non_camel_case_types, non_snake_case, non_upper_case_globals)]
+        // IDL names are kept as written, and IDL shapes (many arguments, deep types, method
+        // names like `next`) are not for the generator to change.
+        #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+        #![allow(
+            clippy::derivable_impls,
+            clippy::disallowed_names,
+            clippy::enum_variant_names,
+            clippy::large_enum_variant,
+            clippy::should_implement_trait,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::unnecessary_lazy_evaluations,
+            clippy::wrong_self_convention
+        )]
         #(#imports)*
         #body
         #helpers

@@ -427,11 +427,6 @@ impl Generator<'_> {
             });
         }
         self.uses.write_reply.set(true);
-        let success = if f.returns.is_some() {
-            quote!(success: Some(success),)
-        } else {
-            quote!()
-        };
         let ok_pattern = if f.returns.is_some() {
             quote!(success)
         } else {
@@ -439,7 +434,7 @@ impl Generator<'_> {
         };
         let Some(error) = &n.error else {
             let result_value = if f.returns.is_some() {
-                quote!(#result { #success })
+                quote!(#result { success: Some(success) })
             } else {
                 quote!(#result {})
             };
@@ -453,14 +448,35 @@ impl Generator<'_> {
                 }
             });
         };
-        let thrown = throw_variants(f).into_iter().zip(throw_fields(f)).map(|(variant, field)| {
-            quote!(Err(#error::#variant(e)) => #result { #field: Some(e), ..Default::default() },)
-        });
+        // Every field spelled out: `set` is Some(value), the others None.
+        let fields = throw_fields(f);
+        let literal = |set: Option<&Ident>, value: TokenStream| {
+            let success = f.returns.as_ref().map(|_| match set {
+                None => quote!(success: Some(#value),),
+                Some(_) => quote!(success: None,),
+            });
+            let thrown = fields.iter().map(|field| {
+                if Some(field) == set {
+                    quote!(#field: Some(#value),)
+                } else {
+                    quote!(#field: None,)
+                }
+            });
+            quote!(#result { #success #(#thrown)* })
+        };
+        let ok_value = literal(None, quote!(success));
+        let thrown = throw_variants(f)
+            .into_iter()
+            .zip(&fields)
+            .map(|(variant, field)| {
+                let value = literal(Some(field), quote!(e));
+                quote!(Err(#error::#variant(e)) => #value,)
+            });
         Ok(quote! {
             #idl_name => {
                 #decode
                 let result = match #call {
-                    Ok(#ok_pattern) => #result { #success ..Default::default() },
+                    Ok(#ok_pattern) => #ok_value,
                     #(#thrown)*
                     Err(#error::Application(e)) => {
                         e.encode_message(out, header.name, header.seqid);

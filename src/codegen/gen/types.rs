@@ -415,6 +415,7 @@ impl Generator<'_> {
                 (_, Some(d)) if d.to_string() == "Default :: default ()" => {
                     quote!(#local.unwrap_or_default())
                 }
+                (_, Some(d)) if is_cheap(&p.resolved, d) => quote!(#local.unwrap_or(#d)),
                 (_, Some(d)) => quote!(#local.unwrap_or_else(|| #d)),
             };
             if ident == local && p.field.req == Requiredness::Optional {
@@ -548,4 +549,22 @@ impl Generator<'_> {
             impl std::error::Error for #name {}
         }
     }
+}
+
+/// Whether a default is a plain literal (or a struct literal of them), cheap enough to
+/// build eagerly: no calls, no macros.
+fn is_cheap(ty: &Resolved, expr: &TokenStream) -> bool {
+    let text = expr.to_string();
+    let literal = !text.contains('(') && !text.contains('!');
+    literal
+        || matches!(
+            ty.target(),
+            Resolved::Bool
+                | Resolved::Byte
+                | Resolved::I16
+                | Resolved::I32
+                | Resolved::I64
+                | Resolved::Double
+                | Resolved::Enum(_)
+        )
 }
