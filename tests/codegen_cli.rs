@@ -64,3 +64,24 @@ fn gen_reports_errors_with_location_and_fails() {
     assert!(!dir.join("out").exists(), "nothing is written on error");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn include_rs_names_every_module_by_absolute_path() {
+    let out = temp_dir("include");
+    let idl = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/codegen/kitchen_sink.thrift");
+    tether::codegen::Builder::new()
+        .file(&idl)
+        .out_dir(&out)
+        .write()
+        .unwrap();
+    let include = std::fs::read_to_string(out.join("include.rs")).unwrap();
+    for module in ["kitchen_sink", "shared"] {
+        let path = out.canonicalize().unwrap().join(format!("{module}.rs"));
+        let declaration = format!(
+            "#[path = {:?}]\npub mod {module};",
+            path.display().to_string()
+        );
+        assert!(include.contains(&declaration), "{include}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

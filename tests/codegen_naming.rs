@@ -40,3 +40,86 @@ fn idl_names_become_rust_names() {
         clashServicePickError::Problem_(_)
     ));
 }
+
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl nameServiceHandler for Recorder {
+    fn get_by_id(
+        &self,
+        _: &tether::server::CallContext,
+        user_id: i64,
+    ) -> Result<camelStruct, tether::protocol::ApplicationException> {
+        Ok(camelStruct {
+            user_id,
+            ..Default::default()
+        })
+    }
+    fn do_it(
+        &self,
+        _: &tether::server::CallContext,
+        _: lowerEnum,
+    ) -> Result<(), tether::protocol::ApplicationException> {
+        Ok(())
+    }
+}
+
+impl clashServiceHandler for Recorder {
+    fn pick(
+        &self,
+        _: &tether::server::CallContext,
+        _: Clashes,
+    ) -> Result<Tricky, clashServicePickError> {
+        Ok(Tricky::Tricky(true))
+    }
+    fn new(
+        &self,
+        _: &tether::server::CallContext,
+        ctx: i32,
+        handler: String,
+        out: i32,
+        args: i32,
+        header: i32,
+    ) -> Result<(), tether::protocol::ApplicationException> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{ctx} {handler} {out} {args} {header}"));
+        Ok(())
+    }
+    fn channel(
+        &self,
+        _: &tether::server::CallContext,
+    ) -> Result<i32, tether::protocol::ApplicationException> {
+        Ok(7)
+    }
+}
+
+#[test]
+fn arguments_named_like_the_processors_own_reach_the_handler() {
+    use tether::protocol::{encode_to_vec, MessageHeader, MessageType, Reader};
+    use tether::server::{CallContext, Processor};
+    let processor = clashServiceProcessor::new(Recorder(Default::default()));
+    let args = encode_to_vec(&clashServiceNewArgs {
+        ctx: 1,
+        handler: "h".into(),
+        out: 3,
+        args: 4,
+        header: 5,
+    });
+    let header = MessageHeader {
+        name: "new",
+        kind: MessageType::Call,
+        seqid: 1,
+    };
+    let mut out = Vec::new();
+    processor
+        .process(
+            &CallContext::new(None, 1, 1),
+            &header,
+            &mut Reader::new(&args),
+            &mut out,
+        )
+        .unwrap();
+    assert_eq!(*processor.handler().0.lock().unwrap(), ["1 h 3 4 5"]);
+    assert!(processor.method_names().contains(&"getById"));
+}

@@ -5,6 +5,7 @@
     clippy::disallowed_names,
     clippy::enum_variant_names,
     clippy::large_enum_variant,
+    clippy::new_ret_no_self,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,

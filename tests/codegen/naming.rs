@@ -5,6 +5,7 @@
     clippy::disallowed_names,
     clippy::enum_variant_names,
     clippy::large_enum_variant,
+    clippy::new_ret_no_self,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -715,6 +716,150 @@ impl From<client::ClientError> for clashServicePickError {
     }
 }
 
+/// The arguments of `clashService.new`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServiceNewArgs {
+    /// Field 1, default requiredness.
+    pub ctx: i32,
+    /// Field 2, default requiredness.
+    pub handler: String,
+    /// Field 3, default requiredness.
+    pub out: i32,
+    /// Field 4, default requiredness.
+    pub args: i32,
+    /// Field 5, default requiredness.
+    pub header: i32,
+}
+
+impl protocol::WireType for clashServiceNewArgs {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServiceNewArgs {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.ctx);
+        protocol::write_field(out, 2, &self.handler);
+        protocol::write_field(out, 3, &self.out);
+        protocol::write_field(out, 4, &self.args);
+        protocol::write_field(out, 5, &self.header);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServiceNewArgs {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut ctx: Option<i32> = None;
+        let mut handler: Option<String> = None;
+        let mut out: Option<i32> = None;
+        let mut args: Option<i32> = None;
+        let mut header: Option<i32> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::I32) => ctx = Some(protocol::Decode::decode(r)?),
+                (2, protocol::TType::String) => {
+                    handler = Some(protocol::Decode::decode(r)?);
+                }
+                (3, protocol::TType::I32) => out = Some(protocol::Decode::decode(r)?),
+                (4, protocol::TType::I32) => args = Some(protocol::Decode::decode(r)?),
+                (5, protocol::TType::I32) => header = Some(protocol::Decode::decode(r)?),
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(clashServiceNewArgs {
+            ctx: ctx.unwrap_or_default(),
+            handler: handler.unwrap_or_default(),
+            out: out.unwrap_or_default(),
+            args: args.unwrap_or_default(),
+            header: header.unwrap_or_default(),
+        })
+    }
+}
+
+/// The result of `clashService.new`: the return value or a declared exception.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServiceNewResult {}
+
+impl protocol::WireType for clashServiceNewResult {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServiceNewResult {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServiceNewResult {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        while let Some((ttype, _)) = r.read_field_begin()? {
+            r.skip(ttype)?;
+        }
+        r.leave();
+        Ok(clashServiceNewResult {})
+    }
+}
+
+/// The arguments of `clashService.channel`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServiceChannelArgs {}
+
+impl protocol::WireType for clashServiceChannelArgs {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServiceChannelArgs {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServiceChannelArgs {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        while let Some((ttype, _)) = r.read_field_begin()? {
+            r.skip(ttype)?;
+        }
+        r.leave();
+        Ok(clashServiceChannelArgs {})
+    }
+}
+
+/// The result of `clashService.channel`: the return value or a declared exception.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct clashServiceChannelResult {
+    /// Field 0: the return value.
+    pub success: Option<i32>,
+}
+
+impl protocol::WireType for clashServiceChannelResult {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for clashServiceChannelResult {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_optional_field(out, 0, &self.success);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for clashServiceChannelResult {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut success: Option<i32> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (0, protocol::TType::I32) => success = Some(protocol::Decode::decode(r)?),
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(clashServiceChannelResult { success })
+    }
+}
+
 /// The `clashService` service.
 ///
 /// Implement this to serve `clashService`; wrap it in [`clashServiceProcessor`].
@@ -725,6 +870,20 @@ pub trait clashServiceHandler: nameServiceHandler {
         ctx: &server::CallContext,
         clashes: Clashes,
     ) -> Result<Tricky, clashServicePickError>;
+
+    /// Argument names the processor uses itself; method names the client has.
+    fn new(
+        &self,
+        ctx: &server::CallContext,
+        ctx_: i32,
+        handler_: String,
+        out_: i32,
+        args_: i32,
+        header_: i32,
+    ) -> Result<(), protocol::ApplicationException>;
+
+    /// Handles the method `channel`.
+    fn channel(&self, ctx: &server::CallContext) -> Result<i32, protocol::ApplicationException>;
 }
 
 /// Serves `clashService` by calling an [`clashServiceHandler`].
@@ -785,6 +944,32 @@ impl<H: clashServiceHandler> clashServiceProcessor<H> {
                 };
                 write_reply(out, header, &result);
             }
+            "new" => {
+                let clashServiceNewArgs {
+                    ctx: ctx_,
+                    handler: handler_,
+                    out: out_,
+                    args: args_,
+                    header: header_,
+                } = protocol::Decode::decode(args)?;
+                match handler.new(ctx, ctx_, handler_, out_, args_, header_) {
+                    Ok(()) => write_reply(out, header, &clashServiceNewResult {}),
+                    Err(e) => e.encode_message(out, header.name, header.seqid),
+                }
+            }
+            "channel" => {
+                let clashServiceChannelArgs {} = protocol::Decode::decode(args)?;
+                match handler.channel(ctx) {
+                    Ok(success) => write_reply(
+                        out,
+                        header,
+                        &clashServiceChannelResult {
+                            success: Some(success),
+                        },
+                    ),
+                    Err(e) => e.encode_message(out, header.name, header.seqid),
+                }
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -797,7 +982,7 @@ impl<H: clashServiceHandler> server::Processor for clashServiceProcessor<H> {
     }
 
     fn method_names(&self) -> &'static [&'static str] {
-        &["pick", "getById", "do_it"]
+        &["pick", "new", "channel", "getById", "do_it"]
     }
 
     fn process(
@@ -865,6 +1050,40 @@ impl<C: client::Channel> clashServiceClient<C> {
             return Err(clashServicePickError::Problem_(e));
         }
         Err(missing_result("pick").into())
+    }
+
+    /// Argument names the processor uses itself; method names the client has.
+    pub fn new_(
+        &self,
+        ctx_: i32,
+        handler_: String,
+        out_: i32,
+        args_: i32,
+        header_: i32,
+    ) -> Result<(), client::ClientError> {
+        let reply = self.channel().call(
+            "new",
+            &clashServiceNewArgs {
+                ctx: ctx_,
+                handler: handler_,
+                out: out_,
+                args: args_,
+                header: header_,
+            },
+        )?;
+        let _result: clashServiceNewResult = protocol::decode_from(&reply)?;
+        Ok(())
+    }
+
+    /// Calls `channel`.
+    pub fn channel_(&self) -> Result<i32, client::ClientError> {
+        let reply = self
+            .channel()
+            .call("channel", &clashServiceChannelArgs {})?;
+        let result: clashServiceChannelResult = protocol::decode_from(&reply)?;
+        result
+            .success
+            .ok_or_else(|| missing_result("channel").into())
     }
 }
 

@@ -42,4 +42,7 @@ exception Problem { 1: string message }
 
 service clashService extends nameService {
   Tricky pick(1: Clashes clashes) throws (1: Problem problem, 2: Problem Problem)
+  /** Argument names the processor uses itself; method names the client has. */
+  void new(1: i32 ctx, 2: string handler, 3: i32 out, 4: i32 args, 5: i32 header)
+  i32 channel()
 }

@@ -239,20 +239,38 @@ impl Generator<'_> {
         })
     }
 
-    fn arg_list(&self, f: &Function) -> Result<(Vec<TokenStream>, Vec<Ident>)> {
+    /// Each argument as a parameter (`name: Type`) and as a struct field pattern/initializer
+    /// (`name`, or `field: name_` when the name would shadow one of the processor's own
+    /// `handler`, `ctx`, `header`, `args`, `out`).
+    fn arg_list(&self, f: &Function) -> Result<(Vec<TokenStream>, Vec<Ident>, Vec<TokenStream>)> {
         let mut params = Vec::new();
-        let mut idents = Vec::new();
+        let mut bindings = Vec::new();
+        let mut fields = Vec::new();
         let rust_names = names::field_names(f.args.iter().map(|a| a.name.as_str()));
-        for arg in &f.args {
-            let ident = names::ident(&rust_names[params.len()]);
+        for (arg, name) in f.args.iter().zip(&rust_names) {
+            let mut binding = name.clone();
+            while matches!(
+                binding.as_str(),
+                "handler" | "ctx" | "header" | "args" | "out"
+            ) || (binding != *name && rust_names.contains(&binding))
+            {
+                binding.push('_');
+            }
+            let field = names::ident(name);
+            let binding = names::ident(&binding);
             let mut ty = self.rust_type(&self.resolve(&arg.ty)?);
             if arg.req == Requiredness::Optional {
                 ty = quote!(Option<#ty>);
             }
-            params.push(quote!(#ident: #ty));
-            idents.push(ident);
+            params.push(quote!(#binding: #ty));
+            fields.push(if field == binding {
+                quote!(#field)
+            } else {
+                quote!(#field: #binding)
+            });
+            bindings.push(binding);
         }
-        Ok((params, idents))
+        Ok((params, bindings, fields))
     }
 
     fn handler_trait(&self, s: &Service, parent: Option<DefId>) -> Result<TokenStream> {
@@ -270,7 +288,7 @@ impl Generator<'_> {
         let mut methods = Vec::new();
         for f in &s.functions {
             let method = names::field_ident(&f.name);
-            let (params, _) = self.arg_list(f)?;
+            let (params, _, _) = self.arg_list(f)?;
             let ret = self.handler_return(s, f)?;
             let fdocs = doc_attrs(&f.doc, || {
                 let kind = if f.oneway {
@@ -410,11 +428,11 @@ impl Generator<'_> {
             },
             idl_name,
         ) = (&n, &f.name);
-        let (_, idents) = self.arg_list(f)?;
+        let (_, idents, fields) = self.arg_list(f)?;
         let decode = if idents.is_empty() {
             quote!(let #args {} = #protocol::Decode::decode(args)?;)
         } else {
-            quote!(let #args { #(#idents),* } = #protocol::Decode::decode(args)?;)
+            quote!(let #args { #(#fields),* } = #protocol::Decode::decode(args)?;)
         };
         let call = quote!(handler.#method(ctx, #(#idents),*));
         if f.oneway {
@@ -568,10 +586,15 @@ impl Generator<'_> {
             method,
             error,
         } = &n;
+        // The client's own `new`, `channel` and `into_channel` keep their names.
+        let method = &match method.to_string().as_str() {
+            "new" | "channel" | "into_channel" => format_ident!("{}_", method),
+            _ => method.clone(),
+        };
         let idl_name = &f.name;
-        let (params, idents) = self.arg_list(f)?;
+        let (params, _, fields) = self.arg_list(f)?;
         let fdocs = doc_attrs(&f.doc, || format!("Calls `{}`.", f.name));
-        let args_value = quote!(&#args { #(#idents),* });
+        let args_value = quote!(&#args { #(#fields),* });
         if f.oneway {
             return Ok(quote! {
                 #fdocs
