@@ -1,6 +1,9 @@
 //! Rust from the resolved IDL: one module per IDL file, printed by prettyplease.
 
+mod client;
+mod processor;
 mod service;
+mod structs;
 mod types;
 mod value;
 
