@@ -70,7 +70,7 @@ fn enums_keep_unknown_values() {
     assert_eq!(unknown.name(), None);
     assert_eq!(format!("{unknown:?}"), "Status(99)");
     assert_eq!(format!("{:?}", Status::DELETED), "DELETED");
-    assert_eq!(Status::ALL.len(), 4);
+    assert_eq!(Status::all().len(), 4);
     assert_eq!(Status::default(), Status::UNKNOWN);
 }
 

@@ -113,9 +113,37 @@ pub(crate) fn field_ident(name: &str) -> proc_macro2::Ident {
     ident(&snake_case(name))
 }
 
-/// A type or variant identifier, kept as the IDL spells it (escaped if it is a keyword).
+/// Names generated code uses unqualified (the prelude, its imports, `std`); an IDL type or
+/// constant with one of them gets a trailing `_` so it cannot shadow them.
+const RESERVED_TYPES: &[&str] = &[
+    "Result",
+    "Option",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "LazyLock",
+    "BTreeMap",
+    "BTreeSet",
+    "OrderedF64",
+    "client",
+    "protocol",
+    "server",
+    "std",
+];
+
+/// A type, constant or variant identifier, kept as the IDL spells it (escaped if it is a
+/// keyword, `_` added if it would shadow a name generated code relies on).
 pub(crate) fn type_ident(name: &str) -> proc_macro2::Ident {
-    ident(name)
+    if RESERVED_TYPES.contains(&name) {
+        ident(&format!("{name}_"))
+    } else {
+        ident(name)
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +183,12 @@ mod tests {
             ]
         );
         assert_eq!(variant_names(["tricky", "Tricky"]), ["Tricky", "Tricky_"]);
+    }
+
+    #[test]
+    fn prelude_names_are_not_shadowed() {
+        assert_eq!(type_ident("Result").to_string(), "Result_");
+        assert_eq!(type_ident("Results").to_string(), "Results");
     }
 
     #[test]

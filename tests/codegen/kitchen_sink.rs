@@ -47,12 +47,14 @@ impl Status {
     pub const DELETED: Status = Status(11);
 
     /// Every value the IDL declares, in declaration order.
-    pub const ALL: &'static [Status] = &[
-        Status::UNKNOWN,
-        Status::ACTIVE,
-        Status::INACTIVE,
-        Status::DELETED,
-    ];
+    pub fn all() -> &'static [Status] {
+        &[
+            Status::UNKNOWN,
+            Status::ACTIVE,
+            Status::INACTIVE,
+            Status::DELETED,
+        ]
+    }
 
     /// The value's name in the IDL, or `None` for a value this code does not know.
     pub fn name(self) -> Option<&'static str> {

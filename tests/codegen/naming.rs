@@ -105,11 +105,13 @@ impl lowerEnum {
     pub const THIRD_VALUE: lowerEnum = lowerEnum(6);
 
     /// Every value the IDL declares, in declaration order.
-    pub const ALL: &'static [lowerEnum] = &[
-        lowerEnum::FIRST_VALUE,
-        lowerEnum::SECOND_VALUE,
-        lowerEnum::THIRD_VALUE,
-    ];
+    pub fn all() -> &'static [lowerEnum] {
+        &[
+            lowerEnum::FIRST_VALUE,
+            lowerEnum::SECOND_VALUE,
+            lowerEnum::THIRD_VALUE,
+        ]
+    }
 
     /// The value's name in the IDL, or `None` for a value this code does not know.
     pub fn name(self) -> Option<&'static str> {
@@ -1093,6 +1095,413 @@ impl<C> std::ops::Deref for clashServiceClient<C> {
 
     fn deref(&self) -> &Self::Target {
         &self.base
+    }
+}
+
+/// Types named like what generated code uses unqualified.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Result_ {
+    /// Field 1, optional.
+    pub option: Option<String>,
+}
+
+impl protocol::WireType for Result_ {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for Result_ {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_optional_field(out, 1, &self.option);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for Result_ {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut option: Option<String> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::String) => {
+                    option = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(Result_ { option })
+    }
+}
+
+/// The enum `Default`: an `i32` that keeps values this code does not know.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Default_(pub i32);
+
+impl Default_ {
+    /// `None` = 0.
+    pub const NONE: Default_ = Default_(0);
+
+    /// `Some` = 1.
+    pub const SOME: Default_ = Default_(1);
+
+    /// `ALL` = 2.
+    pub const ALL: Default_ = Default_(2);
+
+    /// Every value the IDL declares, in declaration order.
+    pub fn all() -> &'static [Default_] {
+        &[Default_::NONE, Default_::SOME, Default_::ALL]
+    }
+
+    /// The value's name in the IDL, or `None` for a value this code does not know.
+    pub fn name(self) -> Option<&'static str> {
+        match self.0 {
+            0 => Some("None"),
+            1 => Some("Some"),
+            2 => Some("ALL"),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Default_ {
+    fn default() -> Self {
+        Default_::NONE
+    }
+}
+
+impl std::fmt::Debug for Default_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "Default({})", self.0),
+        }
+    }
+}
+
+impl protocol::WireType for Default_ {
+    const TTYPE: protocol::TType = protocol::TType::I32;
+}
+
+impl protocol::Encode for Default_ {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_i32(out, self.0);
+    }
+}
+
+impl protocol::Decode for Default_ {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.read_i32().map(Default_)
+    }
+}
+
+/// The constant `Vec`.
+pub const Vec_: i32 = 3;
+
+/// The typedef `String`.
+pub type String_ = String;
+
+/// The exception `Box`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Box_ {
+    /// Field 1, default requiredness.
+    pub result: Result_,
+}
+
+impl protocol::WireType for Box_ {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for Box_ {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.result);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for Box_ {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut result: Option<Result_> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Struct) => {
+                    result = Some(protocol::Decode::decode(r)?);
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(Box_ {
+            result: result.unwrap_or_default(),
+        })
+    }
+}
+
+impl std::fmt::Display for Box_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::error::Error for Box_ {}
+
+/// The arguments of `std.get`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct stdGetArgs {
+    /// Field 1, default requiredness.
+    pub s: String_,
+}
+
+impl protocol::WireType for stdGetArgs {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for stdGetArgs {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_field(out, 1, &self.s);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for stdGetArgs {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut s: Option<String_> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::String) => s = Some(protocol::Decode::decode(r)?),
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(stdGetArgs {
+            s: s.unwrap_or_default(),
+        })
+    }
+}
+
+/// The result of `std.get`: the return value or a declared exception.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct stdGetResult {
+    /// Field 0: the return value.
+    pub success: Option<Result_>,
+    /// Field 1: the declared exception `e`.
+    pub e: Option<Box_>,
+}
+
+impl protocol::WireType for stdGetResult {
+    const TTYPE: protocol::TType = protocol::TType::Struct;
+}
+
+impl protocol::Encode for stdGetResult {
+    fn encode(&self, out: &mut Vec<u8>) {
+        protocol::write_optional_field(out, 0, &self.success);
+        protocol::write_optional_field(out, 1, &self.e);
+        protocol::write_field_stop(out);
+    }
+}
+
+impl protocol::Decode for stdGetResult {
+    fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
+        r.enter()?;
+        let mut success: Option<Result_> = None;
+        let mut e: Option<Box_> = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (0, protocol::TType::Struct) => {
+                    success = Some(protocol::Decode::decode(r)?);
+                }
+                (1, protocol::TType::Struct) => e = Some(protocol::Decode::decode(r)?),
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(stdGetResult { success, e })
+    }
+}
+
+/// How `std.get` can fail.
+#[derive(Debug)]
+pub enum stdGetError {
+    /// The declared exception `e`.
+    E(Box_),
+    /// A TApplicationException: sent by the server, or returned by a handler to send one.
+    Application(protocol::ApplicationException),
+    /// The call did not complete (client side), or a call the handler made failed.
+    Client(client::ClientError),
+}
+
+impl std::fmt::Display for stdGetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            stdGetError::E(e) => e.fmt(f),
+            stdGetError::Application(e) => e.fmt(f),
+            stdGetError::Client(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for stdGetError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            stdGetError::E(e) => Some(e),
+            stdGetError::Application(e) => Some(e),
+            stdGetError::Client(e) => Some(e),
+        }
+    }
+}
+
+impl From<Box_> for stdGetError {
+    fn from(e: Box_) -> Self {
+        stdGetError::E(e)
+    }
+}
+
+impl From<protocol::ApplicationException> for stdGetError {
+    fn from(e: protocol::ApplicationException) -> Self {
+        stdGetError::Application(e)
+    }
+}
+
+/// A TApplicationException from the server becomes [`Self::Application`].
+impl From<client::ClientError> for stdGetError {
+    fn from(e: client::ClientError) -> Self {
+        match e {
+            client::ClientError::Application(e) => stdGetError::Application(e),
+            e => stdGetError::Client(e),
+        }
+    }
+}
+
+/// The `std` service.
+///
+/// Implement this to serve `std`; wrap it in [`stdProcessor`].
+pub trait stdHandler: Send + Sync + 'static {
+    /// Handles the method `get`.
+    fn get(&self, ctx: &server::CallContext, s: String_) -> Result<Result_, stdGetError>;
+}
+
+/// Serves `std` by calling an [`stdHandler`].
+pub struct stdProcessor<H> {
+    handler: H,
+}
+
+impl<H: stdHandler> stdProcessor<H> {
+    /// A processor that calls `handler`.
+    pub fn new(handler: H) -> Self {
+        stdProcessor { handler }
+    }
+
+    /// The handler this processor calls.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// Handles a call of one of `std`'s own methods (not inherited ones); `Ok(false)` when `header.name` is not one of them.
+    pub fn dispatch(
+        handler: &H,
+        ctx: &server::CallContext,
+        header: &protocol::MessageHeader<'_>,
+        args: &mut protocol::Reader<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, protocol::ProtocolError> {
+        match header.name {
+            "get" => {
+                let stdGetArgs { s } = protocol::Decode::decode(args)?;
+                let result = match handler.get(ctx, s) {
+                    Ok(success) => stdGetResult {
+                        success: Some(success),
+                        e: None,
+                    },
+                    Err(stdGetError::E(e)) => stdGetResult {
+                        success: None,
+                        e: Some(e),
+                    },
+                    Err(stdGetError::Application(e)) => {
+                        e.encode_message(out, header.name, header.seqid);
+                        return Ok(true);
+                    }
+                    Err(stdGetError::Client(e)) => {
+                        protocol::ApplicationException::new(
+                            protocol::ApplicationExceptionKind::InternalError,
+                            e.to_string(),
+                        )
+                        .encode_message(out, header.name, header.seqid);
+                        return Ok(true);
+                    }
+                };
+                write_reply(out, header, &result);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+impl<H: stdHandler> server::Processor for stdProcessor<H> {
+    fn service_name(&self) -> &'static str {
+        "std"
+    }
+
+    fn method_names(&self) -> &'static [&'static str] {
+        &["get"]
+    }
+
+    fn process(
+        &self,
+        ctx: &server::CallContext,
+        header: &protocol::MessageHeader<'_>,
+        args: &mut protocol::Reader<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), protocol::ProtocolError> {
+        if Self::dispatch(&self.handler, ctx, header, args, out)? {
+            return Ok(());
+        }
+        args.skip(protocol::TType::Struct)?;
+        let message = format!("unknown method {}", header.name);
+        protocol::ApplicationException::new(
+            protocol::ApplicationExceptionKind::UnknownMethod,
+            message,
+        )
+        .encode_message(out, header.name, header.seqid);
+        Ok(())
+    }
+}
+
+/// Calls `std` over any [`client::Channel`].
+#[derive(Debug, Clone)]
+pub struct stdClient<C> {
+    channel: C,
+}
+
+impl<C: client::Channel> stdClient<C> {
+    /// A client sending its calls over `channel`.
+    pub fn new(channel: C) -> Self {
+        stdClient { channel }
+    }
+
+    /// The channel calls go over.
+    pub fn channel(&self) -> &C {
+        &self.channel
+    }
+
+    /// Gives the channel back.
+    pub fn into_channel(self) -> C {
+        self.channel
+    }
+
+    /// Calls `get`.
+    pub fn get(&self, s: String_) -> Result<Result_, stdGetError> {
+        let reply = self.channel().call("get", &stdGetArgs { s })?;
+        let result: stdGetResult =
+            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+        if let Some(success) = result.success {
+            return Ok(success);
+        }
+        if let Some(e) = result.e {
+            return Err(stdGetError::E(e));
+        }
+        Err(missing_result("get").into())
     }
 }
 

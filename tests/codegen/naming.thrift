@@ -46,3 +46,13 @@ service clashService extends nameService {
   void new(1: i32 ctx, 2: string handler, 3: i32 out, 4: i32 args, 5: i32 header)
   i32 channel()
 }
+
+/** Types named like what generated code uses unqualified. */
+struct Result { 1: optional string Option }
+enum Default { None, Some, ALL }
+const i32 Vec = 3
+typedef string String
+exception Box { 1: Result result }
+service std {
+  Result get(1: String s) throws (1: Box e)
+}

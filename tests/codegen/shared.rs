@@ -77,7 +77,9 @@ impl Color {
     pub const BLUE: Color = Color(4);
 
     /// Every value the IDL declares, in declaration order.
-    pub const ALL: &'static [Color] = &[Color::RED, Color::GREEN, Color::BLUE];
+    pub fn all() -> &'static [Color] {
+        &[Color::RED, Color::GREEN, Color::BLUE]
+    }
 
     /// The value's name in the IDL, or `None` for a value this code does not know.
     pub fn name(self) -> Option<&'static str> {

@@ -131,7 +131,9 @@ impl Generator<'_> {
             impl #name {
                 #(#consts)*
                 /// Every value the IDL declares, in declaration order.
-                pub const ALL: &'static [#name] = &[#(#name::#all),*];
+                pub fn all() -> &'static [#name] {
+                    &[#(#name::#all),*]
+                }
 
                 /// The value's name in the IDL, or `None` for a value this code does not know.
                 pub fn name(self) -> Option<&'static str> {
