@@ -438,6 +438,41 @@ pub trait EchoHandler: Send + Sync + 'static {
     fn fail(&self, ctx: &server::CallContext, mode: String) -> Result<String, EchoFailError>;
 }
 
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: EchoHandler + ?Sized> EchoHandler for std::sync::Arc<T> {
+    fn echo(
+        &self,
+        ctx: &server::CallContext,
+        payload: Vec<u8>,
+    ) -> Result<Vec<u8>, protocol::ApplicationException> {
+        (**self).echo(ctx, payload)
+    }
+
+    fn ping(&self, ctx: &server::CallContext) -> Result<(), protocol::ApplicationException> {
+        (**self).ping(ctx)
+    }
+
+    fn sleep(
+        &self,
+        ctx: &server::CallContext,
+        millis: i32,
+    ) -> Result<(), protocol::ApplicationException> {
+        (**self).sleep(ctx, millis)
+    }
+
+    fn fire(
+        &self,
+        ctx: &server::CallContext,
+        payload: Vec<u8>,
+    ) -> Result<(), protocol::ApplicationException> {
+        (**self).fire(ctx, payload)
+    }
+
+    fn fail(&self, ctx: &server::CallContext, mode: String) -> Result<String, EchoFailError> {
+        (**self).fail(ctx, mode)
+    }
+}
+
 /// Serves `Echo` by calling an [`EchoHandler`].
 pub struct EchoProcessor<H> {
     handler: H,

@@ -1320,6 +1320,47 @@ pub trait StoreHandler: super::shared::BaseHandler {
     ) -> Result<BTreeMap<Status, i32>, protocol::ApplicationException>;
 }
 
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: StoreHandler + ?Sized> StoreHandler for std::sync::Arc<T> {
+    fn get(&self, ctx: &server::CallContext, key: String) -> Result<Everything, StoreGetError> {
+        (**self).get(ctx, key)
+    }
+
+    fn put(
+        &self,
+        ctx: &server::CallContext,
+        key: String,
+        value: Everything,
+    ) -> Result<(), StorePutError> {
+        (**self).put(ctx, key, value)
+    }
+
+    fn forget(
+        &self,
+        ctx: &server::CallContext,
+        key: String,
+    ) -> Result<(), protocol::ApplicationException> {
+        (**self).forget(ctx, key)
+    }
+
+    fn route(
+        &self,
+        ctx: &server::CallContext,
+        start: super::shared::Point,
+        end: super::shared::Point,
+        steps: Option<i32>,
+    ) -> Result<Vec<super::shared::Point>, protocol::ApplicationException> {
+        (**self).route(ctx, start, end, steps)
+    }
+
+    fn counts(
+        &self,
+        ctx: &server::CallContext,
+    ) -> Result<BTreeMap<Status, i32>, protocol::ApplicationException> {
+        (**self).counts(ctx)
+    }
+}
+
 /// Serves `Store` by calling an [`StoreHandler`].
 pub struct StoreProcessor<H> {
     handler: H,
@@ -1614,6 +1655,13 @@ impl protocol::Decode for AdminShutdownResult {
 pub trait AdminHandler: StoreHandler {
     /// Handles the method `shutdown`.
     fn shutdown(&self, ctx: &server::CallContext) -> Result<(), protocol::ApplicationException>;
+}
+
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: AdminHandler + ?Sized> AdminHandler for std::sync::Arc<T> {
+    fn shutdown(&self, ctx: &server::CallContext) -> Result<(), protocol::ApplicationException> {
+        (**self).shutdown(ctx)
+    }
 }
 
 /// Serves `Admin` by calling an [`AdminHandler`].

@@ -304,6 +304,25 @@ pub trait nameServiceHandler: Send + Sync + 'static {
     ) -> Result<(), protocol::ApplicationException>;
 }
 
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: nameServiceHandler + ?Sized> nameServiceHandler for std::sync::Arc<T> {
+    fn get_by_id(
+        &self,
+        ctx: &server::CallContext,
+        user_id: i64,
+    ) -> Result<camelStruct, protocol::ApplicationException> {
+        (**self).get_by_id(ctx, user_id)
+    }
+
+    fn do_it(
+        &self,
+        ctx: &server::CallContext,
+        which: lowerEnum,
+    ) -> Result<(), protocol::ApplicationException> {
+        (**self).do_it(ctx, which)
+    }
+}
+
 /// Serves `nameService` by calling an [`nameServiceHandler`].
 pub struct nameServiceProcessor<H> {
     handler: H,
@@ -888,6 +907,33 @@ pub trait clashServiceHandler: nameServiceHandler {
     fn channel(&self, ctx: &server::CallContext) -> Result<i32, protocol::ApplicationException>;
 }
 
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: clashServiceHandler + ?Sized> clashServiceHandler for std::sync::Arc<T> {
+    fn pick(
+        &self,
+        ctx: &server::CallContext,
+        clashes: Clashes,
+    ) -> Result<Tricky, clashServicePickError> {
+        (**self).pick(ctx, clashes)
+    }
+
+    fn new(
+        &self,
+        ctx: &server::CallContext,
+        ctx_: i32,
+        handler_: String,
+        out_: i32,
+        args_: i32,
+        header_: i32,
+    ) -> Result<(), protocol::ApplicationException> {
+        (**self).new(ctx, ctx_, handler_, out_, args_, header_)
+    }
+
+    fn channel(&self, ctx: &server::CallContext) -> Result<i32, protocol::ApplicationException> {
+        (**self).channel(ctx)
+    }
+}
+
 /// Serves `clashService` by calling an [`clashServiceHandler`].
 pub struct clashServiceProcessor<H> {
     handler: H,
@@ -1379,6 +1425,13 @@ impl From<client::ClientError> for stdGetError {
 pub trait stdHandler: Send + Sync + 'static {
     /// Handles the method `get`.
     fn get(&self, ctx: &server::CallContext, s: String_) -> Result<Result_, stdGetError>;
+}
+
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: stdHandler + ?Sized> stdHandler for std::sync::Arc<T> {
+    fn get(&self, ctx: &server::CallContext, s: String_) -> Result<Result_, stdGetError> {
+        (**self).get(ctx, s)
+    }
 }
 
 /// Serves `std` by calling an [`stdHandler`].

@@ -287,6 +287,21 @@ pub trait BaseHandler: Send + Sync + 'static {
     fn poke(&self, ctx: &server::CallContext) -> Result<(), protocol::ApplicationException>;
 }
 
+/// A shared handler serves too, so its owner can keep a handle on it.
+impl<T: BaseHandler + ?Sized> BaseHandler for std::sync::Arc<T> {
+    fn hello(
+        &self,
+        ctx: &server::CallContext,
+        name: String,
+    ) -> Result<String, protocol::ApplicationException> {
+        (**self).hello(ctx, name)
+    }
+
+    fn poke(&self, ctx: &server::CallContext) -> Result<(), protocol::ApplicationException> {
+        (**self).poke(ctx)
+    }
+}
+
 /// Serves `Base` by calling an [`BaseHandler`].
 pub struct BaseProcessor<H> {
     handler: H,

@@ -290,9 +290,10 @@ impl Generator<'_> {
             s.name, s.name
         );
         let mut methods = Vec::new();
+        let mut forwards = Vec::new();
         for f in &s.functions {
             let method = names::field_ident(&f.name);
-            let (params, _, _) = self.arg_list(f)?;
+            let (params, bindings, _) = self.arg_list(f)?;
             let ret = self.handler_return(s, f)?;
             let fdocs = doc_attrs(&f.doc, || {
                 let kind = if f.oneway {
@@ -306,6 +307,11 @@ impl Generator<'_> {
                 #fdocs
                 fn #method(&self, ctx: &server::CallContext, #(#params),*) -> #ret;
             });
+            forwards.push(quote! {
+                fn #method(&self, ctx: &server::CallContext, #(#params),*) -> #ret {
+                    (**self).#method(ctx, #(#bindings),*)
+                }
+            });
         }
         Ok(quote! {
             #docs
@@ -313,6 +319,11 @@ impl Generator<'_> {
             #[doc = #trait_doc]
             pub trait #name: #supertrait {
                 #(#methods)*
+            }
+
+            /// A shared handler serves too, so its owner can keep a handle on it.
+            impl<T: #name + ?Sized> #name for std::sync::Arc<T> {
+                #(#forwards)*
             }
         })
     }
