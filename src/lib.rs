@@ -13,6 +13,10 @@
 //! let back: Vec<String> = decode_from(&bytes).unwrap();
 //! assert_eq!(back, names);
 //! ```
+//!
+//! Services are described in Thrift IDL and compiled to Rust by [`codegen`] (`tether gen`, or
+//! [`codegen::Builder`] from a `build.rs`): types, a handler trait, a processor and a client
+//! per service. [`services`] holds the code generated for the IDL tether ships (`idl/`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
