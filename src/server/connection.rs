@@ -38,6 +38,7 @@ pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
         born: Instant::now(),
         last_read: Instant::now(),
         served: 0,
+        wanted: 0,
         dispatcher: Dispatcher {
             router: &shared.router,
             stats: &shared.stats,
@@ -61,6 +62,10 @@ struct Worker<'a> {
     /// ones began in that read, so its deadline counts from there.
     last_read: Instant,
     served: u64,
+    /// Buffered bytes below which the message in hand cannot be complete. An unframed message
+    /// is found by parsing it; without this, a large one arriving in many reads would be
+    /// re-parsed from its start after each read (quadratic work a peer could provoke).
+    wanted: usize,
     dispatcher: Dispatcher<'a>,
 }
 
@@ -216,6 +221,9 @@ impl Worker<'_> {
                 return After::Continue;
             };
             self.framing = Some(framing);
+            if self.read_buffer.len() < self.wanted {
+                return After::Continue;
+            }
             match parse(self.read_buffer.filled(), framing, &limits) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &self.read_buffer.filled()[message];
@@ -225,12 +233,16 @@ impl Worker<'_> {
                         &mut self.write_buffer,
                     );
                     self.read_buffer.consume(consumed);
+                    self.wanted = 0;
                     self.served += 1;
                     if after == After::Close {
                         return After::Close;
                     }
                 }
-                Ok(FrameStatus::Incomplete { .. }) => return After::Continue,
+                Ok(FrameStatus::Incomplete { needed }) => {
+                    self.wanted = self.read_buffer.len() + needed;
+                    return After::Continue;
+                }
                 Err(e) => {
                     debug!("conn {}: bad frame: {e}", self.connection.id);
                     return After::Close;
