@@ -188,9 +188,7 @@ impl Processor for Other {
 
 #[test]
 fn router_serves_plain_names_when_unambiguous_and_prefixed_names_always() {
-    let router = Router::new()
-        .service(echo::TemporaryEchoProcessor)
-        .service(Other);
+    let router = Router::new().service(echo_processor()).service(Other);
     let server = TestServer::start_with(Config::default(), router);
     let mut client = server.connect();
     let reply = client.call(&echo_call(1, b"plain"));
