@@ -1,6 +1,7 @@
 //! A connection's worker: read, process, write, back to Idle, with a deadline on every wait.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
 
@@ -89,9 +90,11 @@ impl Worker<'_> {
                 // request the server never started, so it is not processed at all.
                 return self.broken(CloseReason::Drain);
             }
+            let busy = BusyGauge::enter(&self.shared.stats.busy);
             if let Some(reason) = self.serve_requests() {
                 return reason;
             }
+            drop(busy);
             if self
                 .connection
                 .state
@@ -292,5 +295,21 @@ impl Worker<'_> {
         } else {
             otherwise
         }
+    }
+}
+
+/// Counts a connection as busy while alive, on every exit path.
+struct BusyGauge<'a>(&'a AtomicU64);
+
+impl<'a> BusyGauge<'a> {
+    fn enter(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Relaxed);
+        BusyGauge(gauge)
+    }
+}
+
+impl Drop for BusyGauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }

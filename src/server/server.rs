@@ -200,6 +200,12 @@ impl ShutdownHandle {
         self.shutdown();
     }
 
+    /// Whether the drain has begun: the listener is closed and idle connections are being
+    /// closed (a health check can report "not ready" from here on).
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(SeqCst)
+    }
+
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
