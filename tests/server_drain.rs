@@ -64,7 +64,7 @@ fn drain_forces_a_request_longer_than_drain_timeout() {
         (report.closed_idle, report.completed, report.forced),
         (1, 0, 1)
     );
-    assert!(report.duration >= 190 * MS && report.duration < SECOND);
+    assert!(report.duration >= 190 * MS && report.duration < 2 * SECOND);
     assert!(!report.is_clean());
 }
 
@@ -80,7 +80,7 @@ fn force_during_a_drain_closes_busy_connections_at_once() {
     let start = Instant::now();
     handle.force();
     let report = drained.join().unwrap().unwrap();
-    assert!(start.elapsed() < SECOND);
+    assert!(start.elapsed() < 2 * SECOND, "the sleep takes 3 s");
     assert_eq!(report.forced, 1);
     assert!(matches!(slow.read_framed(SECOND), Received::Closed));
 }
@@ -178,7 +178,7 @@ fn sigterm_with_a_client_calling_every_100ms_exits_0_promptly() {
     let status = server.wait_exit(5 * SECOND).expect("exited");
     let took = start.elapsed();
     assert!(status.success(), "{status:?}");
-    assert!(took < 2 * SECOND, "took {took:?} (drain timeout is 30 s)");
+    assert!(took < 5 * SECOND, "took {took:?} (drain timeout is 30 s)");
     let answered = client.join().unwrap();
     assert!((3..20).contains(&answered), "{answered}");
 }
@@ -211,8 +211,8 @@ fn second_signal_forces_the_exit() {
     );
     let start = Instant::now();
     server.signal("TERM");
-    let status = server.wait_exit(3 * SECOND).expect("forced exit");
-    assert!(start.elapsed() < SECOND);
+    let status = server.wait_exit(5 * SECOND).expect("forced exit");
+    assert!(start.elapsed() < 3 * SECOND, "the sleep takes 10 s");
     assert_eq!(status.code(), Some(1), "a forced drain is not clean");
     assert!(matches!(slow.read_framed(SECOND), Received::Closed));
 }
