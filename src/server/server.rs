@@ -162,7 +162,8 @@ impl Server {
         }
     }
 
-    /// Serves until [`ShutdownHandle::shutdown`], then drains and reports.
+    /// Serves until [`ShutdownHandle::shutdown`], then drains and reports. An `Err` means the
+    /// accept loop itself failed (its connections were drained all the same).
     pub fn run(self) -> io::Result<DrainReport> {
         let Server {
             shared,
@@ -181,8 +182,13 @@ impl Server {
             next_id: 1,
             next_stats: None,
         };
-        acceptor.serve()?;
-        Ok(acceptor.drain())
+        // Even if the accept loop fails, the open connections are drained, not abandoned.
+        let served = acceptor.serve();
+        if let Err(e) = &served {
+            warn!("accept loop failed: {e}; draining");
+        }
+        let report = acceptor.drain();
+        served.map(|()| report)
     }
 }
 
