@@ -26,3 +26,10 @@ pub mod protocol;
 pub mod server;
 pub mod services;
 pub mod transport;
+
+// The Echo handler sits beside the generated code it implements, but src/services/mod.rs is
+// generated (and checked for freshness), so the module is declared here.
+#[path = "services/echo_handler.rs"]
+mod echo_handler;
+
+pub use echo_handler::EchoService;
