@@ -30,6 +30,17 @@ pub enum ClientError {
     Protocol(ProtocolError),
     /// The server answered with a TApplicationException.
     Application(ApplicationException),
+    /// No address of the endpoint accepted a connection within the connect timeout.
+    Connect(io::Error),
+    /// The reply carried another call's sequence id; the connection was dropped.
+    SeqidMismatch {
+        /// The sequence id of the call.
+        expected: i32,
+        /// The sequence id the reply carried.
+        received: i32,
+    },
+    /// The pool had no free connection before the wait timeout (max_active reached).
+    PoolTimeout,
 }
 
 impl fmt::Display for ClientError {
@@ -39,6 +50,14 @@ impl fmt::Display for ClientError {
             ClientError::Timeout => f.write_str("call timed out"),
             ClientError::Protocol(_) => f.write_str("protocol error in reply"),
             ClientError::Application(e) => write!(f, "server exception: {}", e.message),
+            ClientError::Connect(_) => f.write_str("could not connect"),
+            ClientError::SeqidMismatch { expected, received } => {
+                write!(
+                    f,
+                    "reply seqid {received} does not match call seqid {expected}"
+                )
+            }
+            ClientError::PoolTimeout => f.write_str("no pooled connection became free in time"),
         }
     }
 }
@@ -49,7 +68,10 @@ impl std::error::Error for ClientError {
             ClientError::Io(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
             ClientError::Application(e) => Some(e),
-            ClientError::Timeout => None,
+            ClientError::Connect(e) => Some(e),
+            ClientError::Timeout | ClientError::SeqidMismatch { .. } | ClientError::PoolTimeout => {
+                None
+            }
         }
     }
 }
