@@ -311,6 +311,7 @@ fn connection_lost() -> io::Error {
 /// The reader thread: routes each reply to its caller until the socket ends.
 fn read_replies(mut stream: TcpStream, session: &Session, limits: &Limits, counters: &MuxCounters) {
     let mut input = Vec::new();
+    let mut chunk = vec![0u8; READ_CHUNK];
     let cause = loop {
         match route_buffered(&mut input, session, limits, counters) {
             Ok(()) => {}
@@ -318,13 +319,9 @@ fn read_replies(mut stream: TcpStream, session: &Session, limits: &Limits, count
                 break io::Error::new(io::ErrorKind::InvalidData, e.to_string());
             }
         }
-        let start = input.len();
-        input.resize(start + READ_CHUNK, 0);
-        let read = stream.read(&mut input[start..]);
-        input.truncate(start + *read.as_ref().unwrap_or(&0));
-        match read {
+        match stream.read(&mut chunk) {
             Ok(0) => break io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"),
-            Ok(_) => {}
+            Ok(n) => input.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => break e,
         }
