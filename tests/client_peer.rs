@@ -475,3 +475,89 @@ fn oneway_is_written_and_no_reply_awaited() {
         assert_eq!(payload, expected);
     }
 }
+
+/// A peer that answers every call, `delay` after reading it.
+fn answering(delay: Duration) -> impl Fn(usize, TcpStream) + Send + 'static {
+    move |_, mut s| {
+        thread::spawn(move || {
+            while let Some(call) = read_call(&mut s) {
+                thread::sleep(delay);
+                answer(&mut s, &call);
+            }
+        });
+    }
+}
+
+#[test]
+fn pool_waits_for_a_free_connection_then_gives_up() {
+    let (addr, _peer) = peer(answering(Duration::from_millis(300)));
+    let config = PoolConfig::default()
+        .connection(fast())
+        .max_active(1)
+        .wait_timeout(Duration::from_millis(100));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    let busy = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.call("echo", &Payload(b"slow".to_vec())))
+    };
+    thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let result = pool.call("echo", &Payload(b"waits".to_vec()));
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(ClientError::PoolTimeout)),
+        "{result:?}"
+    );
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_millis(250), "{took:?}");
+    assert!(busy.join().unwrap().is_ok());
+    // The connection is free again: a caller waiting long enough gets it.
+    let pool_waiting = Pool::new(
+        [addr.to_string()],
+        PoolConfig::default()
+            .connection(fast())
+            .max_active(1)
+            .wait_timeout(Duration::from_secs(2)),
+    )
+    .unwrap();
+    let first = {
+        let pool = pool_waiting.clone();
+        thread::spawn(move || pool.call("echo", &Payload(b"a".to_vec())))
+    };
+    thread::sleep(Duration::from_millis(50));
+    assert!(pool_waiting.call("echo", &Payload(b"b".to_vec())).is_ok());
+    assert!(first.join().unwrap().is_ok());
+    assert_eq!(pool_waiting.stats().created, 1);
+}
+
+#[test]
+fn pool_closes_connections_past_idle_timeout_or_lifetime() {
+    let (addr, _peer) = peer(answering(Duration::ZERO));
+    let config = PoolConfig::default()
+        .connection(fast())
+        .idle_timeout(Duration::from_millis(100));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    pool.call("echo", &Payload(vec![2])).unwrap();
+    assert_eq!(pool.stats().reused, 1);
+    thread::sleep(Duration::from_millis(150));
+    pool.reap();
+    let stats = pool.stats();
+    assert_eq!((stats.discarded_expired, stats.idle), (1, 0), "{stats:?}");
+    pool.call("echo", &Payload(vec![3])).unwrap();
+    assert_eq!(pool.stats().created, 2);
+
+    let config = PoolConfig::default()
+        .connection(fast())
+        .max_lifetime(Some(Duration::from_millis(100)));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    thread::sleep(Duration::from_millis(150));
+    pool.call("echo", &Payload(vec![2])).unwrap();
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.created, stats.discarded_expired),
+        (2, 1),
+        "{stats:?}"
+    );
+}

@@ -375,12 +375,10 @@ impl Lease<'_> {
         &mut self,
         call: &mut impl FnMut(&mut Link) -> Result<T, CallFailure>,
     ) -> Result<T, CallFailure> {
-        let Some(link) = self.link.as_mut() else {
-            return Err(CallFailure::new(
-                super::retry::Stage::Write,
-                ClientError::PoolTimeout,
-            ));
-        };
+        let link = self
+            .link
+            .as_mut()
+            .expect("a lease holds its connection until the call is done");
         let result = call(link);
         match &result {
             Ok(_) => self.give_back(),
