@@ -6,7 +6,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use log::debug;
@@ -174,7 +174,35 @@ impl Drop for SlotGuard<'_> {
 
 impl Channel for MuxConnection {
     fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        self.call_with_timeout(method, args, self.config.connection.call_timeout)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
         let deadline = Instant::now() + self.config.connection.call_timeout;
+        let session = self.session()?;
+        let mut message = Vec::new();
+        encode_message(
+            &mut message,
+            session.framing,
+            method,
+            MessageType::Oneway,
+            self.seqid(),
+            args,
+        );
+        session.write(&message, deadline)
+    }
+}
+
+impl MuxConnection {
+    /// Like [`Channel::call`], with this call's own deadline instead of the configured call
+    /// timeout; other calls in flight keep theirs.
+    pub fn call_with_timeout(
+        &self,
+        method: &str,
+        args: &dyn Encode,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, ClientError> {
+        let deadline = Instant::now() + timeout;
         let _slot = self.claim_slot(deadline)?;
         let session = self.session()?;
         let seqid = self.seqid();
@@ -220,21 +248,6 @@ impl Channel for MuxConnection {
             }
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::Io(connection_lost())),
         }
-    }
-
-    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
-        let deadline = Instant::now() + self.config.connection.call_timeout;
-        let session = self.session()?;
-        let mut message = Vec::new();
-        encode_message(
-            &mut message,
-            session.framing,
-            method,
-            MessageType::Oneway,
-            self.seqid(),
-            args,
-        );
-        session.write(&message, deadline)
     }
 }
 
