@@ -62,9 +62,18 @@ struct MuxCounters {
 /// One socket's life: the write half, the callers awaiting replies, the reader thread's stream.
 #[derive(Debug)]
 struct Session {
-    writer: Mutex<TcpStream>,
+    /// Messages waiting to be written, whole, in the order their callers queued them.
+    outbox: Mutex<Vec<u8>>,
+    writer: Mutex<Writer>,
     waiters: Mutex<Waiters>,
     framing: Framing,
+}
+
+/// The socket's write half, with a spare buffer the outbox is swapped into.
+#[derive(Debug)]
+struct Writer {
+    stream: TcpStream,
+    batch: Vec<u8>,
 }
 
 #[derive(Debug, Default)]
@@ -119,7 +128,11 @@ impl MuxConnection {
         let stream = connect(&self.addr, &self.config.connection)?;
         let reader = stream.try_clone().map_err(ClientError::Io)?;
         let session = Arc::new(Session {
-            writer: Mutex::new(stream),
+            outbox: Mutex::new(Vec::new()),
+            writer: Mutex::new(Writer {
+                stream,
+                batch: Vec::new(),
+            }),
             waiters: Mutex::new(Waiters::default()),
             framing: self.config.connection.framing,
         });
@@ -260,43 +273,39 @@ impl Drop for MuxConnection {
 }
 
 impl Session {
-    /// Writes one whole message; a write that fails or times out part way leaves the stream
-    /// out of step, so it kills the session.
+    /// Queues one whole message and returns once it is written. Callers queue, then take turns
+    /// at the socket; whoever gets it writes everything queued so far in one syscall, so under
+    /// load many callers' requests share a write (and the server's read). A caller that finds
+    /// its message already written by the one before it returns at once. A write that fails or
+    /// times out part way leaves the stream out of step, so it kills the session.
     fn write(&self, message: &[u8], deadline: Instant) -> Result<(), ClientError> {
+        self.outbox.lock().extend_from_slice(message);
         let Some(mut writer) = self.writer.try_lock_until(deadline) else {
             return Err(ClientError::Timeout);
         };
-        let mut written = 0;
-        while written < message.len() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let step = if left.is_zero() {
-                Err(io::ErrorKind::TimedOut.into())
-            } else {
-                writer
-                    .set_write_timeout(Some(left))
-                    .and_then(|()| writer.write(&message[written..]))
-            };
-            match step {
-                Ok(0) => return Err(self.fail_write(&writer, io::ErrorKind::WriteZero.into())),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.fail_write(&writer, e)),
+        let writer = &mut *writer;
+        std::mem::swap(&mut *self.outbox.lock(), &mut writer.batch);
+        if writer.batch.is_empty() {
+            // Written by the caller before us, unless its write killed the session.
+            if self.waiters.lock().dead {
+                return Err(ClientError::Io(connection_lost()));
             }
+            return Ok(());
         }
-        Ok(())
-    }
-
-    fn fail_write(&self, stream: &TcpStream, e: io::Error) -> ClientError {
-        debug!("mux: write failed, closing the connection: {e}");
-        self.waiters.lock().dead = true;
-        let _ = stream.shutdown(Shutdown::Both);
-        io_error(e)
+        let result = write_all(&mut writer.stream, &writer.batch, deadline);
+        writer.batch.clear();
+        result.map_err(|e| {
+            debug!("mux: write failed, closing the connection: {e}");
+            self.waiters.lock().dead = true;
+            let _ = writer.stream.shutdown(Shutdown::Both);
+            io_error(e)
+        })
     }
 
     /// Closes the socket; the reader thread wakes, fails every waiting caller and exits.
     fn kill(&self) {
         self.waiters.lock().dead = true;
-        let _ = self.writer.lock().shutdown(Shutdown::Both);
+        let _ = self.writer.lock().stream.shutdown(Shutdown::Both);
     }
 
     /// Marks the session dead and wakes every waiting caller with an error.
@@ -315,6 +324,24 @@ impl Session {
             let _ = waiter.reply.send(Err(ClientError::Io(error)));
         }
     }
+}
+
+fn write_all(stream: &mut TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<()> {
+    let mut written = 0;
+    while written < bytes.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn connection_lost() -> io::Error {
