@@ -17,6 +17,8 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod codegen;
 pub mod protocol;
 pub mod server;
+pub mod services;
 pub mod transport;

@@ -185,15 +185,17 @@ impl<'a> Reader<'a> {
     /// Reads a binary, borrowed from the input.
     pub fn read_bytes(&mut self) -> Result<&'a [u8], ProtocolError> {
         let size = self.read_i32()?;
-        let len = self.checked_len(size, 1)?;
+        // The cap is checked before the remaining input, so an unframed reader rejects an
+        // oversized string at once instead of waiting for bytes it will refuse anyway.
         if let Some(max) = self.limits.max_string {
-            if len > max {
+            if size > 0 && size as u64 > max as u64 {
                 return Err(ProtocolError::SizeLimit {
-                    size: len as u64,
+                    size: size as u64,
                     limit: max as u64,
                 });
             }
         }
+        let len = self.checked_len(size, 1)?;
         self.take(len)
     }
 

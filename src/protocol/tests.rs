@@ -316,6 +316,344 @@ fn frame_patching_writes_the_body_length() {
     assert_eq!(out, [9, 0, 0, 0, 5, 0, 0, 0, 5, 1]);
 }
 
+#[test]
+fn integer_and_double_edges_round_trip() {
+    for v in [i8::MIN, -1, 0, 1, i8::MAX] {
+        round_trip(v);
+    }
+    for v in [i16::MIN, -1, 0, 1, i16::MAX] {
+        round_trip(v);
+    }
+    for v in [i32::MIN, -1, 0, 1, i32::MAX] {
+        round_trip(v);
+    }
+    for v in [i64::MIN, -1, 0, 1, i64::MAX] {
+        round_trip(v);
+    }
+    assert_eq!(encode_to_vec(&i64::MIN), [0x80, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(encode_to_vec(&i16::MIN), [0x80, 0]);
+    for d in [
+        0.0f64,
+        -0.0,
+        -1.5,
+        f64::MIN,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::EPSILON,
+        5e-324,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    ] {
+        let back: f64 = decode_from(&encode_to_vec(&d)).unwrap();
+        assert_eq!(back.to_bits(), d.to_bits(), "{d}");
+    }
+    assert_eq!(encode_to_vec(&-0.0f64), [0x80, 0, 0, 0, 0, 0, 0, 0]);
+}
+
+#[test]
+fn bool_reads_any_non_zero_byte_as_true() {
+    for (byte, expected) in [(0u8, false), (1, true), (2, true), (0xff, true)] {
+        assert_eq!(decode_from::<bool>(&[byte]).unwrap(), expected);
+    }
+}
+
+#[test]
+fn empty_input_is_unexpected_end_for_every_type() {
+    fn ends<T: Decode + std::fmt::Debug>() {
+        assert!(matches!(
+            decode_from::<T>(&[]),
+            Err(ProtocolError::UnexpectedEnd { .. })
+        ));
+    }
+    ends::<bool>();
+    ends::<i8>();
+    ends::<i16>();
+    ends::<i32>();
+    ends::<i64>();
+    ends::<f64>();
+    ends::<String>();
+    ends::<Vec<u8>>();
+    ends::<Vec<i32>>();
+    ends::<HashSet<i32>>();
+    ends::<BTreeMap<i32, i32>>();
+    ends::<ApplicationException>();
+    let mut r = Reader::new(&[]);
+    assert!(matches!(
+        r.read_message_begin(),
+        Err(ProtocolError::UnexpectedEnd { needed: 4 })
+    ));
+    for ttype in [
+        TType::Bool,
+        TType::I64,
+        TType::String,
+        TType::Struct,
+        TType::Map,
+    ] {
+        assert!(matches!(
+            Reader::new(&[]).skip(ttype),
+            Err(ProtocolError::UnexpectedEnd { .. })
+        ));
+    }
+}
+
+#[test]
+fn message_header_first_word_carries_each_type() {
+    for (kind, id) in [
+        (MessageType::Call, 1u8),
+        (MessageType::Reply, 2),
+        (MessageType::Exception, 3),
+        (MessageType::Oneway, 4),
+    ] {
+        let mut out = Vec::new();
+        write_message_begin(&mut out, &header("", kind, -1));
+        assert_eq!(out, [0x80, 1, 0, id, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+        assert_eq!(Reader::new(&out).read_message_begin().unwrap().kind, kind);
+    }
+}
+
+#[test]
+fn other_versions_are_bad_version() {
+    for word in [0x8000_0001u32, 0xffff_0001, 0x8101_0001, 0x8002_0000] {
+        let mut bytes = word.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(
+            Reader::new(&bytes).read_message_begin().unwrap_err(),
+            ProtocolError::BadVersion { word },
+        );
+    }
+}
+
+#[test]
+fn non_strict_header_checks_type_and_name() {
+    let bad_type = [0, 0, 0, 1, b'a', 9, 0, 0, 0, 1];
+    assert!(matches!(
+        Reader::new(&bad_type).read_message_begin(),
+        Err(ProtocolError::InvalidData { .. })
+    ));
+    let bad_utf8 = [0, 0, 0, 1, 0xff, 1, 0, 0, 0, 1];
+    assert!(matches!(
+        Reader::new(&bad_utf8).read_message_begin(),
+        Err(ProtocolError::InvalidUtf8(_))
+    ));
+    // "GET " read as a non-strict name length: 0x47455420 bytes, past the frame limit.
+    assert!(matches!(
+        Reader::new(b"GET / HTTP/1.1\r\n").read_message_begin(),
+        Err(ProtocolError::SizeLimit { .. })
+    ));
+}
+
+#[test]
+fn set_and_map_claiming_i32_max_elements_fail_fast() {
+    let mut set = vec![TType::I64.id()];
+    set.extend_from_slice(&i32::MAX.to_be_bytes());
+    set.extend_from_slice(&[0; 16]);
+    assert!(matches!(
+        decode_from::<HashSet<i64>>(&set),
+        Err(ProtocolError::SizeLimit { .. })
+    ));
+    assert!(Reader::new(&set).skip(TType::Set).is_err());
+    let mut map = vec![TType::String.id(), TType::String.id()];
+    map.extend_from_slice(&i32::MAX.to_be_bytes());
+    map.extend_from_slice(&[0; 16]);
+    assert!(matches!(
+        decode_from::<HashMap<String, String>>(&map),
+        Err(ProtocolError::SizeLimit { .. })
+    ));
+    assert!(Reader::new(&map).skip(TType::Map).is_err());
+}
+
+#[test]
+fn skipping_a_list_of_0x40000000_i32_is_a_size_error() {
+    let mut bytes = vec![TType::I32.id()];
+    bytes.extend_from_slice(&0x4000_0000i32.to_be_bytes());
+    bytes.extend_from_slice(&[0; 64]);
+    assert_eq!(
+        Reader::new(&bytes).skip(TType::List).unwrap_err(),
+        ProtocolError::SizeLimit {
+            size: 1 << 32,
+            limit: DEFAULT_MAX_FRAME as u64
+        }
+    );
+}
+
+#[test]
+fn negative_set_size_is_an_error() {
+    let set = [TType::String.id(), 0xff, 0xff, 0xff, 0xff];
+    assert_eq!(
+        Reader::new(&set).read_set_begin().unwrap_err(),
+        ProtocolError::NegativeSize { size: -1 }
+    );
+    assert_eq!(
+        decode_from::<BTreeSet<String>>(&set).unwrap_err(),
+        ProtocolError::NegativeSize { size: -1 }
+    );
+    // i32::MIN, the most negative size, in a struct field being skipped.
+    let field = [TType::String.id(), 0, 1, 0x80, 0, 0, 0];
+    assert_eq!(
+        Reader::new(&field).skip(TType::Struct).unwrap_err(),
+        ProtocolError::NegativeSize {
+            size: i32::MIN.into()
+        }
+    );
+}
+
+#[test]
+fn invalid_type_ids_in_container_headers_are_errors() {
+    for id in [5u8, 7, 16, 0x80] {
+        let map_key = [id, TType::I32.id(), 0, 0, 0, 1, 0, 0, 0, 0, 0];
+        assert_eq!(
+            Reader::new(&map_key).skip(TType::Map).unwrap_err(),
+            ProtocolError::InvalidType { id }
+        );
+        let map_value = [TType::I32.id(), id, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+        assert_eq!(
+            Reader::new(&map_value).skip(TType::Map).unwrap_err(),
+            ProtocolError::InvalidType { id }
+        );
+        let set = [id, 0, 0, 0, 1, 0];
+        assert_eq!(
+            Reader::new(&set).skip(TType::Set).unwrap_err(),
+            ProtocolError::InvalidType { id }
+        );
+        assert!(decode_from::<Vec<i8>>(&set).is_err());
+    }
+    // A field of type void inside a struct cannot be skipped.
+    assert_eq!(
+        Reader::new(&[1, 0, 1, 0]).skip(TType::Struct).unwrap_err(),
+        ProtocolError::InvalidType { id: 1 }
+    );
+    assert!(TType::from_id(0xff).is_err());
+}
+
+#[test]
+fn deep_unknown_field_in_an_exception_hits_the_depth_limit() {
+    let mut bytes = vec![TType::List.id(), 0, 5];
+    bytes.extend_from_slice(&nested_lists(10_000));
+    assert_eq!(
+        decode_from::<ApplicationException>(&bytes).unwrap_err(),
+        ProtocolError::DepthLimit { limit: 64 }
+    );
+    // Maps nest too.
+    let mut maps = Vec::new();
+    for _ in 0..10_000 {
+        maps.extend_from_slice(&[TType::Byte.id(), TType::Map.id(), 0, 0, 0, 1, 0]);
+    }
+    assert!(matches!(
+        Reader::new(&maps).skip(TType::Map),
+        Err(ProtocolError::DepthLimit { .. })
+    ));
+}
+
+#[test]
+fn string_cap_is_checked_before_the_bytes_arrive() {
+    let limits = Limits::default().max_string(Some(10));
+    // 11 bytes declared, none present: the cap, not "wait for more", is the answer.
+    let bytes = 11i32.to_be_bytes();
+    assert_eq!(
+        Reader::with_limits(&bytes, limits)
+            .read_bytes()
+            .unwrap_err(),
+        ProtocolError::SizeLimit {
+            size: 11,
+            limit: 10
+        }
+    );
+    let bytes = 10i32.to_be_bytes();
+    assert_eq!(
+        Reader::with_limits(&bytes, limits)
+            .read_bytes()
+            .unwrap_err(),
+        ProtocolError::UnexpectedEnd { needed: 10 }
+    );
+    let bytes = (-1i32).to_be_bytes();
+    assert_eq!(
+        Reader::with_limits(&bytes, limits)
+            .read_bytes()
+            .unwrap_err(),
+        ProtocolError::NegativeSize { size: -1 }
+    );
+    let huge = Limits::default().max_string(Some(usize::MAX));
+    assert_eq!(
+        Reader::with_limits(&encode_to_vec("ok"), huge)
+            .read_str()
+            .unwrap(),
+        "ok"
+    );
+}
+
+#[test]
+fn frame_limit_applies_to_strings_and_containers() {
+    let limits = Limits::default().max_frame(8);
+    let bytes = encode_to_vec(&vec![0u8; 9]);
+    assert!(matches!(
+        Reader::with_limits(&bytes, limits).read_bytes(),
+        Err(ProtocolError::SizeLimit { size: 9, limit: 8 })
+    ));
+    let bytes = encode_to_vec(&vec![0i32; 3]);
+    assert!(matches!(
+        Vec::<i32>::decode(&mut Reader::with_limits(&bytes, limits)),
+        Err(ProtocolError::SizeLimit { size: 12, limit: 8 })
+    ));
+}
+
+#[test]
+fn optional_fields_are_written_only_when_set() {
+    let mut out = Vec::new();
+    write_optional_field::<i32>(&mut out, 1, &None);
+    assert!(out.is_empty());
+    write_optional_field(&mut out, 2, &Some("x".to_string()));
+    assert_eq!(out, [11, 0, 2, 0, 0, 0, 1, b'x']);
+    let mut out = Vec::new();
+    write_field(&mut out, -1, &vec![true]);
+    assert_eq!(out, [15, 0xff, 0xff, 2, 0, 0, 0, 1, 1]);
+}
+
+#[test]
+fn every_error_has_a_kind_and_a_short_lowercase_message() {
+    let utf8 = String::from_utf8(vec![0xff]).unwrap_err().utf8_error();
+    let errors = [
+        ProtocolError::NegativeSize { size: -1 },
+        ProtocolError::SizeLimit { size: 2, limit: 1 },
+        ProtocolError::DepthLimit { limit: 64 },
+        ProtocolError::BadVersion { word: 0x8002_0001 },
+        ProtocolError::InvalidData { reason: "x" },
+        ProtocolError::InvalidType { id: 5 },
+        ProtocolError::UnexpectedEnd { needed: 1 },
+        ProtocolError::InvalidUtf8(utf8),
+        ProtocolError::MissingField {
+            strukt: "S",
+            field: "f",
+        },
+    ];
+    for e in &errors {
+        let expected = match e {
+            ProtocolError::BadVersion { .. } => ApplicationExceptionKind::InvalidProtocol,
+            _ => ApplicationExceptionKind::ProtocolError,
+        };
+        assert_eq!(e.exception_kind(), expected, "{e:?}");
+        let message = e.to_string();
+        assert!(
+            message.starts_with(|c: char| c.is_ascii_lowercase()),
+            "{message}"
+        );
+        assert!(message.len() < 80, "{message}");
+        let exc = ApplicationException::from(e);
+        assert_eq!(exc.message, message);
+        let back: ApplicationException = decode_from(&encode_to_vec(&exc)).unwrap();
+        assert_eq!(back, exc);
+    }
+}
+
+#[test]
+fn decode_consumes_only_its_value() {
+    let mut bytes = encode_to_vec(&vec![1i16, 2]);
+    bytes.extend_from_slice(&[0xaa, 0xbb]);
+    let mut r = Reader::new(&bytes);
+    assert_eq!(Vec::<i16>::decode(&mut r).unwrap(), [1, 2]);
+    assert_eq!(r.remaining(), 2);
+    assert_eq!(r.position(), bytes.len() - 2);
+}
+
 fn any_string() -> impl Strategy<Value = String> {
     ".{0,16}"
 }
@@ -350,6 +688,34 @@ proptest! {
     ) {
         round_trip(value);
         round_trip(hashed);
+    }
+
+    #[test]
+    fn sets_lists_of_binary_and_exceptions_round_trip(
+        set in proptest::collection::hash_set(any_string(), 0..8),
+        binaries in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..8), 0..8),
+        doubles in proptest::collection::vec(any::<i64>().prop_map(|bits| bits as f64), 0..8),
+        kind: i32,
+        message in any_string(),
+    ) {
+        round_trip(set);
+        round_trip(binaries);
+        round_trip(doubles);
+        round_trip(ApplicationException::new(ApplicationExceptionKind::from_value(kind), message));
+    }
+
+    #[test]
+    fn skip_consumes_exactly_what_decode_does(
+        value in proptest::collection::btree_map(
+            any::<i16>(),
+            proptest::collection::vec(any_string(), 0..4),
+            0..6,
+        ),
+    ) {
+        let bytes = encode_to_vec(&value);
+        let mut r = Reader::new(&bytes);
+        r.skip(TType::Map).unwrap();
+        prop_assert_eq!(r.remaining(), 0);
     }
 
     #[test]

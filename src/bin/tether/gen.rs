@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use tether::codegen::Builder;
 
 /// Flags of `tether gen`.
 #[derive(Debug, Args)]
@@ -14,10 +15,40 @@ pub struct GenArgs {
     /// Directory for the generated `.rs` files and `mod.rs`.
     #[arg(long)]
     pub out: PathBuf,
+    /// Directories searched for included files after the including file's own.
+    #[arg(long = "include", short = 'I')]
+    pub include_dirs: Vec<PathBuf>,
+    /// The path generated code uses for the tether crate (`crate` inside tether itself).
+    #[arg(long, default_value = "::tether")]
+    pub runtime: String,
 }
 
 /// Generates the code and reports where it went.
 pub fn run(args: GenArgs) -> ExitCode {
-    eprintln!("tether gen: not built yet ({args:?})");
-    ExitCode::FAILURE
+    let mut builder = Builder::new()
+        .out_dir(&args.out)
+        .runtime_crate(args.runtime);
+    for file in &args.files {
+        builder = builder.file(file);
+    }
+    for dir in &args.include_dirs {
+        builder = builder.include_dir(dir);
+    }
+    match builder.write() {
+        Ok(written) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            if let Some(source) = std::error::Error::source(&e) {
+                if !matches!(e, tether::codegen::Error::Syntax(_)) {
+                    eprintln!("  caused by: {source}");
+                }
+            }
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,11 +1,14 @@
 //! `tether serve`: the Echo service on a tether server.
 
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use tether::server::{drain_on_signals, Config, DrainReport, Router, Server, Transport};
 
+use crate::echo_temporary::TemporaryEchoProcessor;
 use crate::units::{parse_bytes, parse_duration};
 
 /// Flags of `tether serve`; unset ones take the server Config's defaults.
@@ -60,8 +63,71 @@ pub enum TransportArg {
     Unframed,
 }
 
-/// Runs the server until a signal drains it.
+impl From<TransportArg> for Transport {
+    fn from(arg: TransportArg) -> Self {
+        match arg {
+            TransportArg::Auto => Transport::Auto,
+            TransportArg::Framed => Transport::Framed,
+            TransportArg::Unframed => Transport::Unframed,
+        }
+    }
+}
+
+/// The server Config for these flags: set flags override the defaults.
+fn config(args: &ServeArgs) -> Config {
+    let mut config = Config::default()
+        .listen(args.listen)
+        .transport(args.transport.into())
+        .reuse_port(args.reuse_port)
+        .stats_interval(args.stats_interval);
+    if let Some(t) = args.idle_timeout {
+        config = config.idle_timeout(t);
+    }
+    if let Some(t) = args.request_timeout {
+        config = config.request_timeout(t);
+    }
+    if let Some(t) = args.write_timeout {
+        config = config.write_timeout(t);
+    }
+    if let Some(n) = args.max_connections {
+        config = config.max_connections(n);
+    }
+    if args.max_requests.is_some() {
+        config = config.max_requests_per_connection(args.max_requests);
+    }
+    if args.max_connection_age.is_some() {
+        config = config.max_connection_age(args.max_connection_age);
+    }
+    if let Some(t) = args.drain_timeout {
+        config = config.drain_timeout(t);
+    }
+    if let Some(bytes) = args.max_frame {
+        config = config.max_frame(bytes);
+    }
+    config
+}
+
+/// Runs the server until a signal drains it; exit code 0 after a clean drain, 1 when the drain
+/// had to force connections closed or the server could not start.
 pub fn run(args: ServeArgs) -> ExitCode {
-    eprintln!("tether serve: not built yet ({args:?})");
-    ExitCode::FAILURE
+    match serve(&args) {
+        Ok(report) if report.is_clean() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("tether serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
+    let router = Router::new().service(TemporaryEchoProcessor);
+    let server = Server::bind(config(args), router)?;
+    drain_on_signals(server.handle())?;
+    // The contract with scripts and tests: this is the first stdout line, flushed at once.
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {}", server.local_addr())?;
+    stdout.flush()?;
+    drop(stdout);
+    server.run()
 }

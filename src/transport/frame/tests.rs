@@ -119,3 +119,172 @@ fn detection_tells_the_transports_apart() {
     assert_eq!(detect(&[0x80]), Some(Framing::Unframed));
     assert_eq!(detect(b"GET / HTTP/1.1"), Some(Framing::Unframed));
 }
+
+#[test]
+fn frame_length_i32_max_without_body_is_refused_on_its_header() {
+    let header = i32::MAX.to_be_bytes();
+    assert_eq!(
+        parse_framed(&header, DEFAULT_MAX_FRAME).unwrap_err(),
+        ProtocolError::SizeLimit {
+            size: i32::MAX as u64,
+            limit: DEFAULT_MAX_FRAME as u64
+        }
+    );
+    // Even with no frame cap at all the answer is a number, never a buffer.
+    assert_eq!(
+        parse_framed(&header, usize::MAX).unwrap(),
+        FrameStatus::Incomplete {
+            needed: i32::MAX as usize
+        }
+    );
+    assert!(matches!(
+        parse_framed(&i32::MIN.to_be_bytes(), DEFAULT_MAX_FRAME),
+        Err(ProtocolError::NegativeSize { .. })
+    ));
+}
+
+#[test]
+fn frame_of_exactly_max_frame_is_accepted() {
+    let max = 64;
+    let mut buf = (max as u32).to_be_bytes().to_vec();
+    buf.resize(4 + max, 0);
+    assert_eq!(
+        parse_framed(&buf, max).unwrap(),
+        FrameStatus::Complete {
+            message: 4..4 + max,
+            consumed: 4 + max
+        }
+    );
+    buf[3] += 1;
+    assert!(parse_framed(&buf, max).is_err());
+}
+
+#[test]
+fn http_request_on_the_framed_path_is_refused_at_once() {
+    // "GET " is 0x47455420: about 1.2 GB, far past the default frame limit.
+    for request in [
+        &b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET ",
+        b"POST / HTTP/1.1",
+    ] {
+        assert!(
+            matches!(
+                parse(request, Framing::Framed, &Limits::default()),
+                Err(ProtocolError::SizeLimit { .. })
+            ),
+            "{request:?}"
+        );
+    }
+}
+
+#[test]
+fn parse_dispatches_on_framing() {
+    let body = message("echo");
+    let limits = Limits::default();
+    assert_eq!(
+        parse(&framed(&body), Framing::Framed, &limits).unwrap(),
+        parse_framed(&framed(&body), limits.max_frame).unwrap()
+    );
+    assert_eq!(
+        parse(&body, Framing::Unframed, &limits).unwrap(),
+        parse_unframed(&body, &limits).unwrap()
+    );
+}
+
+#[test]
+fn unframed_reads_old_non_strict_messages() {
+    let mut buf = vec![0, 0, 0, 2, b'h', b'i', 1, 0, 0, 0, 9];
+    buf.extend_from_slice(&[8, 0, 1, 0, 0, 0, 5, 0]);
+    let len = buf.len();
+    buf.extend_from_slice(&[0x80, 1]);
+    assert_eq!(
+        parse_unframed(&buf, &Limits::default()).unwrap(),
+        FrameStatus::Complete {
+            message: 0..len,
+            consumed: len
+        }
+    );
+}
+
+#[test]
+fn unframed_hostile_messages_are_errors_not_waits() {
+    let limits = Limits::default();
+    // Wrong version.
+    let mut bad_version = message("echo");
+    bad_version[1] = 2;
+    assert!(matches!(
+        parse_unframed(&bad_version, &limits),
+        Err(ProtocolError::BadVersion { .. })
+    ));
+    // An invalid type id in the body.
+    let mut bad_type = message("echo");
+    let at = bad_type.len() - 10;
+    bad_type[at] = 7;
+    assert_eq!(
+        parse_unframed(&bad_type, &limits).unwrap_err(),
+        ProtocolError::InvalidType { id: 7 }
+    );
+    // A string of 100 MiB with nothing behind it.
+    let mut huge = message("echo");
+    huge.truncate(huge.len() - 10);
+    huge.extend_from_slice(&[11, 0, 1]);
+    huge.extend_from_slice(&(100i32 << 20).to_be_bytes());
+    assert!(matches!(
+        parse_unframed(&huge, &limits),
+        Err(ProtocolError::SizeLimit { .. })
+    ));
+    // Negative sizes.
+    let mut negative = message("echo");
+    negative.truncate(negative.len() - 10);
+    negative.extend_from_slice(&[15, 0, 1, 8, 0xff, 0xff, 0xff, 0xff]);
+    assert!(matches!(
+        parse_unframed(&negative, &limits),
+        Err(ProtocolError::NegativeSize { size: -1 })
+    ));
+    // Nesting 10,000 deep.
+    let mut deep = message("echo");
+    deep.truncate(deep.len() - 10);
+    for _ in 0..10_000 {
+        deep.extend_from_slice(&[12, 0, 1]);
+    }
+    assert_eq!(
+        parse_unframed(&deep, &limits).unwrap_err(),
+        ProtocolError::DepthLimit { limit: 64 }
+    );
+}
+
+#[test]
+fn unframed_incomplete_grows_toward_the_message() {
+    // Feeding exactly the bytes asked for always makes progress and ends complete.
+    let body = message("echo");
+    let limits = Limits::default();
+    let mut have = 0;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds <= body.len(), "no progress");
+        match parse_unframed(&body[..have], &limits).unwrap() {
+            FrameStatus::Incomplete { needed } => {
+                assert!(needed > 0);
+                have = (have + needed).min(body.len());
+            }
+            FrameStatus::Complete { consumed, .. } => {
+                assert_eq!(consumed, body.len());
+                break;
+            }
+        }
+    }
+}
+
+#[test]
+fn detect_waits_for_five_bytes_unless_strict() {
+    let body = message("echo");
+    let framed = framed(&body);
+    for cut in 0..DETECT_LEN {
+        assert_eq!(detect(&framed[..cut]), None, "{cut}");
+    }
+    for cut in 1..DETECT_LEN {
+        assert_eq!(detect(&body[..cut]), Some(Framing::Unframed), "{cut}");
+    }
+    assert_eq!(detect(&framed[..DETECT_LEN]), Some(Framing::Framed));
+}

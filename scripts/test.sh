@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The full suite: what CI runs (.ci/run) and what "the tests pass" means.
+#
+#   scripts/test.sh
+#
+# Works on a fresh Debian machine as root: it installs what it needs (apt packages, the Python
+# `thrift` package) before running rustfmt, clippy, the tests, the docs, the golden-vector check
+# and the interop scripts. Exits non-zero at the first failure.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export DEBIAN_FRONTEND=noninteractive
+
+started=$(date +%s)
+section() {
+    echo
+    echo "==== $* ($(($(date +%s) - started))s)"
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        echo "need root to run: $*" >&2
+        return 1
+    fi
+}
+
+section "setup: system packages"
+# command -> Debian package that provides it
+declare -A wanted=(
+    [thrift]=thrift-compiler
+    [strace]=strace
+    [python3]=python3
+    [cc]=gcc
+)
+missing=()
+for command in "${!wanted[@]}"; do
+    command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")
+done
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    missing+=(python3-pip)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    as_root apt-get update
+    as_root apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "all present: ${!wanted[*]} pip"
+fi
+
+section "setup: python thrift"
+if python3 -c 'import thrift' 2>/dev/null; then
+    echo "python thrift present"
+else
+    # Debian marks its Python as externally managed (PEP 668); the package only serves the
+    # golden and interop scripts, so installing next to the system's is what we want.
+    python3 -m pip install --quiet thrift ||
+        python3 -m pip install --quiet --break-system-packages thrift
+    python3 -c 'import thrift'
+fi
+
+section "setup: rust toolchain"
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install a stable Rust toolchain (rustup) first" >&2
+    exit 1
+fi
+if command -v rustup >/dev/null 2>&1; then
+    for component in rustfmt clippy; do
+        rustup component list --installed 2>/dev/null | grep -q "^$component" ||
+            rustup component add "$component"
+    done
+fi
+cargo --version
+rustc --version
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --all-targets -- -D warnings
+
+section "cargo test"
+# --all-targets runs the lib, binaries, integration tests, examples and benches (once each, as
+# tests); doc tests need their own run.
+cargo test --all-targets
+cargo test --doc
+
+section "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
+section "golden vectors"
+python3 scripts/golden.py --check
+
+section "interop"
+bash scripts/interop.sh
+
+section "all passed"

@@ -1,0 +1,550 @@
+//! A recursive-descent parser for Thrift IDL, as Apache's compiler accepts it.
+
+use std::collections::HashMap;
+
+use super::ast::*;
+use super::error::Span;
+use super::lexer::{tokenize, Token, TokenKind};
+
+/// Where and why parsing failed.
+pub(crate) type ParseError = (Span, String);
+
+/// Parses one file's text.
+pub(crate) fn parse(src: &str) -> std::result::Result<Document, ParseError> {
+    let tokens = tokenize(src)?;
+    Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+    }
+    .document()
+}
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    /// Nesting of types and constant values, bounded so hostile IDL cannot exhaust the stack.
+    depth: u32,
+}
+
+/// Far deeper than any real IDL nests `list<map<...>>` or `[[...]]`.
+const MAX_NESTING: u32 = 100;
+
+type Result<T> = std::result::Result<T, ParseError>;
+
+impl Parser {
+    fn peek(&self) -> &Token {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)]
+    }
+
+    fn next(&mut self) -> Token {
+        let token = self.peek().clone();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        token
+    }
+
+    fn error<T>(&self, expected: &str) -> Result<T> {
+        let token = self.peek();
+        Err((
+            token.span,
+            format!("expected {expected}, found {}", token.kind.describe()),
+        ))
+    }
+
+    fn is_punct(&self, c: char) -> bool {
+        self.peek().kind == TokenKind::Punct(c)
+    }
+
+    fn is_keyword(&self, word: &str) -> bool {
+        matches!(&self.peek().kind, TokenKind::Ident(s) if s == word)
+    }
+
+    fn eat_punct(&mut self, c: char) -> bool {
+        let found = self.is_punct(c);
+        if found {
+            self.next();
+        }
+        found
+    }
+
+    fn eat_keyword(&mut self, word: &str) -> bool {
+        let found = self.is_keyword(word);
+        if found {
+            self.next();
+        }
+        found
+    }
+
+    fn expect_punct(&mut self, c: char) -> Result<Span> {
+        if self.is_punct(c) {
+            Ok(self.next().span)
+        } else {
+            self.error(&format!("`{c}`"))
+        }
+    }
+
+    fn ident(&mut self, what: &str) -> Result<(String, Span)> {
+        match &self.peek().kind {
+            TokenKind::Ident(s) => {
+                let s = s.clone();
+                Ok((s, self.next().span))
+            }
+            _ => self.error(what),
+        }
+    }
+
+    /// A plain (undotted) name for something being defined.
+    fn new_name(&mut self, what: &str) -> Result<(String, Span)> {
+        let (name, span) = self.ident(what)?;
+        if name.contains('.') {
+            return Err((span, format!("{what} may not contain `.`: `{name}`")));
+        }
+        Ok((name, span))
+    }
+
+    fn literal(&mut self, what: &str) -> Result<String> {
+        match &self.peek().kind {
+            TokenKind::Literal(s) => {
+                let s = s.clone();
+                self.next();
+                Ok(s)
+            }
+            _ => self.error(what),
+        }
+    }
+
+    fn list_separator(&mut self) {
+        if !self.eat_punct(',') {
+            self.eat_punct(';');
+        }
+    }
+
+    fn document(mut self) -> Result<Document> {
+        let mut doc = Document::default();
+        loop {
+            let token = self.peek().clone();
+            let TokenKind::Ident(word) = &token.kind else {
+                if token.kind == TokenKind::Eof {
+                    return Ok(doc);
+                }
+                return self.error("a definition (struct, service, const, ...)");
+            };
+            match word.as_str() {
+                "include" => {
+                    self.next();
+                    let path = self.literal("a quoted file name after `include`")?;
+                    doc.includes.push((path, token.span));
+                }
+                "cpp_include" => {
+                    self.next();
+                    self.literal("a quoted file name after `cpp_include`")?;
+                }
+                "namespace" => {
+                    self.next();
+                    let scope = if self.eat_punct('*') {
+                        "*".to_string()
+                    } else {
+                        self.ident("a language after `namespace`")?.0
+                    };
+                    let name = match &self.peek().kind {
+                        TokenKind::Literal(_) => self.literal("a namespace")?,
+                        _ => self.ident("a namespace")?.0,
+                    };
+                    self.annotations()?;
+                    if scope == "rs" {
+                        doc.rs_namespace = Some(name);
+                    }
+                }
+                w if w.ends_with("_namespace") || w == "py_module" || w == "smalltalk_category" => {
+                    self.next();
+                    self.next();
+                }
+                _ => {
+                    let definition = self.definition()?;
+                    doc.definitions.push(definition);
+                }
+            }
+        }
+    }
+
+    fn definition(&mut self) -> Result<Definition> {
+        let start = self.peek().clone();
+        let doc = start.doc.clone();
+        let TokenKind::Ident(word) = &start.kind else {
+            return self.error("a definition");
+        };
+        let definition = match word.as_str() {
+            "const" => {
+                self.next();
+                let ty = self.field_type()?;
+                let (name, span) = self.new_name("a constant name")?;
+                self.expect_punct('=')?;
+                let value = self.const_value()?;
+                Definition::Const {
+                    name,
+                    ty,
+                    value,
+                    doc,
+                    span,
+                }
+            }
+            "typedef" => {
+                self.next();
+                let ty = self.field_type()?;
+                let (name, span) = self.new_name("a typedef name")?;
+                self.annotations()?;
+                Definition::Typedef {
+                    name,
+                    ty,
+                    doc,
+                    span,
+                }
+            }
+            "enum" => {
+                self.next();
+                Definition::Enum(self.enum_body(doc)?)
+            }
+            "struct" | "union" | "exception" => {
+                self.next();
+                let kind = match word.as_str() {
+                    "struct" => StructKind::Struct,
+                    "union" => StructKind::Union,
+                    _ => StructKind::Exception,
+                };
+                let (name, span) = self.new_name("a name")?;
+                self.eat_keyword("xsd_all");
+                self.expect_punct('{')?;
+                let fields = self.fields('}')?;
+                self.annotations()?;
+                Definition::Struct(Struct {
+                    kind,
+                    name,
+                    fields,
+                    doc,
+                    span,
+                })
+            }
+            "service" => {
+                self.next();
+                Definition::Service(self.service_body(doc)?)
+            }
+            "senum" => return Err((start.span, "`senum` is obsolete and not supported".into())),
+            _ => {
+                return self.error(
+                    "a definition (struct, union, exception, enum, service, const, typedef)",
+                )
+            }
+        };
+        self.list_separator();
+        Ok(definition)
+    }
+
+    fn enum_body(&mut self, doc: Option<String>) -> Result<Enum> {
+        let (name, span) = self.new_name("an enum name")?;
+        self.expect_punct('{')?;
+        let mut values: Vec<EnumValue> = Vec::new();
+        let mut next_value: i64 = 0;
+        let mut seen = HashMap::new();
+        while !self.eat_punct('}') {
+            let doc = self.peek().doc.clone();
+            let (value_name, value_span) = self.new_name("an enum value name or `}`")?;
+            let value = if self.eat_punct('=') {
+                match self.next().kind {
+                    TokenKind::Int(v) => v,
+                    _ => {
+                        return Err((
+                            value_span,
+                            format!("expected an integer value for `{value_name}`"),
+                        ))
+                    }
+                }
+            } else {
+                next_value
+            };
+            let value = i32::try_from(value).map_err(|_| {
+                (
+                    value_span,
+                    format!("enum value `{value_name}` = {value} does not fit in i32"),
+                )
+            })?;
+            if seen.insert(value_name.clone(), ()).is_some() {
+                return Err((
+                    value_span,
+                    format!("duplicate enum value name `{value_name}`"),
+                ));
+            }
+            next_value = i64::from(value) + 1;
+            self.annotations()?;
+            self.list_separator();
+            values.push(EnumValue {
+                name: value_name,
+                value,
+                doc,
+            });
+        }
+        self.annotations()?;
+        Ok(Enum {
+            name,
+            values,
+            doc,
+            span,
+        })
+    }
+
+    fn service_body(&mut self, doc: Option<String>) -> Result<Service> {
+        let (name, span) = self.new_name("a service name")?;
+        let extends = if self.eat_keyword("extends") {
+            Some(self.ident("the name of the service extended")?)
+        } else {
+            None
+        };
+        self.expect_punct('{')?;
+        let mut functions: Vec<Function> = Vec::new();
+        while !self.eat_punct('}') {
+            let function = self.function()?;
+            if functions.iter().any(|f| f.name == function.name) {
+                return Err((
+                    function.span,
+                    format!("duplicate method `{}`", function.name),
+                ));
+            }
+            functions.push(function);
+        }
+        self.annotations()?;
+        Ok(Service {
+            name,
+            extends,
+            functions,
+            doc,
+            span,
+        })
+    }
+
+    fn function(&mut self) -> Result<Function> {
+        let doc = self.peek().doc.clone();
+        let oneway = self.eat_keyword("oneway");
+        let returns = if self.eat_keyword("void") {
+            None
+        } else {
+            Some(self.field_type()?)
+        };
+        let (name, span) = self.new_name("a method name")?;
+        self.expect_punct('(')?;
+        let args = self.fields(')')?;
+        let throws = if self.eat_keyword("throws") {
+            self.expect_punct('(')?;
+            self.fields(')')?
+        } else {
+            Vec::new()
+        };
+        self.annotations()?;
+        self.list_separator();
+        if oneway && (returns.is_some() || !throws.is_empty()) {
+            return Err((
+                span,
+                format!("oneway method `{name}` must return void and throw nothing"),
+            ));
+        }
+        Ok(Function {
+            name,
+            oneway,
+            returns,
+            args,
+            throws,
+            doc,
+            span,
+        })
+    }
+
+    /// Fields up to and including `close`.
+    fn fields(&mut self, close: char) -> Result<Vec<Field>> {
+        let mut fields: Vec<Field> = Vec::new();
+        let mut next_auto_id = -1i16;
+        while !self.eat_punct(close) {
+            let doc = self.peek().doc.clone();
+            let id = match self.peek().kind {
+                TokenKind::Int(id) => {
+                    let span = self.next().span;
+                    self.expect_punct(':')?;
+                    i16::try_from(id)
+                        .map_err(|_| (span, format!("field id {id} does not fit in i16")))?
+                }
+                _ => {
+                    // Apache's compiler numbers id-less fields -1, -2, ...
+                    let id = next_auto_id;
+                    next_auto_id -= 1;
+                    id
+                }
+            };
+            let req = if self.eat_keyword("required") {
+                Requiredness::Required
+            } else if self.eat_keyword("optional") {
+                Requiredness::Optional
+            } else {
+                Requiredness::Default
+            };
+            let ty = self.field_type()?;
+            // `&` marks a field C++ should hold by reference; tether boxes recursive fields
+            // on its own.
+            self.eat_punct('&');
+            let (name, span) = self.new_name("a field name")?;
+            let default = if self.eat_punct('=') {
+                Some(self.const_value()?)
+            } else {
+                None
+            };
+            for word in ["xsd_optional", "xsd_nillable"] {
+                self.eat_keyword(word);
+            }
+            self.annotations()?;
+            self.list_separator();
+            if let Some(other) = fields.iter().find(|f| f.id == id) {
+                return Err((
+                    span,
+                    format!("duplicate field id {id} (`{}` and `{name}`)", other.name),
+                ));
+            }
+            if fields.iter().any(|f| f.name == name) {
+                return Err((span, format!("duplicate field name `{name}`")));
+            }
+            fields.push(Field {
+                id,
+                name,
+                ty,
+                req,
+                default,
+                doc,
+                span,
+            });
+        }
+        Ok(fields)
+    }
+
+    fn field_type(&mut self) -> Result<Type> {
+        self.enter()?;
+        let ty = self.field_type_inner();
+        self.depth -= 1;
+        ty
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err((
+                self.peek().span,
+                format!("nested more than {MAX_NESTING} levels deep"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn field_type_inner(&mut self) -> Result<Type> {
+        let (word, span) = self.ident("a type")?;
+        let ty = match word.as_str() {
+            "bool" => Type::Bool,
+            "byte" | "i8" => Type::Byte,
+            "i16" => Type::I16,
+            "i32" => Type::I32,
+            "i64" => Type::I64,
+            "double" => Type::Double,
+            "string" => Type::String,
+            "binary" => Type::Binary,
+            "list" | "set" => {
+                self.expect_punct('<')?;
+                let element = self.field_type()?;
+                self.expect_punct('>')?;
+                self.cpp_type()?;
+                if word == "list" {
+                    Type::List(Box::new(element))
+                } else {
+                    Type::Set(Box::new(element))
+                }
+            }
+            "map" => {
+                self.cpp_type()?;
+                self.expect_punct('<')?;
+                let key = self.field_type()?;
+                self.expect_punct(',')?;
+                let value = self.field_type()?;
+                self.expect_punct('>')?;
+                Type::Map(Box::new(key), Box::new(value))
+            }
+            "void" => {
+                return Err((
+                    span,
+                    "`void` is only allowed as a method's return type".into(),
+                ))
+            }
+            _ => Type::Named(word, span),
+        };
+        self.annotations()?;
+        Ok(ty)
+    }
+
+    fn cpp_type(&mut self) -> Result<()> {
+        if self.eat_keyword("cpp_type") {
+            self.literal("a quoted type after `cpp_type`")?;
+        }
+        Ok(())
+    }
+
+    /// `( key = "value", ... )`: parsed and dropped; none changes the Rust tether generates.
+    fn annotations(&mut self) -> Result<()> {
+        if !self.eat_punct('(') {
+            return Ok(());
+        }
+        while !self.eat_punct(')') {
+            self.ident("an annotation name or `)`")?;
+            if self.eat_punct('=') {
+                self.literal("a quoted annotation value")?;
+            }
+            self.list_separator();
+        }
+        Ok(())
+    }
+
+    fn const_value(&mut self) -> Result<(ConstValue, Span)> {
+        self.enter()?;
+        let value = self.const_value_inner();
+        self.depth -= 1;
+        value
+    }
+
+    fn const_value_inner(&mut self) -> Result<(ConstValue, Span)> {
+        let token = self.next();
+        let value = match token.kind {
+            TokenKind::Int(i) => ConstValue::Int(i),
+            TokenKind::Double(d) => ConstValue::Double(d),
+            TokenKind::Literal(s) => ConstValue::String(s),
+            TokenKind::Ident(s) => ConstValue::Ident(s),
+            TokenKind::Punct('[') => {
+                let mut items = Vec::new();
+                while !self.eat_punct(']') {
+                    items.push(self.const_value()?);
+                    self.list_separator();
+                }
+                ConstValue::List(items)
+            }
+            TokenKind::Punct('{') => {
+                let mut entries = Vec::new();
+                while !self.eat_punct('}') {
+                    let key = self.const_value()?;
+                    self.expect_punct(':')?;
+                    let value = self.const_value()?;
+                    self.list_separator();
+                    entries.push((key, value));
+                }
+                ConstValue::Map(entries)
+            }
+            other => {
+                return Err((
+                    token.span,
+                    format!("expected a constant value, found {}", other.describe()),
+                ))
+            }
+        };
+        Ok((value, token.span))
+    }
+}

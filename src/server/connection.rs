@@ -1,0 +1,284 @@
+//! A connection's worker: read, process, write, back to Idle, with a deadline on every wait.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::time::Instant;
+
+use log::debug;
+
+use super::config::Transport;
+use super::dispatch::{After, Dispatcher};
+use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
+use super::stats::CloseReason;
+use crate::transport::{
+    detect, parse, DeadlineError, DeadlineStream, FrameStatus, Framing, ReadBuffer,
+};
+
+/// A write buffer larger than this is freed once its reply is sent, so one large reply does not
+/// pin memory on a long-lived connection.
+const KEEP_WRITE_BUFFER: usize = 64 << 10;
+
+/// Serves one connection until it closes; records the reason in `guard`.
+pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
+    guard.started = true;
+    let shared = &*guard.shared;
+    let connection = &*guard.connection;
+    debug!("conn {}: open from {peer:?}", connection.id);
+    let mut worker = Worker {
+        shared,
+        connection,
+        io: DeadlineStream::new(&connection.stream),
+        read_buffer: ReadBuffer::new(shared.config.read_buffer_size),
+        write_buffer: Vec::new(),
+        framing: match shared.config.transport {
+            Transport::Auto => None,
+            Transport::Framed => Some(Framing::Framed),
+            Transport::Unframed => Some(Framing::Unframed),
+        },
+        born: Instant::now(),
+        last_read: Instant::now(),
+        served: 0,
+        dispatcher: Dispatcher {
+            router: &shared.router,
+            stats: &shared.stats,
+            limits: shared.config.limits,
+            peer,
+            connection_id: connection.id,
+        },
+    };
+    guard.reason = Some(worker.serve());
+}
+
+struct Worker<'a> {
+    shared: &'a Shared,
+    connection: &'a Connection,
+    io: DeadlineStream<'a>,
+    read_buffer: ReadBuffer,
+    write_buffer: Vec<u8>,
+    framing: Option<Framing>,
+    born: Instant,
+    /// When the latest read returned bytes: a request left partly buffered after the complete
+    /// ones began in that read, so its deadline counts from there.
+    last_read: Instant,
+    served: u64,
+    dispatcher: Dispatcher<'a>,
+}
+
+impl Worker<'_> {
+    fn serve(&mut self) -> CloseReason {
+        let mut just_served = false;
+        loop {
+            if let Some(reason) = self.close_if_due(just_served) {
+                return reason;
+            }
+            if let Some(reason) = self.wait_for_request() {
+                return reason;
+            }
+            if self
+                .connection
+                .state
+                .compare_exchange(IDLE, BUSY, SeqCst, SeqCst)
+                .is_err()
+            {
+                // The drainer claimed the connection first: the bytes that arrived are a
+                // request the server never started, so it is not processed at all.
+                return self.broken(CloseReason::Drain);
+            }
+            if let Some(reason) = self.serve_requests() {
+                return reason;
+            }
+            if self
+                .connection
+                .state
+                .compare_exchange(BUSY, IDLE, SeqCst, SeqCst)
+                .is_err()
+            {
+                return self.broken(CloseReason::Forced);
+            }
+            self.read_buffer.release();
+            if self.write_buffer.capacity() > KEEP_WRITE_BUFFER {
+                self.write_buffer = Vec::new();
+            }
+            just_served = true;
+        }
+    }
+
+    /// The reasons to close an Idle connection before waiting for another request.
+    fn close_if_due(&self, just_served: bool) -> Option<CloseReason> {
+        let config = &self.shared.config;
+        if config
+            .max_requests_per_connection
+            .is_some_and(|max| self.served >= max)
+        {
+            return Some(CloseReason::MaxRequests);
+        }
+        if config
+            .max_connection_age
+            .is_some_and(|age| self.born.elapsed() >= age)
+        {
+            return Some(CloseReason::MaxAge);
+        }
+        // The state was stored IDLE before this load, and the drainer sets `draining` before
+        // it looks at states: one of the two always sees the other.
+        if self.shared.draining.load(SeqCst) {
+            let counter = if just_served {
+                &self.shared.drain.completed
+            } else {
+                &self.shared.drain.closed_idle
+            };
+            counter.fetch_add(1, SeqCst);
+            return Some(CloseReason::Drain);
+        }
+        None
+    }
+
+    /// Waits, Idle, for the first bytes of a request; `Some` when the connection must close.
+    fn wait_for_request(&mut self) -> Option<CloseReason> {
+        let config = &self.shared.config;
+        let idle_deadline = Instant::now() + config.idle_timeout;
+        let age_deadline = config.max_connection_age.map(|age| self.born + age);
+        let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
+        match self.io.read_by(&mut self.read_buffer, deadline) {
+            Ok(0) => Some(self.broken(CloseReason::PeerEof)),
+            Ok(n) => {
+                self.last_read = Instant::now();
+                self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
+                None
+            }
+            Err(DeadlineError::TimedOut) => {
+                if age_deadline.is_some_and(|age| Instant::now() >= age) {
+                    Some(CloseReason::MaxAge)
+                } else {
+                    Some(self.broken(CloseReason::Idle))
+                }
+            }
+            Err(DeadlineError::Io(e)) => {
+                debug!("conn {}: read failed: {e}", self.connection.id);
+                Some(self.broken(CloseReason::IoError))
+            }
+        }
+    }
+
+    /// Busy: handles every complete buffered request, writes the replies in one go, and reads
+    /// on while a request is partly in. `None` when the buffer is empty and the connection
+    /// goes back to Idle.
+    fn serve_requests(&mut self) -> Option<CloseReason> {
+        let config = &self.shared.config;
+        let mut request_deadline = self.last_read + config.request_timeout;
+        // Requests served when the drain was first seen here.
+        let mut finish_line = None;
+        loop {
+            let served_before = self.served;
+            let after = self.handle_buffered();
+            if self.served > served_before {
+                request_deadline = self.last_read + config.request_timeout;
+            }
+            if let Some(reason) = self.flush() {
+                return Some(reason);
+            }
+            if after == After::Close {
+                return Some(CloseReason::ProtocolError);
+            }
+            if self.read_buffer.is_empty() || self.max_requests_reached() {
+                return None;
+            }
+            if self.shared.draining.load(SeqCst) {
+                // The partly received request in hand is finished; nothing after it is started.
+                match finish_line {
+                    Some(served) if self.served > served => {
+                        self.shared.drain.completed.fetch_add(1, SeqCst);
+                        return Some(CloseReason::Drain);
+                    }
+                    Some(_) => {}
+                    None => finish_line = Some(self.served),
+                }
+            }
+            match self.io.read_by(&mut self.read_buffer, request_deadline) {
+                Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
+                Ok(n) => {
+                    self.last_read = Instant::now();
+                    self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
+                }
+                Err(DeadlineError::TimedOut) => return Some(CloseReason::RequestTimeout),
+                Err(DeadlineError::Io(e)) => {
+                    debug!("conn {}: read failed: {e}", self.connection.id);
+                    return Some(self.broken(CloseReason::IoError));
+                }
+            }
+        }
+    }
+
+    /// Dispatches the complete requests at the front of the read buffer, in order.
+    fn handle_buffered(&mut self) -> After {
+        let limits = self.shared.config.limits;
+        while !self.max_requests_reached() {
+            let Some(framing) = self.framing.or_else(|| detect(self.read_buffer.filled())) else {
+                return After::Continue;
+            };
+            self.framing = Some(framing);
+            match parse(self.read_buffer.filled(), framing, &limits) {
+                Ok(FrameStatus::Complete { message, consumed }) => {
+                    let bytes = &self.read_buffer.filled()[message];
+                    let after = self.dispatcher.handle(
+                        bytes,
+                        framing == Framing::Framed,
+                        &mut self.write_buffer,
+                    );
+                    self.read_buffer.consume(consumed);
+                    self.served += 1;
+                    if after == After::Close {
+                        return After::Close;
+                    }
+                }
+                Ok(FrameStatus::Incomplete { .. }) => return After::Continue,
+                Err(e) => {
+                    debug!("conn {}: bad frame: {e}", self.connection.id);
+                    return After::Close;
+                }
+            }
+        }
+        After::Continue
+    }
+
+    /// Writes the buffered replies with one deadline.
+    fn flush(&mut self) -> Option<CloseReason> {
+        if self.write_buffer.is_empty() {
+            return None;
+        }
+        let deadline = Instant::now() + self.shared.config.write_timeout;
+        let result = self.io.write_all_by(&self.write_buffer, deadline);
+        let written = self.write_buffer.len() as u64;
+        self.write_buffer.clear();
+        match result {
+            Ok(()) => {
+                self.shared.stats.bytes_out.fetch_add(written, Relaxed);
+                None
+            }
+            Err(DeadlineError::TimedOut) => Some(self.broken(CloseReason::WriteTimeout)),
+            Err(DeadlineError::Io(e)) => {
+                debug!("conn {}: write failed: {e}", self.connection.id);
+                Some(self.broken(CloseReason::IoError))
+            }
+        }
+    }
+
+    fn max_requests_reached(&self) -> bool {
+        self.shared
+            .config
+            .max_requests_per_connection
+            .is_some_and(|max| self.served >= max)
+    }
+
+    /// The real reason a socket call failed: a force or a drain claim shut the socket down
+    /// under the worker, or else `otherwise`.
+    fn broken(&self, otherwise: CloseReason) -> CloseReason {
+        if self.shared.forced.load(SeqCst) {
+            CloseReason::Forced
+        } else if self.connection.state.load(SeqCst) == CLOSING {
+            self.shared.drain.closed_idle.fetch_add(1, SeqCst);
+            CloseReason::Drain
+        } else {
+            otherwise
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! One request message in, its reply appended to the write buffer: routing, unknown methods,
+//! handler panics and undecodable arguments. No I/O.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::Ordering::Relaxed;
+
+use log::debug;
+
+use super::processor::CallContext;
+use super::router::Router;
+use super::stats::Stats;
+use crate::protocol::{
+    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits,
+    MessageHeader, MessageType, ProtocolError, Reader, TType,
+};
+
+/// What the connection does after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Carry on with the next request.
+    Continue,
+    /// Send what was written, then close: the peer broke the protocol.
+    Close,
+}
+
+/// The connection facts the dispatcher needs.
+pub(crate) struct Dispatcher<'a> {
+    pub router: &'a Router,
+    pub stats: &'a Stats,
+    pub limits: Limits,
+    pub peer: Option<SocketAddr>,
+    pub connection_id: u64,
+}
+
+impl Dispatcher<'_> {
+    /// Handles `message` (header and body, no frame prefix) and appends the reply, framed when
+    /// `framed`, to `out`.
+    pub fn handle(&self, message: &[u8], framed: bool, out: &mut Vec<u8>) -> After {
+        let frame_at = framed.then(|| begin_frame(out));
+        let after = self.handle_unframed(message, out);
+        if let Some(at) = frame_at {
+            if out.len() == at + 4 {
+                out.truncate(at);
+            } else {
+                finish_frame(out, at);
+            }
+        }
+        after
+    }
+
+    fn handle_unframed(&self, message: &[u8], out: &mut Vec<u8>) -> After {
+        let mut reader = Reader::with_limits(message, self.limits);
+        let header = match reader.read_message_begin() {
+            Ok(header) => header,
+            Err(e) => {
+                debug!(
+                    "conn {}: undecodable message header: {e}",
+                    self.connection_id
+                );
+                return After::Close;
+            }
+        };
+        self.stats.requests.fetch_add(1, Relaxed);
+        let oneway = match header.kind {
+            MessageType::Call => false,
+            MessageType::Oneway => {
+                self.stats.oneway.fetch_add(1, Relaxed);
+                true
+            }
+            MessageType::Reply | MessageType::Exception => {
+                let e = ApplicationException::new(
+                    ApplicationExceptionKind::InvalidMessageType,
+                    "expected a call or a oneway message",
+                );
+                self.send_exception(out, &e, &header);
+                return After::Close;
+            }
+        };
+        let body_start = out.len();
+        let Some((processor, method)) = self.router.route(header.name) else {
+            // Skipping the arguments checks the message is well formed before answering.
+            if let Err(e) = reader.skip(TType::Struct) {
+                return self.undecodable(out, body_start, oneway, &header, &e);
+            }
+            if !oneway {
+                let e = ApplicationException::new(
+                    ApplicationExceptionKind::UnknownMethod,
+                    format!("unknown method {}", header.name),
+                );
+                self.send_exception(out, &e, &header);
+            }
+            return After::Continue;
+        };
+        let routed = MessageHeader {
+            name: method,
+            ..header
+        };
+        let ctx = CallContext::new(self.peer, self.connection_id, header.seqid);
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            processor.process(&ctx, &routed, &mut reader, out)
+        }));
+        match result {
+            Ok(Ok(())) => {
+                if oneway {
+                    out.truncate(body_start);
+                }
+                After::Continue
+            }
+            Ok(Err(e)) => self.undecodable(out, body_start, oneway, &routed, &e),
+            Err(payload) => {
+                self.stats.panics.fetch_add(1, Relaxed);
+                out.truncate(body_start);
+                let what = panic_message(payload.as_ref());
+                debug!(
+                    "conn {}: handler for {} panicked: {what}",
+                    self.connection_id, routed.name
+                );
+                if !oneway {
+                    let e = ApplicationException::new(
+                        ApplicationExceptionKind::InternalError,
+                        format!("internal error in {}: {what}", routed.name),
+                    );
+                    self.send_exception(out, &e, &routed);
+                }
+                After::Continue
+            }
+        }
+    }
+
+    fn undecodable(
+        &self,
+        out: &mut Vec<u8>,
+        body_start: usize,
+        oneway: bool,
+        header: &MessageHeader<'_>,
+        error: &ProtocolError,
+    ) -> After {
+        debug!(
+            "conn {}: undecodable arguments for {}: {error}",
+            self.connection_id, header.name
+        );
+        out.truncate(body_start);
+        if !oneway {
+            self.send_exception(out, &ApplicationException::from(error), header);
+        }
+        After::Close
+    }
+
+    fn send_exception(
+        &self,
+        out: &mut Vec<u8>,
+        e: &ApplicationException,
+        header: &MessageHeader<'_>,
+    ) {
+        self.stats.exceptions.fetch_add(1, Relaxed);
+        e.encode_message(out, header.name, header.seqid);
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "panic"
+    }
+}

@@ -1,0 +1,415 @@
+//! The server: bind, the accept loop, drain, and the handle that stops it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token, Waker};
+use parking_lot::Mutex;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::config::Config;
+use super::connection;
+use super::router::Router;
+use super::shared::{Connection, DrainCounts, Shared, WorkerGuard, IDLE};
+use super::stats::{Stats, StatsSnapshot};
+use crate::transport::configure;
+
+const LISTENER: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// First pause after accept() fails for lack of file descriptors; doubles up to the maximum.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// A bound server, ready to [`run`](Server::run).
+///
+/// ```no_run
+/// # fn demo(processor: impl tether::server::Processor) -> std::io::Result<()> {
+/// use tether::server::{Config, Server};
+///
+/// let server = Server::bind(Config::default(), processor)?;
+/// println!("listening on {}", server.local_addr());
+/// tether::server::drain_on_signals(server.handle())?;
+/// let report = server.run()?;
+/// println!("{report}");
+/// # Ok(()) }
+/// ```
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    poll: Poll,
+    local_addr: SocketAddr,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("router", &self.shared.router)
+            .finish()
+    }
+}
+
+/// Stops a running server and reads its stats; cheap to clone, usable from any thread.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+}
+
+impl fmt::Debug for ShutdownHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShutdownHandle")
+            .field("local_addr", &self.local_addr)
+            .finish()
+    }
+}
+
+/// How a drain went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DrainReport {
+    /// Connections closed while idle.
+    pub closed_idle: u64,
+    /// Connections that finished the request in hand and then closed.
+    pub completed: u64,
+    /// Connections still open at the drain deadline (or a second signal), closed by force.
+    pub forced: u64,
+    /// From the shutdown request to the last connection closed (or forced).
+    pub duration: Duration,
+    /// The counters at the end.
+    pub stats: StatsSnapshot,
+}
+
+impl DrainReport {
+    /// Whether every connection closed without force.
+    pub fn is_clean(&self) -> bool {
+        self.forced == 0
+    }
+}
+
+impl fmt::Display for DrainReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "drained in {:?}: closed idle {}, completed {}, forced {}",
+            self.duration, self.closed_idle, self.completed, self.forced
+        )
+    }
+}
+
+fn bind_listener(config: &Config) -> io::Result<std::net::TcpListener> {
+    let addr = config.listen;
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // SO_REUSEADDR: a restarted server can bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    if config.reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(config.backlog)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+impl Server {
+    /// Binds `config`'s listen address and prepares to serve `router`'s services (a single
+    /// processor converts into a router).
+    pub fn bind(config: Config, router: impl Into<Router>) -> io::Result<Server> {
+        let listener = TcpListener::from_std(bind_listener(&config)?);
+        let local_addr = listener.local_addr()?;
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER)?;
+        let shared = Arc::new(Shared {
+            config,
+            router: router.into(),
+            stats: Stats::default(),
+            connections: Mutex::new(HashMap::new()),
+            shutdown_requested: AtomicBool::new(false),
+            force_requested: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            forced: AtomicBool::new(false),
+            accept_paused: AtomicBool::new(false),
+            drain: DrainCounts::default(),
+            waker,
+        });
+        Ok(Server {
+            shared,
+            listener,
+            poll,
+            local_addr,
+        })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to stop the server and read its stats.
+    pub fn handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+            local_addr: self.local_addr,
+        }
+    }
+
+    /// Serves until [`ShutdownHandle::shutdown`], then drains and reports.
+    pub fn run(self) -> io::Result<DrainReport> {
+        let Server {
+            shared,
+            listener,
+            poll,
+            local_addr,
+        } = self;
+        info!("listening on {local_addr}");
+        let mut acceptor = Acceptor {
+            shared,
+            listener: Some(listener),
+            poll,
+            registered: false,
+            backoff: None,
+            retry_at: None,
+            next_id: 1,
+            next_stats: None,
+        };
+        acceptor.serve()?;
+        Ok(acceptor.drain())
+    }
+}
+
+impl ShutdownHandle {
+    /// Starts a graceful drain: the listener closes, idle connections close at once, busy ones
+    /// after their request. Returns at once; [`Server::run`] returns when the drain is done.
+    pub fn shutdown(&self) {
+        self.shared.shutdown_requested.store(true, SeqCst);
+        self.shared.wake();
+    }
+
+    /// Drains, but closes busy connections too without waiting (a second signal).
+    pub fn force(&self) {
+        self.shared.force_requested.store(true, SeqCst);
+        self.shutdown();
+    }
+
+    /// The server's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+struct Acceptor {
+    shared: Arc<Shared>,
+    listener: Option<TcpListener>,
+    poll: Poll,
+    registered: bool,
+    backoff: Option<Duration>,
+    retry_at: Option<Instant>,
+    next_id: u64,
+    next_stats: Option<Instant>,
+}
+
+impl Acceptor {
+    /// The accept loop, until shutdown is requested.
+    fn serve(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(64);
+        self.next_stats = self
+            .shared
+            .config
+            .stats_interval
+            .map(|i| Instant::now() + i);
+        loop {
+            if self.shared.shutdown_requested.load(SeqCst) {
+                return Ok(());
+            }
+            self.update_registration()?;
+            if self.registered && self.retry_at.is_none() {
+                self.accept_all();
+            }
+            // Accepting may have filled the last slot or hit EMFILE.
+            self.update_registration()?;
+            let timeout = [self.retry_at, self.next_stats]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            if self.retry_at.is_some_and(|at| now >= at) {
+                self.retry_at = None;
+            }
+            if let (Some(at), Some(interval)) = (self.next_stats, self.shared.config.stats_interval)
+            {
+                if now >= at {
+                    info!("stats: {}", self.shared.stats.snapshot());
+                    self.next_stats = Some(now + interval);
+                }
+            }
+        }
+    }
+
+    fn at_capacity(&self) -> bool {
+        self.shared.stats.active.load(SeqCst) as usize >= self.shared.config.max_connections
+    }
+
+    /// Polls the listener only while a slot is free, so a full server neither spins on
+    /// readiness nor accepts connections it would have to drop.
+    fn update_registration(&mut self) -> io::Result<()> {
+        let full = self.at_capacity();
+        let Some(listener) = self.listener.as_mut() else {
+            return Ok(());
+        };
+        self.shared.accept_paused.store(full, SeqCst);
+        if full && self.registered {
+            self.poll.registry().deregister(listener)?;
+            self.registered = false;
+            debug!("at max_connections: accepting paused");
+        } else if !full && !self.registered {
+            self.poll
+                .registry()
+                .register(listener, LISTENER, Interest::READABLE)?;
+            self.registered = true;
+        }
+        // A slot may have freed between the check and the flag store; recheck next round.
+        if full && !self.at_capacity() {
+            self.shared.wake();
+        }
+        Ok(())
+    }
+
+    fn accept_all(&mut self) {
+        while !self.at_capacity() {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    self.backoff = None;
+                    self.shared.stats.accepted.fetch_add(1, SeqCst);
+                    self.start_connection(stream.into(), peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_resource_exhaustion(&e) => {
+                    self.shared.stats.accept_errors.fetch_add(1, SeqCst);
+                    let backoff = self
+                        .backoff
+                        .map_or(ACCEPT_BACKOFF_MIN, |b| (b * 2).min(ACCEPT_BACKOFF_MAX));
+                    warn!("accept failed: {e}; retrying in {backoff:?}");
+                    self.backoff = Some(backoff);
+                    self.retry_at = Some(Instant::now() + backoff);
+                    return;
+                }
+                Err(e) => {
+                    // ECONNABORTED and friends: that one connection is gone, others wait.
+                    self.shared.stats.accept_errors.fetch_add(1, SeqCst);
+                    debug!("accept failed: {e}");
+                }
+            }
+        }
+    }
+
+    fn start_connection(&mut self, stream: std::net::TcpStream, peer: SocketAddr) {
+        let config = &self.shared.config;
+        let setup = stream
+            .set_nonblocking(false)
+            .and_then(|()| configure(&stream, config.tcp_nodelay, config.tcp_keepalive));
+        if let Err(e) = setup {
+            debug!("socket setup for {peer} failed: {e}");
+            self.shared.stats.rejected.fetch_add(1, SeqCst);
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let connection = Arc::new(Connection {
+            id,
+            state: AtomicU8::new(IDLE),
+            stream,
+        });
+        self.shared
+            .connections
+            .lock()
+            .insert(id, Arc::clone(&connection));
+        self.shared.stats.active.fetch_add(1, SeqCst);
+        // The guard goes into the thread; if the spawn fails it is dropped here and undoes the
+        // registration above.
+        let mut guard = WorkerGuard {
+            shared: Arc::clone(&self.shared),
+            connection,
+            started: false,
+            reason: None,
+        };
+        let spawned = thread::Builder::new()
+            .name(format!("tether-conn-{id}"))
+            .stack_size(config.worker_stack_size)
+            .spawn(move || connection::run(&mut guard, Some(peer)));
+        if let Err(e) = spawned {
+            warn!("could not start a worker thread for {peer}: {e}");
+        }
+    }
+
+    /// Closes the listener, drains connections, forces at the deadline, and reports.
+    fn drain(&mut self) -> DrainReport {
+        let started = Instant::now();
+        if let Some(mut listener) = self.listener.take() {
+            if self.registered {
+                let _ = self.poll.registry().deregister(&mut listener);
+            }
+        }
+        let shared = &self.shared;
+        info!(
+            "draining {} connections (drain timeout {:?})",
+            shared.stats.active.load(SeqCst),
+            shared.config.drain_timeout
+        );
+        shared.begin_drain();
+        let deadline = started + shared.config.drain_timeout;
+        let mut events = Events::with_capacity(8);
+        let mut forced = 0;
+        while shared.stats.active.load(SeqCst) > 0 {
+            let now = Instant::now();
+            if now >= deadline || shared.force_requested.load(SeqCst) {
+                forced = shared.force_close() as u64;
+                warn!("drain forced: {forced} connections closed mid-request");
+                break;
+            }
+            let _ = self.poll.poll(&mut events, Some(deadline - now));
+        }
+        let report = DrainReport {
+            closed_idle: shared.drain.closed_idle.load(SeqCst),
+            completed: shared.drain.completed.load(SeqCst),
+            forced,
+            duration: started.elapsed(),
+            stats: shared.stats.snapshot(),
+        };
+        info!("{report}");
+        info!("stats: {}", report.stats);
+        report
+    }
+}
+
+/// accept() failures that mean "out of descriptors or memory" (Linux errno values): retrying at
+/// once would spin, so the loop backs off.
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    const EMFILE: i32 = 24;
+    const ENFILE: i32 = 23;
+    const ENOBUFS: i32 = 105;
+    const ENOMEM: i32 = 12;
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+}

@@ -1,0 +1,177 @@
+//! Server counters: lock-free while serving, read as a [`StatsSnapshot`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+/// Why a connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The peer closed its side.
+    PeerEof,
+    /// No request began within the idle timeout.
+    Idle,
+    /// The connection served its maximum number of requests.
+    MaxRequests,
+    /// The connection reached its maximum age.
+    MaxAge,
+    /// The server is draining.
+    Drain,
+    /// The drain deadline passed (or a second signal came) with the connection still busy.
+    Forced,
+    /// The peer sent bytes that are not a valid request.
+    ProtocolError,
+    /// The socket failed.
+    IoError,
+    /// A request did not arrive whole within the request timeout.
+    RequestTimeout,
+    /// A reply could not be written within the write timeout.
+    WriteTimeout,
+}
+
+impl CloseReason {
+    /// Every reason, in counter order.
+    pub const ALL: [CloseReason; 10] = [
+        CloseReason::PeerEof,
+        CloseReason::Idle,
+        CloseReason::MaxRequests,
+        CloseReason::MaxAge,
+        CloseReason::Drain,
+        CloseReason::Forced,
+        CloseReason::ProtocolError,
+        CloseReason::IoError,
+        CloseReason::RequestTimeout,
+        CloseReason::WriteTimeout,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short name for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::PeerEof => "peer_eof",
+            CloseReason::Idle => "idle",
+            CloseReason::MaxRequests => "max_requests",
+            CloseReason::MaxAge => "max_age",
+            CloseReason::Drain => "drain",
+            CloseReason::Forced => "forced",
+            CloseReason::ProtocolError => "protocol_error",
+            CloseReason::IoError => "io_error",
+            CloseReason::RequestTimeout => "request_timeout",
+            CloseReason::WriteTimeout => "write_timeout",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The live counters.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub accepted: AtomicU64,
+    pub active: AtomicU64,
+    pub rejected: AtomicU64,
+    pub accept_errors: AtomicU64,
+    closed: [AtomicU64; 10],
+    pub requests: AtomicU64,
+    pub oneway: AtomicU64,
+    pub exceptions: AtomicU64,
+    pub panics: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+}
+
+impl Stats {
+    pub fn count_close(&self, reason: CloseReason) {
+        self.closed[reason.index()].fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let mut closed = [0; 10];
+        for (slot, counter) in closed.iter_mut().zip(&self.closed) {
+            *slot = counter.load(Relaxed);
+        }
+        StatsSnapshot {
+            accepted: self.accepted.load(Relaxed),
+            active: self.active.load(Relaxed),
+            rejected: self.rejected.load(Relaxed),
+            accept_errors: self.accept_errors.load(Relaxed),
+            closed,
+            requests: self.requests.load(Relaxed),
+            oneway: self.oneway.load(Relaxed),
+            exceptions: self.exceptions.load(Relaxed),
+            panics: self.panics.load(Relaxed),
+            bytes_in: self.bytes_in.load(Relaxed),
+            bytes_out: self.bytes_out.load(Relaxed),
+        }
+    }
+}
+
+/// The server's counters at one moment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StatsSnapshot {
+    /// Connections accepted.
+    pub accepted: u64,
+    /// Connections open now.
+    pub active: u64,
+    /// Accepted connections closed without being served (socket setup or thread spawn failed).
+    pub rejected: u64,
+    /// accept() failures (EMFILE, ENFILE, ...).
+    pub accept_errors: u64,
+    closed: [u64; 10],
+    /// Requests handled, oneway included.
+    pub requests: u64,
+    /// Oneway requests handled.
+    pub oneway: u64,
+    /// TApplicationExceptions sent (unknown method, handler panic, undecodable arguments).
+    pub exceptions: u64,
+    /// Handler panics caught.
+    pub panics: u64,
+    /// Bytes read from peers.
+    pub bytes_in: u64,
+    /// Bytes written to peers.
+    pub bytes_out: u64,
+}
+
+impl StatsSnapshot {
+    /// Connections closed for `reason`.
+    pub fn closed(&self, reason: CloseReason) -> u64 {
+        self.closed[reason.index()]
+    }
+
+    /// Connections closed for any reason.
+    pub fn closed_total(&self) -> u64 {
+        self.closed.iter().sum()
+    }
+}
+
+impl fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "accepted={} active={} rejected={} accept_errors={} requests={} oneway={} \
+             exceptions={} panics={} bytes_in={} bytes_out={} closed:",
+            self.accepted,
+            self.active,
+            self.rejected,
+            self.accept_errors,
+            self.requests,
+            self.oneway,
+            self.exceptions,
+            self.panics,
+            self.bytes_in,
+            self.bytes_out
+        )?;
+        for reason in CloseReason::ALL {
+            write!(f, " {}={}", reason.name(), self.closed(reason))?;
+        }
+        Ok(())
+    }
+}

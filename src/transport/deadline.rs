@@ -1,0 +1,181 @@
+//! Blocking socket reads and writes bounded by absolute deadlines.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use super::buffer::ReadBuffer;
+
+/// A socket timeout within this much of the wanted one is reused as is. Setting SO_RCVTIMEO is a
+/// syscall; without this slack every idle wait would pay one, and the steady state of one read
+/// and one write per request would become three syscalls.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
+
+/// Why a deadline-bounded read or write did not complete.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum DeadlineError {
+    /// The deadline passed.
+    TimedOut,
+    /// The socket failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for DeadlineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeadlineError::TimedOut => f.write_str("deadline passed"),
+            DeadlineError::Io(_) => f.write_str("socket error"),
+        }
+    }
+}
+
+impl std::error::Error for DeadlineError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DeadlineError::Io(e) => Some(e),
+            DeadlineError::TimedOut => None,
+        }
+    }
+}
+
+/// A blocking socket whose reads and writes end at deadlines.
+///
+/// Deadlines are enforced with SO_RCVTIMEO / SO_SNDTIMEO, set only when the time left differs
+/// from the timeout already in force by more than a few milliseconds.
+#[derive(Debug)]
+pub struct DeadlineStream<'a> {
+    stream: &'a TcpStream,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+}
+
+fn close_enough(current: Option<Duration>, wanted: Duration) -> bool {
+    match current {
+        Some(current) => current.max(wanted) - current.min(wanted) <= TIMEOUT_SLACK,
+        None => false,
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl<'a> DeadlineStream<'a> {
+    /// Wraps a blocking socket; its timeouts are (re)set on first use.
+    pub fn new(stream: &'a TcpStream) -> Self {
+        DeadlineStream {
+            stream,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
+    /// The socket.
+    pub fn get_ref(&self) -> &'a TcpStream {
+        self.stream
+    }
+
+    /// Reads once into `buf`, waiting until `deadline` at most. `Ok(0)` is end of stream.
+    pub fn read_by(
+        &mut self,
+        buf: &mut ReadBuffer,
+        deadline: Instant,
+    ) -> Result<usize, DeadlineError> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(DeadlineError::TimedOut);
+            }
+            if !close_enough(self.read_timeout, left) {
+                self.stream
+                    .set_read_timeout(Some(left))
+                    .map_err(DeadlineError::Io)?;
+                self.read_timeout = Some(left);
+            }
+            match buf.read_from(&mut self.stream) {
+                Ok(n) => return Ok(n),
+                // A timeout a little short of the deadline loops to wait out the rest.
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DeadlineError::Io(e)),
+            }
+        }
+    }
+
+    /// Writes all of `bytes`, finishing by `deadline`; a peer that reads slowly does not extend it.
+    pub fn write_all_by(
+        &mut self,
+        mut bytes: &[u8],
+        deadline: Instant,
+    ) -> Result<(), DeadlineError> {
+        while !bytes.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(DeadlineError::TimedOut);
+            }
+            if !close_enough(self.write_timeout, left) {
+                self.stream
+                    .set_write_timeout(Some(left))
+                    .map_err(DeadlineError::Io)?;
+                self.write_timeout = Some(left);
+            }
+            match self.stream.write(bytes) {
+                Ok(0) => return Err(DeadlineError::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => bytes = &bytes[n..],
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(DeadlineError::Io(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::net::TcpListener;
+
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (client, server)
+    }
+
+    #[test]
+    fn read_returns_data_and_times_out_at_the_deadline() {
+        let (mut client, server) = pair();
+        let mut stream = DeadlineStream::new(&server);
+        let mut buf = ReadBuffer::new(64);
+        client.write_all(b"hello").unwrap();
+        let n = stream
+            .read_by(&mut buf, Instant::now() + Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(&buf.filled()[..n], b"hello");
+
+        let start = Instant::now();
+        let err = stream
+            .read_by(&mut buf, start + Duration::from_millis(100))
+            .unwrap_err();
+        assert!(matches!(err, DeadlineError::TimedOut));
+        assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn write_times_out_when_the_peer_does_not_read() {
+        let (_client, server) = pair();
+        let mut stream = DeadlineStream::new(&server);
+        let big = vec![0u8; 64 << 20];
+        let start = Instant::now();
+        let err = stream
+            .write_all_by(&big, start + Duration::from_millis(150))
+            .unwrap_err();
+        assert!(matches!(err, DeadlineError::TimedOut));
+        assert!(start.elapsed() >= Duration::from_millis(150));
+    }
+}
