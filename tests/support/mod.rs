@@ -3,6 +3,7 @@
 //! wait for a condition with a deadline.
 #![allow(dead_code)]
 
+pub mod client;
 /// The Echo processor the tests serve. TEMPORARY: the hand-written processor shared with
 /// `tether serve`, until the generated `tether::services::echo::EchoProcessor` lands on main.
 #[path = "../../src/bin/tether/echo_temporary.rs"]
