@@ -14,21 +14,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tether::client::{Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection};
-use tether::protocol::{write_binary, write_field_begin, write_field_stop, Encode, TType};
+use tether::services::echo::EchoClient;
 
 /// Each caller stops after this many calls even if time remains, so a run is bounded both ways.
 const MAX_CALLS_PER_CALLER: u64 = 5_000_000;
-
-/// The arguments of `echo(1: binary payload)`.
-struct EchoArgs<'a>(&'a [u8]);
-
-impl Encode for EchoArgs<'_> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field_begin(out, TType::String, 1);
-        write_binary(out, self.0);
-        write_field_stop(out);
-    }
-}
 
 struct Options {
     addr: String,
@@ -60,7 +49,7 @@ fn options() -> Options {
 /// Runs `callers` threads calling echo on `channel` until `run_for` passes; returns
 /// (successful calls, errors, elapsed).
 fn drive(
-    channel: Arc<dyn Channel>,
+    client: Arc<EchoClient<Arc<dyn Channel>>>,
     callers: usize,
     run_for: Duration,
     payload: usize,
@@ -71,14 +60,14 @@ fn drive(
     let deadline = started + run_for;
     let threads: Vec<_> = (0..callers)
         .map(|_| {
-            let (channel, calls, errors) = (channel.clone(), calls.clone(), errors.clone());
+            let (client, calls, errors) = (client.clone(), calls.clone(), errors.clone());
             thread::spawn(move || {
                 let body = vec![b'x'; payload];
                 for _ in 0..MAX_CALLS_PER_CALLER {
                     if Instant::now() >= deadline {
                         break;
                     }
-                    match channel.call("echo", &EchoArgs(&body)) {
+                    match client.echo(body.clone()) {
                         Ok(_) => calls.fetch_add(1, Ordering::Relaxed),
                         Err(_) => errors.fetch_add(1, Ordering::Relaxed),
                     };
@@ -97,6 +86,10 @@ fn drive(
     )
 }
 
+fn echo_client(channel: Arc<dyn Channel>) -> Arc<EchoClient<Arc<dyn Channel>>> {
+    Arc::new(EchoClient::new(channel))
+}
+
 fn report(label: &str, (calls, errors, elapsed): (u64, u64, Duration)) -> f64 {
     let rate = calls as f64 / elapsed.as_secs_f64();
     println!("{label:<44} {calls:>9} calls {errors:>4} errors {rate:>11.0} calls/s");
@@ -111,13 +104,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let single: Arc<dyn Channel> = Arc::new(Connection::connect(&o.addr, config.clone())?);
     let serial = report(
         "one connection, one call at a time",
-        drive(single, 1, o.run_for, o.payload),
+        drive(echo_client(single), 1, o.run_for, o.payload),
     );
 
     let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config))?;
     let mux: Arc<dyn Channel> = Arc::new(mux);
     let label = format!("one mux connection, {} callers", o.callers);
-    let multiplexed = report(&label, drive(mux, o.callers, o.run_for, o.payload));
+    let multiplexed = report(
+        &label,
+        drive(echo_client(mux), o.callers, o.run_for, o.payload),
+    );
 
     println!("mux / serial: {:.2}x", multiplexed / serial);
     Ok(())

@@ -7,6 +7,7 @@ GEN_PY_DIR holds the output of `thrift --gen py idl/echo.thrift`. Prints
 `listening on 127.0.0.1:PORT` once it accepts connections, then serves until killed.
 """
 
+import logging
 import sys
 import time
 
@@ -50,6 +51,8 @@ class AnnouncingServerSocket(TSocket.TServerSocket):
 
 
 def main():
+    # fail("panic") raises on purpose; Apache's processor logs each with a traceback.
+    logging.basicConfig(level=logging.CRITICAL)
     kind, framing = sys.argv[2], sys.argv[3]
     transport = AnnouncingServerSocket(host="127.0.0.1", port=0)
     if framing == "framed":

@@ -18,6 +18,37 @@ pub trait Channel: Send + Sync {
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError>;
 }
 
+/// A shared channel is a channel: `EchoClient<Arc<MuxConnection>>`, `EchoClient<&Pool>`.
+impl<C: Channel + ?Sized> Channel for std::sync::Arc<C> {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
+impl<C: Channel + ?Sized> Channel for &C {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
+impl<C: Channel + ?Sized> Channel for Box<C> {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug)]
 #[non_exhaustive]
