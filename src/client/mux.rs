@@ -219,22 +219,6 @@ impl MuxConnection {
         let _slot = self.claim_slot(deadline)?;
         let session = self.session()?;
         let seqid = self.seqid();
-        let (reply, replied) = bounded(1);
-        {
-            let mut waiters = session.waiters.lock();
-            if waiters.dead {
-                return Err(ClientError::Io(connection_lost()));
-            }
-            let waiter = Waiter {
-                method: method.into(),
-                reply,
-            };
-            if waiters.by_seqid.insert(seqid, waiter).is_some() {
-                // 2^32 calls ago a seqid was given out and is still awaited; its caller would
-                // get our reply. Does not happen within any call timeout, but stay correct.
-                return Err(ClientError::Io(io::Error::other("seqid still in use")));
-            }
-        }
         let mut message = Vec::new();
         encode_message(
             &mut message,
@@ -244,6 +228,23 @@ impl MuxConnection {
             seqid,
             args,
         );
+        let (reply, replied) = bounded(1);
+        {
+            let mut waiters = session.waiters.lock();
+            if waiters.dead {
+                return Err(ClientError::Io(connection_lost()));
+            }
+            if waiters.by_seqid.contains_key(&seqid) {
+                // 2^32 calls ago this seqid was given out and is still awaited: that caller
+                // would get our reply. Not within any sane call timeout, but stay correct.
+                return Err(ClientError::Io(io::Error::other("seqid still in use")));
+            }
+            let waiter = Waiter {
+                method: method.into(),
+                reply,
+            };
+            waiters.by_seqid.insert(seqid, waiter);
+        }
         if let Err(e) = session.write(&message, deadline) {
             session.waiters.lock().by_seqid.remove(&seqid);
             return Err(e);
@@ -350,14 +351,21 @@ fn connection_lost() -> io::Error {
 
 /// The reader thread: routes each reply to its caller until the socket ends.
 fn read_replies(mut stream: TcpStream, session: &Session, limits: &Limits, counters: &MuxCounters) {
+    /// Fails the waiters even if the thread unwinds, so no caller waits out its full timeout
+    /// on a connection nobody reads any more.
+    struct FailOnExit<'a>(&'a Session);
+    impl Drop for FailOnExit<'_> {
+        fn drop(&mut self) {
+            self.0.fail_all(&io::Error::other("reply reader stopped"));
+        }
+    }
+    let _guard = FailOnExit(session);
     let mut input = Vec::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let cause = loop {
         match route_buffered(&mut input, session, limits, counters) {
             Ok(()) => {}
-            Err(e) => {
-                break io::Error::new(io::ErrorKind::InvalidData, e.to_string());
-            }
+            Err(e) => break io::Error::new(io::ErrorKind::InvalidData, e),
         }
         match stream.read(&mut chunk) {
             Ok(0) => break io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"),
