@@ -561,3 +561,63 @@ fn pool_closes_connections_past_idle_timeout_or_lifetime() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn connect_tries_every_address_a_name_resolves_to() {
+    // "localhost" may resolve to ::1 first; the listener is on 127.0.0.1 only.
+    let (addr, _peer) = peer(answering(Duration::ZERO));
+    let conn = Connection::connect(&format!("localhost:{}", addr.port()), fast()).unwrap();
+    assert_eq!(
+        payload_of(&conn.call("echo", &Payload(vec![9])).unwrap()),
+        vec![9]
+    );
+}
+
+#[test]
+fn pool_spreads_new_connections_round_robin() {
+    let counter = |hits: Arc<std::sync::atomic::AtomicUsize>| {
+        move |i: usize, s: TcpStream| {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            answering(Duration::ZERO)(i, s)
+        }
+    };
+    let hits_a = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits_b = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (a, _peer_a) = peer(counter(hits_a.clone()));
+    let (b, _peer_b) = peer(counter(hits_b.clone()));
+    // No idle connections kept: every call opens one, so every call shows the rotation.
+    let config = PoolConfig::default().connection(fast()).max_idle(0);
+    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
+    for i in 0..6u8 {
+        pool.call("echo", &Payload(vec![i])).unwrap();
+    }
+    let hits =
+        |h: &Arc<std::sync::atomic::AtomicUsize>| h.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((hits(&hits_a), hits(&hits_b)), (3, 3));
+    assert_eq!(pool.stats().discarded_surplus, 6);
+}
+
+#[test]
+fn pool_peek_discards_a_connection_holding_stray_bytes() {
+    let (go, gone) = std::sync::mpsc::channel::<()>();
+    let gone = std::sync::Mutex::new(gone);
+    let (addr, _peer) = peer(move |i, mut s| {
+        if i == 0 {
+            let call = read_call(&mut s).unwrap();
+            answer(&mut s, &call);
+            // Once the client has read the reply: a byte no call asked for, out of step.
+            gone.lock().unwrap().recv().unwrap();
+            s.write_all(&[0]).unwrap();
+        }
+        while let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+    });
+    let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
+    pool.call("echo", &Payload(b"1".to_vec())).unwrap();
+    go.send(()).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    pool.call("echo", &Payload(b"2".to_vec())).unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.discarded_stale, stats.created), (1, 2), "{stats:?}");
+}
