@@ -621,3 +621,26 @@ fn pool_peek_discards_a_connection_holding_stray_bytes() {
     let stats = pool.stats();
     assert_eq!((stats.discarded_stale, stats.created), (1, 2), "{stats:?}");
 }
+
+#[test]
+fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
+    let (closed, peer_saw_close) = std::sync::mpsc::channel();
+    let (addr, _peer) = peer(move |_, mut s| {
+        while let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+        let _ = closed.send(Instant::now());
+    });
+    let config = PoolConfig::default()
+        .connection(fast())
+        .idle_timeout(Duration::from_millis(100))
+        .reap_interval(Some(Duration::from_millis(20)));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    let returned = Instant::now();
+    // No call, no checkout: only the reaper thread can close it.
+    let closed_at = peer_saw_close.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert!(closed_at - returned >= Duration::from_millis(100));
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
+}

@@ -87,6 +87,7 @@ pub struct PoolConfig {
     pub(crate) check_before_reuse: bool,
     pub(crate) retry: bool,
     pub(crate) ejection_time: Duration,
+    pub(crate) reap_interval: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -103,6 +104,7 @@ impl Default for PoolConfig {
             check_before_reuse: true,
             retry: true,
             ejection_time: Duration::from_secs(5),
+            reap_interval: None,
         }
     }
 }
@@ -168,6 +170,15 @@ impl PoolConfig {
     /// round-robin (unless every endpoint is skipped). Defaults to 5 s.
     pub fn ejection_time(mut self, time: Duration) -> Self {
         self.ejection_time = time;
+        self
+    }
+
+    /// Sets how often a background thread closes idle connections past the idle timeout or the
+    /// max lifetime, or `None` for no thread. Either way they are also closed lazily, at the next
+    /// checkout or return; the thread only spares the sockets of a pool that sits unused.
+    /// Defaults to `None`.
+    pub fn reap_interval(mut self, interval: Option<Duration>) -> Self {
+        self.reap_interval = interval;
         self
     }
 }

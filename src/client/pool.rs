@@ -3,7 +3,10 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread;
 use std::time::Instant;
+
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 
 use log::debug;
 use parking_lot::{Condvar, Mutex};
@@ -76,6 +79,8 @@ struct Shared {
     state: Mutex<State>,
     freed: Condvar,
     counters: Counters,
+    /// Dropped with the pool, which wakes the reaper thread (if any) to exit.
+    _stop_reaper: Option<Sender<()>>,
 }
 
 struct State {
@@ -129,16 +134,31 @@ impl Pool {
             idle_count: 0,
             active: 0,
         };
-        Ok(Pool {
-            shared: Arc::new(Shared {
-                config,
-                endpoints,
-                next_endpoint: AtomicUsize::new(0),
-                state: Mutex::new(state),
-                freed: Condvar::new(),
-                counters: Counters::default(),
-            }),
-        })
+        let reaper = config.reap_interval.map(|every| (every, bounded::<()>(0)));
+        let shared = Arc::new(Shared {
+            config,
+            endpoints,
+            next_endpoint: AtomicUsize::new(0),
+            state: Mutex::new(state),
+            freed: Condvar::new(),
+            counters: Counters::default(),
+            _stop_reaper: reaper.as_ref().map(|(_, (stop, _))| stop.clone()),
+        });
+        if let Some((every, (_, stopped))) = reaper {
+            let pool = Arc::downgrade(&shared);
+            thread::Builder::new()
+                .name("tether-pool-reaper".to_owned())
+                .spawn(move || {
+                    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                        match pool.upgrade() {
+                            Some(pool) => pool.reap(),
+                            None => break,
+                        }
+                    }
+                })
+                .map_err(ClientError::Io)?;
+        }
+        Ok(Pool { shared })
     }
 
     /// What the pool has done so far, and how many connections it holds now.
@@ -164,8 +184,7 @@ impl Pool {
     /// Closes idle connections that passed the idle timeout or the max lifetime now, instead of
     /// at the next checkout or return.
     pub fn reap(&self) {
-        let expired = self.shared.take_expired(&mut self.shared.state.lock());
-        self.shared.close_all(expired, Discard::Expired);
+        self.shared.reap();
     }
 
     fn run<T>(
@@ -210,6 +229,11 @@ impl fmt::Debug for Pool {
 }
 
 impl Shared {
+    fn reap(&self) {
+        let expired = self.take_expired(&mut self.state.lock());
+        self.close_all(expired, Discard::Expired);
+    }
+
     /// Takes a connection: an idle live one, or (always when `fresh`) a new one. Waits up to the
     /// wait timeout while max_active are in use.
     fn checkout(&self, fresh: bool) -> Result<Lease<'_>, ClientError> {
