@@ -383,17 +383,17 @@ fn mux_late_reply_is_discarded_and_connection_carries_on() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             if call.payload == b"slow" {
-                thread::sleep(Duration::from_millis(150));
+                thread::sleep(Duration::from_millis(300));
             }
             answer(&mut s, &call);
         }
     });
-    let config = MuxConfig::default().connection(fast().call_timeout(Duration::from_millis(50)));
+    let config = MuxConfig::default().connection(fast().call_timeout(Duration::from_secs(2)));
     let mux = MuxConnection::connect(&addr.to_string(), config).unwrap();
-    let result = mux.call("echo", &Payload(b"slow".to_vec()));
+    let slow = Payload(b"slow".to_vec());
+    let result = mux.call_with_timeout("echo", &slow, Duration::from_millis(50));
     assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
     // The peer answers calls in order: this reply follows the late one.
-    thread::sleep(Duration::from_millis(150));
     let body = mux.call("echo", &Payload(b"next".to_vec())).unwrap();
     assert_eq!(payload_of(&body), b"next");
     let stats = mux.stats();
@@ -492,7 +492,7 @@ fn answering(delay: Duration) -> impl Fn(usize, TcpStream) + Send + 'static {
 fn pool_waits_for_a_free_connection_then_gives_up() {
     let (addr, _peer) = peer(answering(Duration::from_millis(300)));
     let config = PoolConfig::default()
-        .connection(fast())
+        .connection(fast().call_timeout(Duration::from_secs(3)))
         .max_active(1)
         .wait_timeout(Duration::from_millis(100));
     let pool = Pool::new([addr.to_string()], config).unwrap();
@@ -500,7 +500,10 @@ fn pool_waits_for_a_free_connection_then_gives_up() {
         let pool = pool.clone();
         thread::spawn(move || pool.call("echo", &Payload(b"slow".to_vec())))
     };
-    thread::sleep(Duration::from_millis(50));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pool.stats().active == 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(2));
+    }
     let started = Instant::now();
     let result = pool.call("echo", &Payload(b"waits".to_vec()));
     let took = started.elapsed();
@@ -515,7 +518,7 @@ fn pool_waits_for_a_free_connection_then_gives_up() {
     let pool_waiting = Pool::new(
         [addr.to_string()],
         PoolConfig::default()
-            .connection(fast())
+            .connection(fast().call_timeout(Duration::from_secs(3)))
             .max_active(1)
             .wait_timeout(Duration::from_secs(2)),
     )
@@ -525,7 +528,8 @@ fn pool_waits_for_a_free_connection_then_gives_up() {
         thread::spawn(move || pool.call("echo", &Payload(b"a".to_vec())))
     };
     thread::sleep(Duration::from_millis(50));
-    assert!(pool_waiting.call("echo", &Payload(b"b".to_vec())).is_ok());
+    let waited = pool_waiting.call("echo", &Payload(b"b".to_vec()));
+    assert!(waited.is_ok(), "{waited:?}");
     assert!(first.join().unwrap().is_ok());
     assert_eq!(pool_waiting.stats().created, 1);
 }
@@ -535,12 +539,12 @@ fn pool_closes_connections_past_idle_timeout_or_lifetime() {
     let (addr, _peer) = peer(answering(Duration::ZERO));
     let config = PoolConfig::default()
         .connection(fast())
-        .idle_timeout(Duration::from_millis(100));
+        .idle_timeout(Duration::from_millis(300));
     let pool = Pool::new([addr.to_string()], config).unwrap();
     pool.call("echo", &Payload(vec![1])).unwrap();
     pool.call("echo", &Payload(vec![2])).unwrap();
     assert_eq!(pool.stats().reused, 1);
-    thread::sleep(Duration::from_millis(150));
+    thread::sleep(Duration::from_millis(350));
     pool.reap();
     let stats = pool.stats();
     assert_eq!((stats.discarded_expired, stats.idle), (1, 0), "{stats:?}");
@@ -640,7 +644,7 @@ fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
     let returned = Instant::now();
     // No call, no checkout: only the reaper thread can close it.
     let closed_at = peer_saw_close.recv_timeout(Duration::from_secs(2)).unwrap();
-    assert!(closed_at - returned >= Duration::from_millis(100));
+    assert!(closed_at - returned >= Duration::from_millis(90));
     let stats = pool.stats();
     assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
 }
