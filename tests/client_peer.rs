@@ -648,3 +648,49 @@ fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
     let stats = pool.stats();
     assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
 }
+
+#[test]
+fn mux_caps_calls_in_flight() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let most_outstanding = Arc::new(AtomicUsize::new(0));
+    let most = most_outstanding.clone();
+    let (addr, _peer) = peer(move |_, s| {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (calls, to_answer) = crossbeam_channel::unbounded::<Call>();
+        let mut writer = s.try_clone().unwrap();
+        let answered_by_writer = answered.clone();
+        thread::spawn(move || {
+            for call in to_answer {
+                thread::sleep(Duration::from_millis(10));
+                answered_by_writer.fetch_add(1, SeqCst);
+                answer(&mut writer, &call);
+            }
+        });
+        let mut reader = s;
+        let mut received = 0;
+        while let Some(call) = read_call(&mut reader) {
+            received += 1;
+            most.fetch_max(received - answered.load(SeqCst), SeqCst);
+            calls.send(call).unwrap();
+        }
+    });
+    let config = MuxConfig::default()
+        .connection(fast().call_timeout(Duration::from_secs(5)))
+        .max_in_flight(2);
+    let mux = Arc::new(MuxConnection::connect(&addr.to_string(), config).unwrap());
+    let callers: Vec<_> = (0..6u8)
+        .map(|i| {
+            let mux = mux.clone();
+            thread::spawn(move || {
+                for j in 0..5u8 {
+                    let body = mux.call("echo", &Payload(vec![i, j])).unwrap();
+                    assert_eq!(payload_of(&body), vec![i, j]);
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.join().unwrap();
+    }
+    assert_eq!(most_outstanding.load(SeqCst), 2);
+}
