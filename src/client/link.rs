@@ -2,9 +2,10 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Encode, MessageType};
+use crate::protocol::{Encode, MessageType, ProtocolError};
 use crate::transport::{self, FrameStatus};
 
 use super::config::ConnectionConfig;
@@ -102,8 +103,7 @@ impl Link {
         );
         self.write_output(deadline)
             .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))?;
-        let consumed = self.read_message(deadline)?;
-        let (message, consumed) = consumed;
+        let (message, consumed) = self.read_message(deadline)?;
         let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
         self.input.drain(..consumed);
         let body = result.map_err(|e| CallFailure::new(Stage::Reply, e))?;
@@ -112,7 +112,7 @@ impl Link {
             // next call's reply.
             return Err(CallFailure::new(
                 Stage::Reply,
-                ClientError::Protocol(crate::protocol::ProtocolError::InvalidData {
+                ClientError::Protocol(ProtocolError::InvalidData {
                     reason: "bytes after the reply",
                 }),
             ));
@@ -187,10 +187,7 @@ impl Link {
     }
 
     /// Reads until one whole message is buffered; returns its range and the bytes it took.
-    fn read_message(
-        &mut self,
-        deadline: Instant,
-    ) -> Result<(std::ops::Range<usize>, usize), CallFailure> {
+    fn read_message(&mut self, deadline: Instant) -> Result<(Range<usize>, usize), CallFailure> {
         let mut wanted = READ_MIN;
         loop {
             if !self.input.is_empty() {
