@@ -3,6 +3,7 @@
 //! wait for a condition with a deadline.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod process;
 pub mod wire;
 
