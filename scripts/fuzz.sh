@@ -25,7 +25,14 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 echo "== building fuzz targets"
-nice -n 15 cargo fuzz build -O
+# AddressSanitizer by default; without its runtime, plain libFuzzer still finds panics,
+# hangs and (with -malloc_limit_mb) oversized allocations.
+sanitizer=()
+if ! nice -n 15 cargo fuzz build -O; then
+    echo "== AddressSanitizer build failed; building without a sanitizer"
+    sanitizer=(--sanitizer none)
+    nice -n 15 cargo fuzz build -O "${sanitizer[@]}"
+fi
 
 failed=0
 summary=()
@@ -39,7 +46,7 @@ for target in "${targets[@]}"; do
     log="fuzz/$target.log"
     echo "== fuzzing $target for ${seconds}s (log: $log)"
     # 64 MB per allocation: inputs are at most a few KiB, so anything near that is a finding.
-    if nice -n 15 cargo fuzz run -O "$target" "$corpus" -- \
+    if nice -n 15 cargo fuzz run -O "${sanitizer[@]}" "$target" "$corpus" -- \
         -max_total_time="$seconds" -malloc_limit_mb=64 -rss_limit_mb=1024 \
         -print_final_stats=1 >"$log" 2>&1; then
         result=ok
