@@ -11,7 +11,6 @@ use tether::transport::Framing;
 
 use crate::units::{parse_bytes, parse_duration};
 
-mod connection;
 mod cpu;
 mod events;
 mod load;

@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
-use tether::client::{Channel, ClientError};
+use tether::client::{
+    Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection,
+};
 use tether::transport::Framing;
 
-use super::connection::BenchConnection;
 use super::cpu;
 use super::events::EventLoop;
 use super::progress::Progress;
@@ -197,8 +198,10 @@ impl Timeline {
     }
 }
 
-/// One connection, shared by the threads that keep calls in flight on it. A failed channel is
-/// dropped and the next call opens a new one.
+/// One connection, shared by the threads that keep calls in flight on it: tether's
+/// `Connection` for one call at a time, its `MuxConnection` for `--pipeline` above 1. A
+/// `Connection` whose call failed is dropped and the next call opens a new one, so failed
+/// connects are counted as such; a `MuxConnection` reconnects by itself and is kept.
 struct Slot {
     current: Mutex<Option<Arc<dyn Channel>>>,
 }
@@ -215,21 +218,28 @@ impl Slot {
         if let Some(channel) = current.as_ref() {
             return Ok(channel.clone());
         }
-        let channel: Arc<dyn Channel> = Arc::new(
-            BenchConnection::connect(
-                plan.addr,
-                plan.framing,
-                plan.connect_timeout,
-                plan.call_timeout,
-            )
-            .map_err(|_| ErrorKind::Connect)?,
-        );
+        let addr = plan.addr.to_string();
+        let config = ConnectionConfig::default()
+            .connect_timeout(plan.connect_timeout)
+            .call_timeout(plan.call_timeout)
+            .framing(plan.framing);
+        let channel: Arc<dyn Channel> = if plan.pipeline > 1 {
+            let config = MuxConfig::default()
+                .connection(config)
+                .max_in_flight(plan.pipeline);
+            Arc::new(MuxConnection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?)
+        } else {
+            Arc::new(Connection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?)
+        };
         *current = Some(channel.clone());
         Ok(channel)
     }
 
     /// Drops `failed` unless another thread already replaced it.
-    fn discard(&self, failed: &Arc<dyn Channel>) {
+    fn discard(&self, plan: &Plan, failed: &Arc<dyn Channel>) {
+        if plan.pipeline > 1 {
+            return;
+        }
         let mut current = self.current.lock();
         if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
             *current = None;
@@ -269,7 +279,7 @@ fn call_once(plan: &Plan, slot: &Slot) -> Result<(), ErrorKind> {
     match result {
         // A server exception leaves the connection in step; anything else may not.
         Err(kind) if kind != ErrorKind::Application => {
-            slot.discard(&channel);
+            slot.discard(plan, &channel);
             Err(kind)
         }
         other => other,

@@ -325,6 +325,25 @@ fn events_pipeline_keeps_calls_in_flight_matched_by_seqid() {
 }
 
 #[test]
+fn threads_pipeline_goes_through_the_mux_connection() {
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            reverse: true,
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(1000));
+    plan.connections = 2;
+    plan.pipeline = 4;
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 1000);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(outcome.per_connection.len(), 2);
+    assert!(outcome.per_connection.iter().all(|&n| n > 0));
+}
+
+#[test]
 fn events_pipelined_calls_lost_with_their_connection_are_errors() {
     let server = EchoServer::start(
         Framing::Framed,
