@@ -287,14 +287,23 @@ impl Conn {
                 self.buf.resize(self.filled + needed.max(READ_CHUNK), 0);
             }
             let stream = self.stream.as_mut().ok_or(ErrorKind::Io)?;
-            match stream.read(&mut self.buf[self.filled..]) {
+            let space = self.buf.len() - self.filled;
+            let drained = match stream.read(&mut self.buf[self.filled..]) {
                 Ok(0) => return Err(ErrorKind::Io),
-                Ok(n) => self.filled += n,
+                Ok(n) => {
+                    self.filled += n;
+                    // A short read emptied the socket; bytes arriving later raise a new edge.
+                    // Not reading again until WouldBlock saves a syscall per reply.
+                    n < space
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Err(ErrorKind::Io),
-            }
+            };
             self.handle_buffered(plan, timeline, &limits)?;
+            if drained {
+                return Ok(());
+            }
         }
     }
 
