@@ -1,4 +1,11 @@
-//! `tether bench`: a Thrift load generator for the Echo service.
+//! `tether bench`: a Thrift load generator for the Echo service of idl/echo.thrift, against
+//! any Thrift server that implements it (framed or unframed, binary protocol).
+//!
+//! Closed loop by default (each connection sends its next call when the reply is in), open
+//! loop with `--rate` (latency from the scheduled send time, coordinated omission corrected).
+//! The report: calls/s, latency percentiles from an HdrHistogram, errors by kind, calls per
+//! connection (starvation shows as a min far below the median) and the client's CPU time;
+//! `--json FILE` writes the same as one JSON object.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -49,7 +56,8 @@ pub struct BenchArgs {
     /// Method to call.
     #[arg(long, value_enum, default_value_t = MethodArg::Echo)]
     pub method: MethodArg,
-    /// Calls in flight per connection (multiplexed connection when above 1).
+    /// Calls in flight per connection: with `--driver threads`, that many caller threads share
+    /// one MuxConnection; with `--driver events`, a window of calls on the socket.
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
     /// Open loop at this many calls per second in total, latency from the scheduled send time.
