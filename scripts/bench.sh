@@ -234,19 +234,28 @@ point() {
 
 # idle_rss NAME: RSS before and with IDLE_CONNECTIONS connections that made one call each.
 idle_rss() {
-  local name="$1" before during hold
+  local name="$1" before during port i
   start_server "$name" || return
   sleep 0.2
   before=$(status_kib "$SERVER_PID" VmRSS)
-  # Each connection makes one call, then idles past the end of the run: bounded by --duration.
-  hold=4s
-  "$TETHER" bench "$SERVER_ADDR" --connections "$IDLE_CONNECTIONS" --idle-between 30s --driver threads \
-    --duration "$hold" --warmup 0s > "$WORK/idle-$name.txt" 2>&1 &
+  port="${SERVER_ADDR##*:}"
+  # Each connection makes one call, then idles; the run is bounded by --duration in any case.
+  "$TETHER" bench "$SERVER_ADDR" --connections "$IDLE_CONNECTIONS" --idle-between 60s \
+    --driver threads --duration 15s --warmup 0s > "$WORK/idle-$name.txt" 2>&1 &
   local bench_pid=$!
   echo "$bench_pid" >> "$PIDS_FILE"
-  sleep 3
+  # Wait (10 s at most) until the server holds them all; without ss, wait the 10 s.
+  command -v ss > /dev/null || apt_install iproute2 || true
+  for i in $(seq 100); do
+    command -v ss > /dev/null &&
+      [ "$(ss -tnH state established "sport = :$port" | wc -l)" -ge "$IDLE_CONNECTIONS" ] && break
+    sleep 0.1
+  done
+  # Time for every connection's one call to be served.
+  sleep 1
   during=$(status_kib "$SERVER_PID" VmRSS)
-  wait "$bench_pid"
+  kill -TERM "$bench_pid" 2>/dev/null
+  wait "$bench_pid" 2>/dev/null
   stop_server
   printf 'idle\t%s\t%s\t%s\t%s\n' "$name" "$IDLE_CONNECTIONS" "$before" "$during" >> "$INDEX"
 }
