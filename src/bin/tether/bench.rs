@@ -140,6 +140,10 @@ pub fn run(args: BenchArgs) -> ExitCode {
         connections: plan.connections,
         pipeline: plan.pipeline,
         rate: plan.rate,
+        driver: match plan.driver {
+            Driver::Threads => "threads",
+            Driver::Events => "events",
+        },
     };
     let outcome = match load::run(Arc::new(plan), &progress) {
         Ok(outcome) => outcome,

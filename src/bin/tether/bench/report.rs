@@ -91,6 +91,8 @@ pub struct Setup {
     pub pipeline: usize,
     /// Open-loop rate, if any.
     pub rate: Option<f64>,
+    /// `threads` or `events`.
+    pub driver: &'static str,
 }
 
 /// Everything `tether bench` reports.
@@ -158,8 +160,8 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "tether bench {}: {what}, {}, {} connections x {} in flight, {mode}",
-            s.addr, s.transport, s.connections, s.pipeline
+            "tether bench {}: {what}, {}, {} connections x {} in flight, {mode} ({} driver)",
+            s.addr, s.transport, s.connections, s.pipeline, s.driver
         );
         let _ = writeln!(
             out,
@@ -224,6 +226,7 @@ impl Report {
         field("connections", s.connections.to_string());
         field("pipeline", s.pipeline.to_string());
         field("rate", s.rate.map_or("null".to_string(), json_number));
+        field("driver", json_string(s.driver));
         field("calls", self.calls.to_string());
         field("errors", format!("{{{}}}", errors.join(", ")));
         field("error_total", self.error_total().to_string());
@@ -310,6 +313,7 @@ mod tests {
             connections: 4,
             pipeline: 1,
             rate: None,
+            driver: "threads",
         };
         Report::new(setup, &outcome)
     }
