@@ -383,9 +383,10 @@ for n in open(notes_path).read().splitlines():
     o.append(f"- note: {n}")
 o.append("")
 
-def header(cols):
+def header(cols, left=2):
+    """A table header; the first `left` columns are text, the rest numbers (right-aligned)."""
     o.append("| " + " | ".join(cols) + " |")
-    o.append("|" + "|".join("---:" if i > 1 else "---" for i in range(len(cols))) + "|")
+    o.append("|" + "|".join("---:" if i >= left else "---" for i in range(len(cols))) + "|")
 
 o.append("## Throughput (calls/s) and ratios")
 o.append("")
@@ -451,7 +452,7 @@ o.append("")
 if idle:
     o.append("## RSS per idle connection (each made one call, then idles)")
     o.append("")
-    header(["server", "idle conns", "RSS before (MiB)", "RSS with idle (MiB)", "per connection (KiB)"])
+    header(["server", "idle conns", "RSS before (MiB)", "RSS with idle (MiB)", "per connection (KiB)"], left=1)
     for s in servers:
         if s in idle:
             n, before, during = idle[s]
@@ -475,7 +476,8 @@ if strace:
     n = next(iter(strace.values()))[0]
     o.append(f"## Syscalls per request (strace -c -f on the server, {n:,} echo calls of 64 B, one connection)")
     o.append("")
-    header(["server", "syscalls per request", "largest (per request)"])
+    header(["server", "syscalls per request", "largest (per request)"], left=1)
+    o[-1] = "|---|---:|---|"
     for s in servers:
         if s not in strace:
             continue
@@ -491,11 +493,11 @@ if pipelined:
     o.append("`events`: one event loop keeps the window full (the server's pipelined capacity); "
              "`threads`: tether's own client, one caller thread per call in flight.")
     o.append("")
-    header(["conns", "in flight per conn", "driver", "calls/s", "p99 (µs)", "vs one call at a time"])
+    header(["driver", "conns", "in flight per conn", "calls/s", "p99 (µs)", "vs one call at a time"], left=1)
     for (name, conns, payload, pipeline, driver), e in sorted(pipelined.items(), key=lambda kv: (kv[0][1], kv[0][4])):
         r = e["report"]
         single = rep("tether", conns, payload)
-        o.append(f"| {conns} | {pipeline} | {driver} | {fmt_rate(r)} | "
+        o.append(f"| {driver} | {conns} | {pipeline} | {fmt_rate(r)} | "
                  + (fmt_us(r["latency_us"]["p99"]) if r and r["calls"] else "—") + " | "
                  + ratio(r and r["calls_per_s"], single and single["calls_per_s"]) + " |")
     o.append("")
@@ -507,10 +509,10 @@ if "tether" in servers:
     def check(label, ok_points, all_points):
         if not all_points:
             return
-        mark = "met" if len(ok_points) == len(all_points) else "missed"
         missed = [p for p in all_points if p not in ok_points]
-        detail = "" if not missed else " at " + ", ".join(f"{c} conns/{p} B" for p, c in missed)
-        o.append(f"- {label}: {mark} ({len(ok_points)}/{len(all_points)} points){detail}")
+        mark = "met" if not missed else "missed"
+        detail = "" if not missed else "; missed at " + ", ".join(f"{c} conns/{p} B" for p, c in missed)
+        o.append(f"- {label}: {mark} (met at {len(ok_points)} of {len(all_points)} points{detail})")
     def pts(other, pred, min_conns=1):
         all_p, ok = [], []
         for payload, conns in points:
