@@ -21,7 +21,9 @@
 #
 # Usage: scripts/bench.sh [--quick] [--duration DUR] [--warmup DUR] [--connections "1 16 ..."]
 #                         [--payloads "64 1024"] [--servers "tether raw_echo ..."] [--out FILE]
-#                         [--no-build]
+#                         [--rounds N] [--no-build]
+# --rounds N repeats the whole interleaved grid N times and reports, per point and server, the
+# run with the median calls/s (steadier figures on a shared machine).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +41,7 @@ STRACE_REQUESTS=10000
 PIPELINE=32
 PIPELINE_CONNECTIONS="1 16"
 QUICK=0
+ROUNDS=1
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -49,8 +52,9 @@ while [ $# -gt 0 ]; do
     --payloads) PAYLOADS="$2"; shift ;;
     --servers) SERVERS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
+    --rounds) ROUNDS="$2"; shift ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -213,7 +217,7 @@ status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status" 2>/dev/
 # point NAME KIND CONNECTIONS PAYLOAD PIPELINE [DRIVER]: one bounded run of tether bench.
 point() {
   local name="$1" kind="$2" conns="$3" payload="$4" pipeline="$5" driver="${6:-events}"
-  local tag="$kind-$name-c$conns-p$payload-q$pipeline-$driver" json rc peak
+  local tag="$kind-$name-c$conns-p$payload-q$pipeline-$driver${7:+-$7}" json rc peak
   json="$WORK/$tag.json"
   if ! start_server "$name"; then
     printf '%s\t%s\t%s\t%s\t%s\t\t\tno-start\t%s\n' "$kind" "$name" "$conns" "$payload" "$pipeline" \
@@ -288,10 +292,13 @@ syscalls() {
   fi
 }
 
-for payload in $PAYLOADS; do
-  for conns in $CONNECTIONS; do
-    for server in $AVAILABLE; do
-      point "$server" grid "$conns" "$payload" 1
+for round in $(seq "$ROUNDS"); do
+  [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
+  for payload in $PAYLOADS; do
+    for conns in $CONNECTIONS; do
+      for server in $AVAILABLE; do
+        point "$server" grid "$conns" "$payload" 1 events "r$round"
+      done
     done
   done
 done
@@ -314,10 +321,10 @@ for server in $AVAILABLE; do
 done
 
 mkdir -p "$(dirname "$OUT")"
-python3 - "$INDEX" "$NOTES" "$OUT" "$DURATION" "$WARMUP" "$QUICK" "$ROOT" <<'PY'
+python3 - "$INDEX" "$NOTES" "$OUT" "$DURATION" "$WARMUP" "$QUICK" "$ROOT" "$ROUNDS" <<'PY'
 import json, os, platform, re, subprocess, sys, time
 
-index, notes_path, out_path, duration, warmup, quick, root = sys.argv[1:8]
+index, notes_path, out_path, duration, warmup, quick, root, rounds = sys.argv[1:9]
 NAMES = ["tether", "raw_echo", "apache_rust", "apache_cpp"]
 grid, pipelined, idle, strace = {}, {}, {}, {}
 for line in open(index):
@@ -327,7 +334,7 @@ for line in open(index):
         report = json.load(open(path)) if path and os.path.exists(path) else None
         entry = {"report": report, "peak_kib": int(peak) if peak else None, "status": status}
         if kind == "grid":
-            grid[(name, int(conns), int(payload), int(pipeline))] = entry
+            grid.setdefault((name, int(conns), int(payload), int(pipeline)), []).append(entry)
         else:
             pipelined[(name, int(conns), int(payload), int(pipeline), driver)] = entry
     elif f[0] == "idle":
@@ -337,6 +344,11 @@ for line in open(index):
     elif f[0] == "strace":
         strace[f[1]] = (int(f[2]), open(f[3]).read())
 
+# Several rounds: keep, per point and server, the run with the median calls/s.
+def median_run(entries):
+    ran = sorted((e for e in entries if e["report"]), key=lambda e: e["report"]["calls_per_s"])
+    return ran[len(ran) // 2] if ran else entries[0]
+grid = {k: median_run(v) for k, v in grid.items()}
 servers = [n for n in NAMES if any(k[0] == n for k in grid)]
 points = sorted({(k[2], k[1]) for k in grid})
 
@@ -376,6 +388,7 @@ o.append(f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 o.append(f"- machine: {os.cpu_count()} cores, {cpu_model()}, Linux {platform.release()}")
 o.append(f"- commit: {commit()}; client: `tether bench --driver events` (closed loop, one call in "
          f"flight per connection), {duration} measured after {warmup} warmup per point"
+         + (f", median of {rounds} rounds" if rounds != "1" else "")
          + (" (--quick pass)" if quick == "1" else ""))
 o.append("- servers, each a fresh process per point, run in turn (interleaved): "
          + ", ".join(servers) + "; framed transport, binary protocol, loopback")
