@@ -214,26 +214,32 @@ stop_server() {
 
 status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status" 2>/dev/null; }
 
+# CPU ticks (user + system, 1/100 s) a process has used; fields counted after the ")" of its name.
+cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12 + $13}'; }
+
 # point NAME KIND CONNECTIONS PAYLOAD PIPELINE [DRIVER]: one bounded run of tether bench.
 point() {
   local name="$1" kind="$2" conns="$3" payload="$4" pipeline="$5" driver="${6:-events}"
   local tag="$kind-$name-c$conns-p$payload-q$pipeline-$driver${7:+-$7}" json rc peak
   json="$WORK/$tag.json"
   if ! start_server "$name"; then
-    printf '%s\t%s\t%s\t%s\t%s\t\t\tno-start\t%s\n' "$kind" "$name" "$conns" "$payload" "$pipeline" \
-      "$driver" >> "$INDEX"
+    printf '%s\t%s\t%s\t%s\t%s\t\t\tno-start\t%s\t\n' "$kind" "$name" "$conns" "$payload" \
+      "$pipeline" "$driver" >> "$INDEX"
     return
   fi
   log "$kind $name: $conns connections, $payload B, pipeline $pipeline, $driver"
+  local cpu_before cpu_used
+  cpu_before=$(cpu_ticks "$SERVER_PID")
   "$TETHER" bench "$SERVER_ADDR" --connections "$conns" --payload "$payload" \
     --pipeline "$pipeline" --driver "$driver" --duration "$DURATION" --warmup "$WARMUP" \
     --json "$json" > "$WORK/$tag.txt" 2>&1
   rc=$?
   peak=$(status_kib "$SERVER_PID" VmHWM)
+  cpu_used=$(( $(cpu_ticks "$SERVER_PID") - cpu_before ))
   stop_server
   [ "$rc" = 0 ] || log "  bench exited $rc: $(tail -n 1 "$WORK/$tag.txt")"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\trc=%s\t%s\n' "$kind" "$name" "$conns" "$payload" \
-    "$pipeline" "$json" "$peak" "$rc" "$driver" >> "$INDEX"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\trc=%s\t%s\t%s\n' "$kind" "$name" "$conns" "$payload" \
+    "$pipeline" "$json" "$peak" "$rc" "$driver" "$cpu_used" >> "$INDEX"
 }
 
 # idle_rss NAME: RSS before and with IDLE_CONNECTIONS connections that made one call each.
@@ -330,9 +336,10 @@ grid, pipelined, idle, strace = {}, {}, {}, {}
 for line in open(index):
     f = line.rstrip("\n").split("\t")
     if f[0] in ("grid", "pipelined"):
-        kind, name, conns, payload, pipeline, path, peak, status, driver = f
+        kind, name, conns, payload, pipeline, path, peak, status, driver, cpu_ticks = f
         report = json.load(open(path)) if path and os.path.exists(path) else None
-        entry = {"report": report, "peak_kib": int(peak) if peak else None, "status": status}
+        entry = {"report": report, "peak_kib": int(peak) if peak else None, "status": status,
+                 "cpu_ticks": int(cpu_ticks) if cpu_ticks else None}
         if kind == "grid":
             grid.setdefault((name, int(conns), int(payload), int(pipeline)), []).append(entry)
         else:
@@ -442,6 +449,29 @@ for payload, conns in points:
         c = r["calls_per_connection"]
         flag = " **starved**" if c["median"] and c["min"] < 0.5 * c["median"] else ""
         row.append(f"{c['min']:,} / {c['median']:,}{flag}")
+    o.append("| " + " | ".join(row) + " |")
+o.append("")
+
+def seconds(text):
+    m = re.match(r"^([\d.]+)\s*(us|ms|s|m|h)?$", text.strip())
+    if not m:
+        return None
+    scale = {"us": 1e-6, "ms": 1e-3, "s": 1, None: 1, "m": 60, "h": 3600}[m.group(2)]
+    return float(m.group(1)) * scale
+
+o.append("## Server CPU per call (µs; whole run incl. warmup, 10 ms clock ticks)")
+o.append("")
+header(["payload", "conns"] + servers)
+run_s = (seconds(duration) or 0) + (seconds(warmup) or 0)
+for payload, conns in points:
+    row = [f"{payload} B", str(conns)]
+    for s in servers:
+        e = grid.get((s, conns, payload, 1))
+        r = e and e["report"]
+        if r and r["calls_per_s"] and e["cpu_ticks"] is not None and run_s:
+            row.append(f"{e['cpu_ticks'] * 1e4 / (r['calls_per_s'] * run_s):.1f}")
+        else:
+            row.append("—")
     o.append("| " + " | ".join(row) + " |")
 o.append("")
 
