@@ -20,7 +20,9 @@ const MAX_FRAME: usize = 16_384_000;
 const READ_CHUNK: usize = 4 * 1024;
 
 fn main() {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:0".into());
     let listener = match TcpListener::bind(&addr) {
         Ok(l) => l,
         Err(e) => {
@@ -28,7 +30,9 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let local = listener.local_addr().expect("bound listener has an address");
+    let local = listener
+        .local_addr()
+        .expect("bound listener has an address");
     println!("listening on {local}");
     io::stdout().flush().ok();
     for stream in listener.incoming() {
@@ -92,7 +96,10 @@ fn complete_frames(buf: &mut [u8]) -> io::Result<usize> {
     while buf.len() - at >= 4 {
         let len = i32::from_be_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]);
         if len <= 0 || len as usize > MAX_FRAME {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "bad frame length"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "bad frame length",
+            ));
         }
         let end = at + 4 + len as usize;
         if end > buf.len() {
