@@ -9,10 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use tether::server::{drain_on_signals, Config, Server};
-
-// TEMPORARY: the hand-written Echo processor, until the generated one lands.
-#[path = "../src/bin/tether/echo_temporary.rs"]
-mod echo_temporary;
+use tether::services::echo::EchoProcessor;
+use tether::EchoService;
 
 fn main() -> std::io::Result<()> {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -23,7 +21,7 @@ fn main() -> std::io::Result<()> {
     let config = Config::default()
         .listen(listen)
         .idle_timeout(Duration::from_secs(30));
-    let server = Server::bind(config, echo_temporary::TemporaryEchoProcessor)?;
+    let server = Server::bind(config, EchoProcessor::new(EchoService))?;
     println!("listening on {}", server.local_addr());
     drain_on_signals(server.handle())?;
     let report = server.run()?;

@@ -13,6 +13,10 @@
 //! let back: Vec<String> = decode_from(&bytes).unwrap();
 //! assert_eq!(back, names);
 //! ```
+//!
+//! Services are described in Thrift IDL and compiled to Rust by [`codegen`] (`tether gen`, or
+//! [`codegen::Builder`] from a `build.rs`): types, a handler trait, a processor and a client
+//! per service. [`services`] holds the code generated for the IDL tether ships (`idl/`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,3 +26,10 @@ pub mod protocol;
 pub mod server;
 pub mod services;
 pub mod transport;
+
+// The Echo handler sits beside the generated code it implements, but src/services/mod.rs is
+// generated (and checked for freshness), so the module is declared here.
+#[path = "services/echo_handler.rs"]
+mod echo_handler;
+
+pub use echo_handler::EchoService;

@@ -46,6 +46,20 @@ fn generated_code_matches_golden_files() {
     }
     assert!(
         stale.is_empty(),
-        "stale golden files (regenerate with TETHER_BLESS=1 cargo test --test codegen_golden): {stale:?}"
+        "stale golden files (regenerate with TETHER_BLESS=1 cargo test --test codegen_golden): {stale:?}{}",
+        rustfmt_hint()
     );
+}
+
+/// Generated code goes through rustfmt when it is installed; without it the output differs.
+fn rustfmt_hint() -> &'static str {
+    let found = std::process::Command::new("rustfmt")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        ""
+    } else {
+        " (rustfmt is not installed here; the checked-in files were formatted with it)"
+    }
 }

@@ -41,7 +41,8 @@ fn checked_in_services_are_fresh() {
         let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             on_disk == source,
-            "src/services/{name} is stale; regenerate with TETHER_BLESS=1 cargo test --test codegen_services"
+            "src/services/{name} is stale; regenerate with TETHER_BLESS=1 cargo test --test codegen_services{}",
+            rustfmt_hint()
         );
     }
 }
@@ -360,4 +361,17 @@ fn client_reports_missing_result() {
     }
     // void methods succeed on an empty result struct
     client.ping().unwrap();
+}
+
+/// Generated code goes through rustfmt when it is installed; without it the output differs.
+fn rustfmt_hint() -> &'static str {
+    let found = std::process::Command::new("rustfmt")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        ""
+    } else {
+        " (rustfmt is not installed here; the checked-in files were formatted with it)"
+    }
 }

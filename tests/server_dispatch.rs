@@ -188,9 +188,7 @@ impl Processor for Other {
 
 #[test]
 fn router_serves_plain_names_when_unambiguous_and_prefixed_names_always() {
-    let router = Router::new()
-        .service(echo::TemporaryEchoProcessor)
-        .service(Other);
+    let router = Router::new().service(echo_processor()).service(Other);
     let server = TestServer::start_with(Config::default(), router);
     let mut client = server.connect();
     let reply = client.call(&echo_call(1, b"plain"));
@@ -236,4 +234,22 @@ fn exception_before_close_survives_unread_bytes_behind_it() {
         (reply.seqid, reply.exception().unwrap().kind),
         (9, ApplicationExceptionKind::ProtocolError)
     );
+}
+
+#[test]
+fn large_requests_arrive_over_many_reads_framed_and_unframed() {
+    let server = TestServer::start(Config::default());
+    let payload: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut framed_client = server.connect();
+    let reply = framed_client.call(&echo_call(1, &payload));
+    assert!(reply.binary_field(0) == Some(payload.clone()));
+
+    let mut plain = server.connect();
+    let request = echo_call(2, &payload);
+    for chunk in request.chunks(64 << 10) {
+        plain.send(chunk).unwrap();
+    }
+    let reply = plain.read_unframed(5 * SECOND).reply();
+    assert!(reply.binary_field(0) == Some(payload));
+    assert_eq!(framed_client.call(&ping_call(3)).seqid, 3);
 }

@@ -82,7 +82,9 @@ fn slowloris_is_closed_at_request_timeout_and_never_handled() {
     });
     let waited = client.wait_closed(Duration::from_secs(3)).expect("closed");
     assert!(waited >= 290 * MS, "closed early: {waited:?}");
-    assert!(waited <= 600 * MS, "closed late: {waited:?}");
+    // Were the deadline per read, the trickle (one byte per 90 ms, 2.8 s in all) would keep the
+    // connection open until it stopped.
+    assert!(waited <= 2000 * MS, "closed late: {waited:?}");
     assert!(start.elapsed() < Duration::from_secs(3));
     server.wait_stats("request timeout", |s| {
         s.closed(CloseReason::RequestTimeout) == 1
@@ -176,7 +178,7 @@ fn max_connection_age_closes_an_idle_connection_between_requests() {
     // An idle connection is closed at its age even though the idle timeout is far off.
     let mut idle = server.connect();
     let waited = idle.wait_closed(Duration::from_secs(2)).expect("closed");
-    assert!(waited >= 290 * MS && waited <= 600 * MS, "{waited:?}");
+    assert!(waited >= 290 * MS && waited <= 1500 * MS, "{waited:?}");
 }
 
 #[test]
@@ -213,7 +215,8 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
     client.send(&bytes).unwrap();
     let start = Instant::now();
     assert_eq!(client.read_framed(Duration::from_secs(2)).reply().seqid, 1);
-    for byte in &second[3..7] {
+    // 17 more bytes, one per 100 ms: a per-read deadline would keep it open for 2 s.
+    for byte in &second[3..second.len() - 1] {
         thread::sleep(100 * MS);
         if client.send(&[*byte]).is_err() {
             break;
@@ -221,7 +224,7 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
     }
     client.wait_closed(Duration::from_secs(2)).expect("closed");
     let waited = start.elapsed();
-    assert!(waited >= 290 * MS && waited <= 700 * MS, "{waited:?}");
+    assert!(waited >= 290 * MS && waited <= 1500 * MS, "{waited:?}");
     server.wait_stats("request timeout", |s| {
         s.closed(CloseReason::RequestTimeout) == 1 && s.requests == 1
     });

@@ -8,7 +8,7 @@ import sys
 sys.path.insert(0, sys.argv[1])
 port = int(sys.argv[2])
 
-from thrift.protocol import TBinaryProtocol  # noqa: E402
+from thrift.protocol import TBinaryProtocol, TMultiplexedProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from thrift.Thrift import TApplicationException  # noqa: E402
 
@@ -22,11 +22,15 @@ def check(what, ok):
     print(f"ok: {what}")
 
 
-def run(name, wrap):
+def run(name, wrap, multiplexed=False):
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(5000)
     transport = wrap(sock)
-    client = Echo.Client(TBinaryProtocol.TBinaryProtocol(transport))
+    protocol = TBinaryProtocol.TBinaryProtocol(transport)
+    if multiplexed:
+        # Method names go out as "Echo:echo", Apache's TMultiplexedProtocol.
+        protocol = TMultiplexedProtocol.TMultiplexedProtocol(protocol, "Echo")
+    client = Echo.Client(protocol)
     transport.open()
     try:
         payload = bytes(range(256)) * 40
@@ -59,4 +63,5 @@ def run(name, wrap):
 
 run("framed", TTransport.TFramedTransport)
 run("buffered", TTransport.TBufferedTransport)
+run("framed multiplexed", TTransport.TFramedTransport, multiplexed=True)
 print("python interop: all passed")

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Apache Thrift's Python client (pip `thrift`, code from Debian's thrift-compiler) against
-# `tether serve`, over TFramedTransport and TBufferedTransport; then SIGTERM must exit 0.
+# `tether serve`, over TFramedTransport and TBufferedTransport (and TMultiplexedProtocol over
+# framed); then SIGTERM must exit 0.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/../.." && pwd)"

@@ -18,6 +18,37 @@ pub trait Channel: Send + Sync {
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError>;
 }
 
+/// A shared channel is a channel: `EchoClient<Arc<MuxConnection>>`, `EchoClient<&Pool>`.
+impl<C: Channel + ?Sized> Channel for std::sync::Arc<C> {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
+impl<C: Channel + ?Sized> Channel for &C {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
+impl<C: Channel + ?Sized> Channel for Box<C> {
+    fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
+        (**self).call(method, args)
+    }
+
+    fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
+        (**self).send_oneway(method, args)
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -30,6 +61,17 @@ pub enum ClientError {
     Protocol(ProtocolError),
     /// The server answered with a TApplicationException.
     Application(ApplicationException),
+    /// No address of the endpoint accepted a connection within the connect timeout.
+    Connect(io::Error),
+    /// The reply carried another call's sequence id; the connection was dropped.
+    SeqidMismatch {
+        /// The sequence id of the call.
+        expected: i32,
+        /// The sequence id the reply carried.
+        received: i32,
+    },
+    /// The pool had no free connection before the wait timeout (max_active reached).
+    PoolTimeout,
 }
 
 impl fmt::Display for ClientError {
@@ -39,6 +81,14 @@ impl fmt::Display for ClientError {
             ClientError::Timeout => f.write_str("call timed out"),
             ClientError::Protocol(_) => f.write_str("protocol error in reply"),
             ClientError::Application(e) => write!(f, "server exception: {}", e.message),
+            ClientError::Connect(_) => f.write_str("could not connect"),
+            ClientError::SeqidMismatch { expected, received } => {
+                write!(
+                    f,
+                    "reply seqid {received} does not match call seqid {expected}"
+                )
+            }
+            ClientError::PoolTimeout => f.write_str("no pooled connection became free in time"),
         }
     }
 }
@@ -49,7 +99,10 @@ impl std::error::Error for ClientError {
             ClientError::Io(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
             ClientError::Application(e) => Some(e),
-            ClientError::Timeout => None,
+            ClientError::Connect(e) => Some(e),
+            ClientError::Timeout | ClientError::SeqidMismatch { .. } | ClientError::PoolTimeout => {
+                None
+            }
         }
     }
 }

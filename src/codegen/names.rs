@@ -62,6 +62,32 @@ pub(crate) fn upper_snake_case(name: &str) -> String {
     snake_case(name).to_ascii_uppercase()
 }
 
+/// Rust field names for a struct's IDL field names, in order: snake_case, or on a clash the
+/// IDL name itself, then with `_` appended until unique (`theEdgeCase`, `TheEdgeCase`).
+pub(crate) fn field_names<'a>(idl: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    unique(idl, snake_case)
+}
+
+/// Rust variant names for IDL field names: CamelCase, deduplicated like [`field_names`].
+pub(crate) fn variant_names<'a>(idl: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    unique(idl, camel_case)
+}
+
+fn unique<'a>(idl: impl IntoIterator<Item = &'a str>, convert: fn(&str) -> String) -> Vec<String> {
+    let mut taken: Vec<String> = Vec::new();
+    for name in idl {
+        let mut candidate = convert(name);
+        if taken.contains(&candidate) {
+            candidate = escape(name).trim_start_matches("r#").to_string();
+        }
+        while taken.contains(&candidate) {
+            candidate.push('_');
+        }
+        taken.push(candidate);
+    }
+    taken
+}
+
 /// A string usable as a Rust identifier for `name`: raw when it is a keyword.
 pub(crate) fn escape(name: &str) -> String {
     if NOT_RAW.contains(&name) {
@@ -87,9 +113,37 @@ pub(crate) fn field_ident(name: &str) -> proc_macro2::Ident {
     ident(&snake_case(name))
 }
 
-/// A type or variant identifier, kept as the IDL spells it (escaped if it is a keyword).
+/// Names generated code uses unqualified (the prelude, its imports, `std`); an IDL type or
+/// constant with one of them gets a trailing `_` so it cannot shadow them.
+const RESERVED_TYPES: &[&str] = &[
+    "Result",
+    "Option",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Vec",
+    "String",
+    "Box",
+    "Default",
+    "LazyLock",
+    "BTreeMap",
+    "BTreeSet",
+    "OrderedF64",
+    "client",
+    "protocol",
+    "server",
+    "std",
+];
+
+/// A type, constant or variant identifier, kept as the IDL spells it (escaped if it is a
+/// keyword, `_` added if it would shadow a name generated code relies on).
 pub(crate) fn type_ident(name: &str) -> proc_macro2::Ident {
-    ident(name)
+    if RESERVED_TYPES.contains(&name) {
+        ident(&format!("{name}_"))
+    } else {
+        ident(name)
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +164,31 @@ mod tests {
         assert_eq!(camel_case("user_id"), "UserId");
         assert_eq!(camel_case("err"), "Err");
         assert_eq!(camel_case("_1"), "V1");
+    }
+
+    #[test]
+    fn clashing_names_stay_apart() {
+        assert_eq!(
+            field_names([
+                "theEdgeCase",
+                "theEdgeCase_",
+                "TheEdgeCase",
+                "the_edge_case"
+            ]),
+            [
+                "the_edge_case",
+                "the_edge_case_",
+                "TheEdgeCase",
+                "the_edge_case__"
+            ]
+        );
+        assert_eq!(variant_names(["tricky", "Tricky"]), ["Tricky", "Tricky_"]);
+    }
+
+    #[test]
+    fn prelude_names_are_not_shadowed() {
+        assert_eq!(type_ident("Result").to_string(), "Result_");
+        assert_eq!(type_ident("Results").to_string(), "Results");
     }
 
     #[test]

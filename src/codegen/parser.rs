@@ -548,3 +548,91 @@ impl Parser {
         Ok((value, token.span))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doc_comments_attach_to_what_follows() {
+        let doc = parse(
+            "/** The struct. */\nstruct S {\n  /** The field. */\n  1: i32 f\n  // not a doc\n  2: i32 g\n}\n\
+             /// Line docs\n/// two lines\nenum E { /** first */ A }",
+        )
+        .unwrap();
+        let Definition::Struct(s) = &doc.definitions[0] else {
+            panic!("struct expected")
+        };
+        assert_eq!(s.doc.as_deref(), Some("The struct."));
+        assert_eq!(s.fields[0].doc.as_deref(), Some("The field."));
+        assert_eq!(s.fields[1].doc, None);
+        let Definition::Enum(e) = &doc.definitions[1] else {
+            panic!("enum expected")
+        };
+        assert_eq!(e.doc.as_deref(), Some("Line docs\ntwo lines"));
+        assert_eq!(e.values[0].doc.as_deref(), Some("first"));
+    }
+
+    #[test]
+    fn enum_values_count_on_from_the_last_explicit_one() {
+        let doc = parse("enum E { A, B = 10, C, D = -1, E }").unwrap();
+        let Definition::Enum(e) = &doc.definitions[0] else {
+            panic!("enum expected")
+        };
+        let values: Vec<i32> = e.values.iter().map(|v| v.value).collect();
+        assert_eq!(values, [0, 10, 11, -1, 0]);
+    }
+
+    #[test]
+    fn fields_without_ids_count_down_from_minus_one() {
+        let doc = parse("struct S { i32 a; 5: i32 b; optional i32 c }").unwrap();
+        let Definition::Struct(s) = &doc.definitions[0] else {
+            panic!("struct expected")
+        };
+        let ids: Vec<i16> = s.fields.iter().map(|f| f.id).collect();
+        assert_eq!(ids, [-1, 5, -2]);
+        assert_eq!(s.fields[2].req, Requiredness::Optional);
+    }
+
+    #[test]
+    fn headers_annotations_and_old_keywords_are_accepted() {
+        let doc = parse(
+            "namespace rs a.b\nnamespace * x\nnamespace xsd t (uri = 'u')\ncpp_include \"<x>\"\n\
+             php_namespace p\ninclude \"other.thrift\"\n\
+             typedef list<i32> (cpp.template = \"v\") L (a = \"b\");\n\
+             struct S xsd_all { 1: map cpp_type \"m\" <i32, i32> m = {} xsd_optional (k) } (x = \"y\")\n\
+             service V { oneway void f(), i32 g() throws (1: S s); }",
+        )
+        .unwrap();
+        assert_eq!(doc.rs_namespace.as_deref(), Some("a.b"));
+        assert_eq!(doc.includes[0].0, "other.thrift");
+        assert_eq!(doc.definitions.len(), 3);
+    }
+
+    #[test]
+    fn numbers_in_every_spelling() {
+        let doc = parse(
+            "const i64 A = 0x7fffffffffffffff\nconst i64 B = -0x10\nconst double C = -1.5e3\n\
+             const double D = .5\nconst i32 E = +7",
+        )
+        .unwrap();
+        let values: Vec<ConstValue> = doc
+            .definitions
+            .iter()
+            .map(|d| match d {
+                Definition::Const { value, .. } => value.0.clone(),
+                _ => panic!("const expected"),
+            })
+            .collect();
+        assert_eq!(
+            values,
+            [
+                ConstValue::Int(i64::MAX),
+                ConstValue::Int(-16),
+                ConstValue::Double(-1500.0),
+                ConstValue::Double(0.5),
+                ConstValue::Int(7),
+            ]
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! A connection's worker: read, process, write, back to Idle, with a deadline on every wait.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
 
@@ -38,6 +39,7 @@ pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
         born: Instant::now(),
         last_read: Instant::now(),
         served: 0,
+        wanted: 0,
         dispatcher: Dispatcher {
             router: &shared.router,
             stats: &shared.stats,
@@ -61,6 +63,10 @@ struct Worker<'a> {
     /// ones began in that read, so its deadline counts from there.
     last_read: Instant,
     served: u64,
+    /// Buffered bytes below which the message in hand cannot be complete. An unframed message
+    /// is found by parsing it; without this, a large one arriving in many reads would be
+    /// re-parsed from its start after each read (quadratic work a peer could provoke).
+    wanted: usize,
     dispatcher: Dispatcher<'a>,
 }
 
@@ -84,9 +90,11 @@ impl Worker<'_> {
                 // request the server never started, so it is not processed at all.
                 return self.broken(CloseReason::Drain);
             }
+            let busy = BusyGauge::enter(&self.shared.stats.busy);
             if let Some(reason) = self.serve_requests() {
                 return reason;
             }
+            drop(busy);
             if self
                 .connection
                 .state
@@ -216,6 +224,9 @@ impl Worker<'_> {
                 return After::Continue;
             };
             self.framing = Some(framing);
+            if self.read_buffer.len() < self.wanted {
+                return After::Continue;
+            }
             match parse(self.read_buffer.filled(), framing, &limits) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &self.read_buffer.filled()[message];
@@ -225,12 +236,16 @@ impl Worker<'_> {
                         &mut self.write_buffer,
                     );
                     self.read_buffer.consume(consumed);
+                    self.wanted = 0;
                     self.served += 1;
                     if after == After::Close {
                         return After::Close;
                     }
                 }
-                Ok(FrameStatus::Incomplete { .. }) => return After::Continue,
+                Ok(FrameStatus::Incomplete { needed }) => {
+                    self.wanted = self.read_buffer.len() + needed;
+                    return After::Continue;
+                }
                 Err(e) => {
                     debug!("conn {}: bad frame: {e}", self.connection.id);
                     return After::Close;
@@ -280,5 +295,21 @@ impl Worker<'_> {
         } else {
             otherwise
         }
+    }
+}
+
+/// Counts a connection as busy while alive, on every exit path.
+struct BusyGauge<'a>(&'a AtomicU64);
+
+impl<'a> BusyGauge<'a> {
+    fn enter(gauge: &'a AtomicU64) -> Self {
+        gauge.fetch_add(1, Relaxed);
+        BusyGauge(gauge)
+    }
+}
+
+impl Drop for BusyGauge<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
     }
 }

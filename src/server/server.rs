@@ -162,7 +162,8 @@ impl Server {
         }
     }
 
-    /// Serves until [`ShutdownHandle::shutdown`], then drains and reports.
+    /// Serves until [`ShutdownHandle::shutdown`], then drains and reports. An `Err` means the
+    /// accept loop itself failed (its connections were drained all the same).
     pub fn run(self) -> io::Result<DrainReport> {
         let Server {
             shared,
@@ -181,8 +182,13 @@ impl Server {
             next_id: 1,
             next_stats: None,
         };
-        acceptor.serve()?;
-        Ok(acceptor.drain())
+        // Even if the accept loop fails, the open connections are drained, not abandoned.
+        let served = acceptor.serve();
+        if let Err(e) = &served {
+            warn!("accept loop failed: {e}; draining");
+        }
+        let report = acceptor.drain();
+        served.map(|()| report)
     }
 }
 
@@ -198,6 +204,12 @@ impl ShutdownHandle {
     pub fn force(&self) {
         self.shared.force_requested.store(true, SeqCst);
         self.shutdown();
+    }
+
+    /// Whether the drain has begun: the listener is closed and idle connections are being
+    /// closed (a health check can report "not ready" from here on).
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(SeqCst)
     }
 
     /// The server's counters now.

@@ -76,6 +76,7 @@ impl fmt::Display for CloseReason {
 pub(crate) struct Stats {
     pub accepted: AtomicU64,
     pub active: AtomicU64,
+    pub busy: AtomicU64,
     pub rejected: AtomicU64,
     pub accept_errors: AtomicU64,
     closed: [AtomicU64; 10],
@@ -100,6 +101,7 @@ impl Stats {
         StatsSnapshot {
             accepted: self.accepted.load(Relaxed),
             active: self.active.load(Relaxed),
+            busy: self.busy.load(Relaxed),
             rejected: self.rejected.load(Relaxed),
             accept_errors: self.accept_errors.load(Relaxed),
             closed,
@@ -121,6 +123,8 @@ pub struct StatsSnapshot {
     pub accepted: u64,
     /// Connections open now.
     pub active: u64,
+    /// Connections with a request in hand now (the rest of `active` are Idle).
+    pub busy: u64,
     /// Accepted connections closed without being served (socket setup or thread spawn failed).
     pub rejected: u64,
     /// accept() failures (EMFILE, ENFILE, ...).
@@ -156,10 +160,11 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted={} active={} rejected={} accept_errors={} requests={} oneway={} \
+            "accepted={} active={} busy={} rejected={} accept_errors={} requests={} oneway={} \
              exceptions={} panics={} bytes_in={} bytes_out={} closed:",
             self.accepted,
             self.active,
+            self.busy,
             self.rejected,
             self.accept_errors,
             self.requests,

@@ -3,10 +3,7 @@
 //! wait for a condition with a deadline.
 #![allow(dead_code)]
 
-/// The Echo processor the tests serve. TEMPORARY: the hand-written processor shared with
-/// `tether serve`, until the generated `tether::services::echo::EchoProcessor` lands on main.
-#[path = "../../src/bin/tether/echo_temporary.rs"]
-pub mod echo;
+pub mod client;
 pub mod process;
 pub mod wire;
 
@@ -17,9 +14,16 @@ use std::time::{Duration, Instant};
 
 use tether::protocol::{ApplicationException, MessageType};
 use tether::server::{Config, DrainReport, Router, Server, ShutdownHandle, StatsSnapshot};
+use tether::services::echo::EchoProcessor;
 use tether::transport::{parse_unframed, FrameStatus};
+use tether::EchoService;
 
 pub use wire::*;
+
+/// The Echo service as `tether serve` runs it: the generated processor over [`EchoService`].
+pub fn echo_processor() -> EchoProcessor<EchoService> {
+    EchoProcessor::new(EchoService)
+}
 
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns whether
 /// it held. No fixed sleeps: a test waits only as long as the behaviour takes.
@@ -46,14 +50,19 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Serves the Echo service with `config` (its listen address is replaced by port 0).
+    /// Serves the Echo service with `config` (the default listen address becomes port 0).
     pub fn start(config: Config) -> TestServer {
-        TestServer::start_with(config, Router::new().service(echo::TemporaryEchoProcessor))
+        TestServer::start_with(config, Router::new().service(echo_processor()))
     }
 
-    /// Serves `router`'s services with `config` on 127.0.0.1:0.
+    /// Serves `router`'s services with `config`; the default listen address becomes
+    /// 127.0.0.1:0 (name another to restart a server on a port a test already knows).
     pub fn start_with(config: Config, router: Router) -> TestServer {
-        let config = config.listen(SocketAddr::from(([127, 0, 0, 1], 0)));
+        let config = if config.listen_addr() == Config::default().listen_addr() {
+            config.listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        } else {
+            config
+        };
         let server = Server::bind(config, router).expect("bind");
         let addr = server.local_addr();
         let handle = server.handle();

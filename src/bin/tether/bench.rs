@@ -1,12 +1,31 @@
 //! `tether bench`: a Thrift load generator for the Echo service.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use tether::transport::Framing;
 
 use crate::units::{parse_bytes, parse_duration};
+
+mod connection;
+mod cpu;
+mod load;
+mod progress;
+mod report;
+mod window;
+mod workload;
+
+use load::{Bound, Plan};
+use progress::{Progress, Unit};
+use report::{Report, Setup};
+use workload::Workload;
+
+/// Measured phase when neither --duration nor --requests is given.
+const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 /// Flags of `tether bench`.
 #[derive(Debug, Args)]
@@ -46,6 +65,13 @@ pub struct BenchArgs {
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Bound on each call (write and reply); a call past it counts as a timeout.
+    #[arg(long, value_parser = parse_duration, default_value = "5s")]
+    pub timeout: Duration,
+    /// Bound on opening each connection. 3s: a SYN dropped by a full accept backlog is resent
+    /// after 1 s, which a storm of 1,000 connects can meet.
+    #[arg(long, value_parser = parse_duration, default_value = "3s")]
+    pub connect_timeout: Duration,
 }
 
 /// `--method` values.
@@ -66,8 +92,108 @@ pub enum BenchTransportArg {
     Unframed,
 }
 
-/// Runs the load test and prints the report.
+/// Runs the load test and prints the report; fails when no call succeeded.
 pub fn run(args: BenchArgs) -> ExitCode {
-    eprintln!("tether bench: not built yet ({args:?})");
-    ExitCode::FAILURE
+    let plan = match plan(&args) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("tether bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let progress = match plan.bound {
+        Bound::Duration(d) => Progress::new(Unit::Milliseconds, d.as_millis() as u64),
+        Bound::Requests(n) => Progress::new(Unit::Calls, n),
+    };
+    let setup = Setup {
+        addr: args.addr.clone(),
+        method: plan.workload.method(),
+        payload: match args.method {
+            MethodArg::Echo => args.payload,
+            MethodArg::Ping => 0,
+        },
+        transport: match args.transport {
+            BenchTransportArg::Framed => "framed",
+            BenchTransportArg::Unframed => "unframed",
+        },
+        connections: plan.connections,
+        pipeline: plan.pipeline,
+        rate: plan.rate,
+    };
+    let outcome = match load::run(Arc::new(plan), &progress) {
+        Ok(outcome) => outcome,
+        Err(message) => {
+            progress.finish();
+            eprintln!("tether bench: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = Report::new(setup, &outcome);
+    print!("{}", report.to_text());
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, report.to_json()) {
+            eprintln!("tether bench: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if report.calls == 0 {
+        eprintln!("tether bench: no call succeeded");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
+
+/// Checks the flags and turns them into a plan.
+fn plan(args: &BenchArgs) -> Result<Plan, String> {
+    if args.connections == 0 {
+        return Err("--connections must be at least 1".into());
+    }
+    if args.pipeline == 0 {
+        return Err("--pipeline must be at least 1".into());
+    }
+    if let Some(rate) = args.rate {
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err("--rate must be a positive number of calls per second".into());
+        }
+    }
+    if args.rate.is_some() && args.idle_between.is_some() {
+        return Err("--idle-between is for the closed loop; --rate already spaces calls".into());
+    }
+    let bound = match (args.duration, args.requests) {
+        (_, Some(0)) => return Err("--requests must be at least 1".into()),
+        (_, Some(n)) => Bound::Requests(n),
+        (Some(d), None) if d.is_zero() => return Err("--duration must be above 0".into()),
+        (Some(d), None) => Bound::Duration(d),
+        (None, None) => Bound::Duration(DEFAULT_DURATION),
+    };
+    Ok(Plan {
+        addr: resolve(&args.addr)?,
+        framing: match args.transport {
+            BenchTransportArg::Framed => Framing::Framed,
+            BenchTransportArg::Unframed => Framing::Unframed,
+        },
+        connections: args.connections,
+        pipeline: args.pipeline,
+        bound,
+        warmup: args.warmup,
+        rate: args.rate,
+        idle_between: args.idle_between,
+        connect_timeout: args.connect_timeout,
+        call_timeout: args.timeout,
+        workload: match args.method {
+            MethodArg::Echo => Workload::echo(args.payload),
+            MethodArg::Ping => Workload::ping(),
+        },
+    })
+}
+
+/// The first address `addr` resolves to.
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    addr.to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {addr}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{addr} resolves to no address"))
+}
+
+#[cfg(test)]
+mod tests;

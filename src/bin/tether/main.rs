@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
-mod echo_temporary;
 mod gen;
 mod serve;
 mod units;

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use tether::server::{drain_on_signals, Config, DrainReport, Router, Server, Transport};
+use tether::services::echo::EchoProcessor;
+use tether::EchoService;
 
-use crate::echo_temporary::TemporaryEchoProcessor;
 use crate::units::{parse_bytes, parse_duration};
 
 /// Flags of `tether serve`; unset ones take the server Config's defaults.
@@ -121,7 +122,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
-    let router = Router::new().service(TemporaryEchoProcessor);
+    let router = Router::new().service(EchoProcessor::new(EchoService));
     let server = Server::bind(config(args), router)?;
     drain_on_signals(server.handle())?;
     // The contract with scripts and tests: this is the first stdout line, flushed at once.

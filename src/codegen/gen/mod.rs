@@ -1,6 +1,9 @@
 //! Rust from the resolved IDL: one module per IDL file, printed by prettyplease.
 
+mod client;
+mod processor;
 mod service;
+mod structs;
 mod types;
 mod value;
 
@@ -81,7 +84,21 @@ pub(crate) fn generate_file(
     let helpers = generator.helpers();
     let tokens = quote! {
         #module_doc
-        #![allow(clippy::all, non_camel_case_types, non_snake_case, non_upper_case_globals)]
+        // IDL names are kept as written, and IDL shapes (many arguments, deep types, method
+        // names like `next`) are not for the generator to change.
+        #![allow(non_camel_case_types, non_snake_case, non_upper_case_globals)]
+        #![allow(
+            clippy::derivable_impls,
+            clippy::disallowed_names,
+            clippy::enum_variant_names,
+            clippy::large_enum_variant,
+            clippy::new_ret_no_self,
+            clippy::should_implement_trait,
+            clippy::too_many_arguments,
+            clippy::type_complexity,
+            clippy::unnecessary_lazy_evaluations,
+            clippy::wrong_self_convention
+        )]
         #(#imports)*
         #body
         #helpers
@@ -369,11 +386,77 @@ fn is_double(ty: &Resolved) -> bool {
 
 /// `#[doc = ...]` lines for an IDL doc comment, or for `fallback` when there is none.
 fn doc_attrs(doc: &Option<String>, fallback: impl FnOnce() -> String) -> TokenStream {
-    let text = doc.clone().unwrap_or_else(fallback);
+    let text = match doc {
+        Some(idl) => markdown_safe(idl),
+        None => fallback(),
+    };
     let lines = text.lines().map(|line| {
         let line = format!(" {line}");
         let line = line.trim_end();
         quote!(#[doc = #line])
     });
     quote!(#(#lines)*)
+}
+
+/// IDL doc comments are prose, not Markdown: indented lines and fenced blocks would become
+/// doctests, and `[x]`, `<T>` broken links or HTML tags. Indentation is capped at three
+/// spaces, fences are marked `text`, and brackets outside code spans are escaped.
+fn markdown_safe(doc: &str) -> String {
+    let mut out = Vec::new();
+    let mut in_fence = false;
+    for line in doc.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") {
+            out.push(if in_fence {
+                "```".to_string()
+            } else {
+                "```text".to_string()
+            });
+            in_fence = !in_fence;
+            continue;
+        }
+        if in_fence {
+            out.push(line.to_string());
+            continue;
+        }
+        let indent: usize = line[..line.len() - trimmed.len()]
+            .chars()
+            .map(|c| if c == '\t' { 4 } else { 1 })
+            .sum();
+        let mut text = " ".repeat(indent.min(3));
+        let mut in_code = false;
+        for c in trimmed.chars() {
+            match c {
+                '`' => in_code = !in_code,
+                '[' | ']' | '<' | '>' | '\\' if !in_code => text.push('\\'),
+                _ => {}
+            }
+            text.push(c);
+        }
+        out.push(text);
+    }
+    if in_fence {
+        out.push("```".to_string());
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::markdown_safe;
+
+    #[test]
+    fn idl_docs_cannot_become_doctests_or_links() {
+        assert_eq!(
+            markdown_safe("map<i32, i32> of [ids]"),
+            "map\\<i32, i32\\> of \\[ids\\]"
+        );
+        assert_eq!(
+            markdown_safe("keep `Vec<u8>` as code"),
+            "keep `Vec<u8>` as code"
+        );
+        assert_eq!(markdown_safe("        indented\n\tx"), "   indented\n   x");
+        assert_eq!(markdown_safe("```\nlet x;\n```"), "```text\nlet x;\n```");
+        assert_eq!(markdown_safe("```rust\nunclosed"), "```text\nunclosed\n```");
+    }
 }

@@ -1,4 +1,5 @@
-//! Per service: argument and result structs, handler trait, processor, client.
+//! Per service: argument and result structs, error enums, the handler trait; the processor
+//! and client are in processor.rs and client.rs.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
@@ -9,12 +10,12 @@ use crate::codegen::model::DefId;
 use crate::codegen::names;
 
 /// Names generated for one method.
-struct MethodNames {
-    args: Ident,
-    result: Ident,
+pub(super) struct MethodNames {
+    pub args: Ident,
+    pub result: Ident,
     /// The per-method error enum, for methods that declare exceptions.
-    error: Option<Ident>,
-    method: Ident,
+    pub error: Option<Ident>,
+    pub method: Ident,
 }
 
 impl Generator<'_> {
@@ -31,7 +32,7 @@ impl Generator<'_> {
     }
 
     /// The services `s` extends, nearest first.
-    fn ancestors(&self, s: &Service) -> Result<Vec<DefId>> {
+    pub(super) fn ancestors(&self, s: &Service) -> Result<Vec<DefId>> {
         let mut chain: Vec<DefId> = Vec::new();
         let mut file = self.file;
         let mut extends = s.extends.clone();
@@ -61,7 +62,7 @@ impl Generator<'_> {
         Ok(chain)
     }
 
-    fn method_names(&self, s: &Service, f: &Function) -> MethodNames {
+    pub(super) fn method_names(&self, s: &Service, f: &Function) -> MethodNames {
         let base = format!("{}{}", s.name, names::camel_case(&f.name));
         MethodNames {
             args: format_ident!("{}Args", base),
@@ -146,8 +147,8 @@ impl Generator<'_> {
         let mut variants = Vec::new();
         let mut froms = Vec::new();
         let mut seen_types = Vec::new();
-        for throw in &f.throws {
-            let variant = names::ident(&names::camel_case(&throw.name));
+        let variant_names = throw_variants(f);
+        for (throw, variant) in f.throws.iter().zip(&variant_names) {
             let ty = self.rust_type(&self.resolve(&throw.ty)?);
             let doc = format!(" The declared exception `{}`.", throw.name);
             variants.push(quote!(#[doc = #doc] #variant(#ty),));
@@ -163,11 +164,7 @@ impl Generator<'_> {
                 });
             }
         }
-        let variant_names: Vec<_> = f
-            .throws
-            .iter()
-            .map(|t| names::ident(&names::camel_case(&t.name)))
-            .collect();
+
         let doc = format!(" How `{}.{}` can fail.", s.name, f.name);
         Ok(quote! {
             #[doc = #doc]
@@ -220,7 +217,7 @@ impl Generator<'_> {
         })
     }
 
-    fn service_path(&self, id: DefId, suffix: &str) -> TokenStream {
+    pub(super) fn service_path(&self, id: DefId, suffix: &str) -> TokenStream {
         let name = format_ident!("{}{}", self.program.definition(id).name(), suffix);
         if id.file == self.file {
             quote!(#name)
@@ -231,7 +228,7 @@ impl Generator<'_> {
     }
 
     /// Handler-side return type of `f`.
-    fn handler_return(&self, s: &Service, f: &Function) -> Result<TokenStream> {
+    pub(super) fn handler_return(&self, s: &Service, f: &Function) -> Result<TokenStream> {
         let protocol = self.protocol();
         let ok = match &f.returns {
             Some(t) => self.rust_type(&self.resolve(t)?),
@@ -243,19 +240,41 @@ impl Generator<'_> {
         })
     }
 
-    fn arg_list(&self, f: &Function) -> Result<(Vec<TokenStream>, Vec<Ident>)> {
+    /// Each argument as a parameter (`name: Type`) and as a struct field pattern/initializer
+    /// (`name`, or `field: name_` when the name would shadow one of the processor's own
+    /// `handler`, `ctx`, `header`, `args`, `out`).
+    pub(super) fn arg_list(
+        &self,
+        f: &Function,
+    ) -> Result<(Vec<TokenStream>, Vec<Ident>, Vec<TokenStream>)> {
         let mut params = Vec::new();
-        let mut idents = Vec::new();
-        for arg in &f.args {
-            let ident = names::field_ident(&arg.name);
+        let mut bindings = Vec::new();
+        let mut fields = Vec::new();
+        let rust_names = names::field_names(f.args.iter().map(|a| a.name.as_str()));
+        for (arg, name) in f.args.iter().zip(&rust_names) {
+            let mut binding = name.clone();
+            while matches!(
+                binding.as_str(),
+                "handler" | "ctx" | "header" | "args" | "out"
+            ) || (binding != *name && rust_names.contains(&binding))
+            {
+                binding.push('_');
+            }
+            let field = names::ident(name);
+            let binding = names::ident(&binding);
             let mut ty = self.rust_type(&self.resolve(&arg.ty)?);
             if arg.req == Requiredness::Optional {
                 ty = quote!(Option<#ty>);
             }
-            params.push(quote!(#ident: #ty));
-            idents.push(ident);
+            params.push(quote!(#binding: #ty));
+            fields.push(if field == binding {
+                quote!(#field)
+            } else {
+                quote!(#field: #binding)
+            });
+            bindings.push(binding);
         }
-        Ok((params, idents))
+        Ok((params, bindings, fields))
     }
 
     fn handler_trait(&self, s: &Service, parent: Option<DefId>) -> Result<TokenStream> {
@@ -271,9 +290,10 @@ impl Generator<'_> {
             s.name, s.name
         );
         let mut methods = Vec::new();
+        let mut forwards = Vec::new();
         for f in &s.functions {
             let method = names::field_ident(&f.name);
-            let (params, _) = self.arg_list(f)?;
+            let (params, bindings, _) = self.arg_list(f)?;
             let ret = self.handler_return(s, f)?;
             let fdocs = doc_attrs(&f.doc, || {
                 let kind = if f.oneway {
@@ -287,6 +307,11 @@ impl Generator<'_> {
                 #fdocs
                 fn #method(&self, ctx: &server::CallContext, #(#params),*) -> #ret;
             });
+            forwards.push(quote! {
+                fn #method(&self, ctx: &server::CallContext, #(#params),*) -> #ret {
+                    (**self).#method(ctx, #(#bindings),*)
+                }
+            });
         }
         Ok(quote! {
             #docs
@@ -295,367 +320,33 @@ impl Generator<'_> {
             pub trait #name: #supertrait {
                 #(#methods)*
             }
-        })
-    }
 
-    fn processor(&self, s: &Service, ancestors: &[DefId]) -> Result<TokenStream> {
-        let protocol = self.protocol();
-        let handler = format_ident!("{}Handler", s.name);
-        let processor = format_ident!("{}Processor", s.name);
-        let service_name = &s.name;
-        let mut method_names: Vec<String> = s.functions.iter().map(|f| f.name.clone()).collect();
-        for id in ancestors {
-            if let Definition::Service(parent) = self.program.definition(*id) {
-                method_names.extend(parent.functions.iter().map(|f| f.name.clone()));
-            }
-        }
-        let arms = s
-            .functions
-            .iter()
-            .map(|f| self.processor_arm(s, f))
-            .collect::<Result<Vec<_>>>()?;
-        let inherited = ancestors.iter().map(|id| {
-            let parent = self.service_path(*id, "Processor");
-            quote! {
-                if #parent::<H>::dispatch(&self.handler, ctx, header, args, out)? {
-                    return Ok(());
-                }
-            }
-        });
-        let doc = format!(" Serves `{service_name}` by calling an [`{handler}`].");
-        let dispatch_doc = format!(
-            " Handles a call of one of `{service_name}`'s own methods (not inherited ones); \
-             `Ok(false)` when `header.name` is not one of them."
-        );
-        let has_arms = !arms.is_empty();
-        let dispatch_body = if has_arms {
-            quote! {
-                match header.name {
-                    #(#arms)*
-                    _ => return Ok(false),
-                }
-                Ok(true)
-            }
-        } else {
-            quote! {
-                let _ = (handler, ctx, header, args, out);
-                Ok(false)
-            }
-        };
-        Ok(quote! {
-            #[doc = #doc]
-            pub struct #processor<H> {
-                handler: H,
-            }
-
-            impl<H: #handler> #processor<H> {
-                /// A processor that calls `handler`.
-                pub fn new(handler: H) -> Self {
-                    #processor { handler }
-                }
-
-                /// The handler this processor calls.
-                pub fn handler(&self) -> &H {
-                    &self.handler
-                }
-
-                #[doc = #dispatch_doc]
-                pub fn dispatch(
-                    handler: &H,
-                    ctx: &server::CallContext,
-                    header: &#protocol::MessageHeader<'_>,
-                    args: &mut #protocol::Reader<'_>,
-                    out: &mut Vec<u8>,
-                ) -> Result<bool, #protocol::ProtocolError> {
-                    #dispatch_body
-                }
-            }
-
-            impl<H: #handler> server::Processor for #processor<H> {
-                fn service_name(&self) -> &'static str {
-                    #service_name
-                }
-
-                fn method_names(&self) -> &'static [&'static str] {
-                    &[#(#method_names),*]
-                }
-
-                fn process(
-                    &self,
-                    ctx: &server::CallContext,
-                    header: &#protocol::MessageHeader<'_>,
-                    args: &mut #protocol::Reader<'_>,
-                    out: &mut Vec<u8>,
-                ) -> Result<(), #protocol::ProtocolError> {
-                    if Self::dispatch(&self.handler, ctx, header, args, out)? {
-                        return Ok(());
-                    }
-                    #(#inherited)*
-                    args.skip(#protocol::TType::Struct)?;
-                    let message = format!("unknown method {}", header.name);
-                    #protocol::ApplicationException::new(#protocol::ApplicationExceptionKind::UnknownMethod, message)
-                        .encode_message(out, header.name, header.seqid);
-                    Ok(())
-                }
+            /// A shared handler serves too, so its owner can keep a handle on it.
+            impl<T: #name + ?Sized> #name for std::sync::Arc<T> {
+                #(#forwards)*
             }
         })
     }
+}
 
-    fn processor_arm(&self, s: &Service, f: &Function) -> Result<TokenStream> {
-        let protocol = self.protocol();
-        let n = self.method_names(s, f);
-        let (
-            MethodNames {
-                args,
-                result,
-                method,
-                ..
-            },
-            idl_name,
-        ) = (&n, &f.name);
-        let (_, idents) = self.arg_list(f)?;
-        let decode = if idents.is_empty() {
-            quote!(let #args {} = #protocol::Decode::decode(args)?;)
-        } else {
-            quote!(let #args { #(#idents),* } = #protocol::Decode::decode(args)?;)
-        };
-        let call = quote!(handler.#method(ctx, #(#idents),*));
-        if f.oneway {
-            return Ok(quote! {
-                #idl_name => {
-                    #decode
-                    // A oneway call has no reply to carry an error back in.
-                    let _ = #call;
-                }
-            });
-        }
-        self.uses.write_reply.set(true);
-        let success = if f.returns.is_some() {
-            quote!(success: Some(success),)
-        } else {
-            quote!()
-        };
-        let ok_pattern = if f.returns.is_some() {
-            quote!(success)
-        } else {
-            quote!(())
-        };
-        let Some(error) = &n.error else {
-            let result_value = if f.returns.is_some() {
-                quote!(#result { #success })
-            } else {
-                quote!(#result {})
-            };
-            return Ok(quote! {
-                #idl_name => {
-                    #decode
-                    match #call {
-                        Ok(#ok_pattern) => write_reply(out, header, &#result_value),
-                        Err(e) => e.encode_message(out, header.name, header.seqid),
-                    }
-                }
-            });
-        };
-        let thrown = f.throws.iter().map(|t| {
-            let variant = names::ident(&names::camel_case(&t.name));
-            let field = names::field_ident(&t.name);
-            quote!(Err(#error::#variant(e)) => #result { #field: Some(e), ..Default::default() },)
-        });
-        Ok(quote! {
-            #idl_name => {
-                #decode
-                let result = match #call {
-                    Ok(#ok_pattern) => #result { #success ..Default::default() },
-                    #(#thrown)*
-                    Err(#error::Application(e)) => {
-                        e.encode_message(out, header.name, header.seqid);
-                        return Ok(true);
-                    }
-                    Err(#error::Client(e)) => {
-                        #protocol::ApplicationException::new(#protocol::ApplicationExceptionKind::InternalError, e.to_string())
-                            .encode_message(out, header.name, header.seqid);
-                        return Ok(true);
-                    }
-                };
-                write_reply(out, header, &result);
-            }
-        })
-    }
+/// The error enum's variant for each declared exception.
+pub(super) fn throw_variants(f: &Function) -> Vec<Ident> {
+    names::variant_names(f.throws.iter().map(|t| t.name.as_str()))
+        .iter()
+        .map(|v| names::ident(v))
+        .collect()
+}
 
-    fn client(&self, s: &Service, parent: Option<DefId>) -> Result<TokenStream> {
-        self.uses.client.set(true);
-        let client = format_ident!("{}Client", s.name);
-        let doc = format!(" Calls `{}` over any [`client::Channel`].", s.name);
-        let mut methods = Vec::new();
-        for f in &s.functions {
-            methods.push(self.client_method(s, f)?);
-        }
-        let (fields, new_body, channel_body, into_body, deref) = match parent {
-            Some(id) => {
-                let base = self.service_path(id, "Client");
-                (
-                    quote!(base: #base<C>,),
-                    quote!(#client { base: #base::new(channel) }),
-                    quote!(self.base.channel()),
-                    quote!(self.base.into_channel()),
-                    quote! {
-                        /// The inherited methods.
-                        impl<C> std::ops::Deref for #client<C> {
-                            type Target = #base<C>;
-
-                            fn deref(&self) -> &Self::Target {
-                                &self.base
-                            }
-                        }
-                    },
-                )
-            }
-            None => (
-                quote!(channel: C,),
-                quote!(#client { channel }),
-                quote!(&self.channel),
-                quote!(self.channel),
-                quote!(),
-            ),
-        };
-        Ok(quote! {
-            #[doc = #doc]
-            #[derive(Debug, Clone)]
-            pub struct #client<C> {
-                #fields
-            }
-
-            impl<C: client::Channel> #client<C> {
-                /// A client sending its calls over `channel`.
-                pub fn new(channel: C) -> Self {
-                    #new_body
-                }
-
-                /// The channel calls go over.
-                pub fn channel(&self) -> &C {
-                    #channel_body
-                }
-
-                /// Gives the channel back.
-                pub fn into_channel(self) -> C {
-                    #into_body
-                }
-
-                #(#methods)*
-            }
-
-            #deref
-        })
-    }
-
-    fn client_method(&self, s: &Service, f: &Function) -> Result<TokenStream> {
-        let protocol = self.protocol();
-        let n = self.method_names(s, f);
-        let MethodNames {
-            args,
-            result,
-            method,
-            error,
-        } = &n;
-        let idl_name = &f.name;
-        let (params, idents) = self.arg_list(f)?;
-        let fdocs = doc_attrs(&f.doc, || format!("Calls `{}`.", f.name));
-        let args_value = quote!(&#args { #(#idents),* });
-        if f.oneway {
-            return Ok(quote! {
-                #fdocs
-                pub fn #method(&self, #(#params),*) -> Result<(), client::ClientError> {
-                    self.channel().send_oneway(#idl_name, #args_value)
-                }
-            });
-        }
-        let ok = match &f.returns {
-            Some(t) => self.rust_type(&self.resolve(t)?),
-            None => quote!(()),
-        };
-        let err = match error {
-            Some(error) => quote!(#error),
-            None => quote!(client::ClientError),
-        };
-        let decode_error = if error.is_some() {
-            quote!(.map_err(client::ClientError::from))
-        } else {
-            quote!()
-        };
-        let thrown = f.throws.iter().map(|t| {
-            let field = names::field_ident(&t.name);
-            let variant = names::ident(&names::camel_case(&t.name));
-            let error = error.as_ref().expect("throws imply an error enum");
-            quote! {
-                if let Some(e) = result.#field {
-                    return Err(#error::#variant(e));
-                }
-            }
-        });
-        let finish = if f.returns.is_some() && !f.throws.is_empty() {
-            self.uses.missing_result.set(true);
-            quote!(Err(missing_result(#idl_name).into()))
-        } else if f.returns.is_some() {
-            self.uses.missing_result.set(true);
-            quote!(result.success.ok_or_else(|| missing_result(#idl_name).into()))
-        } else {
-            quote!(Ok(()))
-        };
-        let result_binding = if f.returns.is_none() && f.throws.is_empty() {
-            quote!(_result)
-        } else {
-            quote!(result)
-        };
-        // Success is checked first, as Apache's generated clients do.
-        let success_first = if f.returns.is_some() && !f.throws.is_empty() {
-            quote! {
-                if let Some(success) = result.success {
-                    return Ok(success);
-                }
-            }
-        } else {
-            quote!()
-        };
-        Ok(quote! {
-            #fdocs
-            pub fn #method(&self, #(#params),*) -> Result<#ok, #err> {
-                let reply = self.channel().call(#idl_name, #args_value)?;
-                let #result_binding: #result = #protocol::decode_from(&reply)#decode_error?;
-                #success_first
-                #(#thrown)*
-                #finish
-            }
-        })
-    }
-
-    /// File-private helpers the processors and clients above share.
-    pub(super) fn helpers(&self) -> TokenStream {
-        let mut out = TokenStream::new();
-        if self.uses.write_reply.get() {
-            out.extend(quote! {
-                /// Appends a REPLY message answering `call` with `result`.
-                fn write_reply(out: &mut Vec<u8>, call: &protocol::MessageHeader<'_>, result: &dyn protocol::Encode) {
-                    let header = protocol::MessageHeader {
-                        name: call.name,
-                        kind: protocol::MessageType::Reply,
-                        seqid: call.seqid,
-                    };
-                    protocol::write_message_begin(out, &header);
-                    result.encode(out);
-                }
-            });
-        }
-        if self.uses.missing_result.get() {
-            out.extend(quote! {
-                /// The error for a reply that holds neither a return value nor a declared exception.
-                fn missing_result(method: &str) -> protocol::ApplicationException {
-                    protocol::ApplicationException::new(
-                        protocol::ApplicationExceptionKind::MissingResult,
-                        format!("{method} failed: unknown result"),
-                    )
-                }
-            });
-        }
-        out
-    }
+/// The result struct's field for each declared exception (named beside `success`).
+pub(super) fn throw_fields(f: &Function) -> Vec<Ident> {
+    let success = f.returns.as_ref().map(|_| "success");
+    let all = names::field_names(
+        success
+            .into_iter()
+            .chain(f.throws.iter().map(|t| t.name.as_str())),
+    );
+    all.iter()
+        .skip(usize::from(success.is_some()))
+        .map(|n| names::ident(n))
+        .collect()
 }

@@ -265,6 +265,9 @@ impl Generator<'_> {
             }
             given.push((field, expr));
         }
+        let field_names = names::field_names(s.fields.iter().map(|f| f.name.as_str()));
+        let variant_names = names::variant_names(s.fields.iter().map(|f| f.name.as_str()));
+        let position = |name: &str| s.fields.iter().position(|f| f.name == name).unwrap_or(0);
         if s.kind == StructKind::Union {
             let [(field, expr)] = given.as_slice() else {
                 return Err(self.program.error(
@@ -273,12 +276,12 @@ impl Generator<'_> {
                     "a union constant sets exactly one field",
                 ));
             };
-            let variant = names::ident(&names::camel_case(&field.name));
+            let variant = names::ident(&variant_names[position(&field.name)]);
             return Ok(quote!(#path::#variant(#expr)));
         }
         let mut inits = Vec::new();
         for field in &s.fields {
-            let name = names::field_ident(&field.name);
+            let name = names::ident(&field_names[position(&field.name)]);
             let expr = match given.iter().find(|(f, _)| f.name == field.name) {
                 Some((f, expr)) if f.req == crate::codegen::ast::Requiredness::Optional => {
                     quote!(Some(#expr))

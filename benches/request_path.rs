@@ -1,0 +1,122 @@
+//! The server's request path without sockets: a framed echo request as it sits in a
+//! connection's read buffer -> frame found -> header decoded -> routed -> generated Echo
+//! processor decodes the args, calls the handler, encodes the reply -> frame length patched.
+//! It follows the steps of the server's dispatcher (crate-private) through the public API:
+//! `parse_framed`, `Reader`, `Router::route`, `Processor::process`, `begin_frame`/`finish_frame`,
+//! with the handler call under `catch_unwind` as the server runs it.
+//!
+//! `cargo bench --bench request_path` (add `-- --warm-up-time 1 --measurement-time 3` for a
+//! quick run). Throughput is one request per iteration, so criterion reports requests/s.
+
+use std::hint::black_box;
+use std::panic::{self, AssertUnwindSafe};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tether::protocol::{
+    begin_frame, finish_frame, write_message_begin, ApplicationException, Encode, Limits,
+    MessageHeader, MessageType, Reader,
+};
+use tether::server::{CallContext, Router};
+use tether::services::echo::{
+    EchoEchoArgs, EchoFailError, EchoHandler, EchoPingArgs, EchoProcessor,
+};
+use tether::transport::{parse_framed, FrameStatus};
+
+/// The Echo handler `tether serve` runs: echo returns its payload, ping nothing.
+struct Echo;
+
+impl EchoHandler for Echo {
+    fn echo(&self, _: &CallContext, payload: Vec<u8>) -> Result<Vec<u8>, ApplicationException> {
+        Ok(payload)
+    }
+
+    fn ping(&self, _: &CallContext) -> Result<(), ApplicationException> {
+        Ok(())
+    }
+
+    fn sleep(&self, _: &CallContext, _: i32) -> Result<(), ApplicationException> {
+        Ok(())
+    }
+
+    fn fire(&self, _: &CallContext, _: Vec<u8>) -> Result<(), ApplicationException> {
+        Ok(())
+    }
+
+    fn fail(&self, _: &CallContext, mode: String) -> Result<String, EchoFailError> {
+        Ok(mode)
+    }
+}
+
+/// A framed call message, as a client puts it on the wire.
+fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = begin_frame(&mut out);
+    let header = MessageHeader {
+        name,
+        kind: MessageType::Call,
+        seqid: 42,
+    };
+    write_message_begin(&mut out, &header);
+    args.encode(&mut out);
+    finish_frame(&mut out, at);
+    out
+}
+
+/// One request through the path; the framed reply is appended to `out`.
+fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>) {
+    let FrameStatus::Complete { message, .. } =
+        parse_framed(buffered, Limits::default().max_frame).expect("valid frame")
+    else {
+        panic!("whole frame buffered");
+    };
+    let mut reader = Reader::with_limits(&buffered[message], Limits::default());
+    let header = reader.read_message_begin().expect("valid header");
+    let (processor, method) = router.route(header.name).expect("known method");
+    let routed = MessageHeader {
+        name: method,
+        ..header
+    };
+    let at = begin_frame(out);
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        processor.process(ctx, &routed, &mut reader, out)
+    }))
+    .expect("handler does not panic")
+    .expect("args decode");
+    finish_frame(out, at);
+}
+
+fn request_path(c: &mut Criterion) {
+    let router = Router::new().service(EchoProcessor::new(Echo));
+    let ctx = CallContext::new(None, 1, 42);
+    let mut group = c.benchmark_group("request_path");
+    group.throughput(Throughput::Elements(1));
+    for size in [64usize, 1024] {
+        let request = framed_call(
+            "echo",
+            &EchoEchoArgs {
+                payload: vec![7; size],
+            },
+        );
+        let mut out = Vec::with_capacity(2 * size + 64);
+        group.bench_function(BenchmarkId::new("echo", size), |b| {
+            b.iter(|| {
+                out.clear();
+                handle(&router, &ctx, black_box(&request), &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    let request = framed_call("ping", &EchoPingArgs {});
+    let mut out = Vec::with_capacity(64);
+    group.bench_function("ping", |b| {
+        b.iter(|| {
+            out.clear();
+            handle(&router, &ctx, black_box(&request), &mut out);
+            black_box(out.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, request_path);
+criterion_main!(benches);

@@ -1,0 +1,120 @@
+//! Many threads sharing one multiplexed connection, measured against one call at a time.
+//!
+//! ```text
+//! cargo run --release --example echo_server
+//! cargo run --release --example mux_client -- 127.0.0.1:9090 --callers 32 --seconds 2
+//! ```
+//!
+//! Runs echo calls for a bounded time on (1) one [`Connection`], one call at a time, and (2) one
+//! [`MuxConnection`] shared by `--callers` threads, and prints calls per second for each.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tether::client::{Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection};
+use tether::services::echo::EchoClient;
+
+/// Each caller stops after this many calls even if time remains, so a run is bounded both ways.
+const MAX_CALLS_PER_CALLER: u64 = 5_000_000;
+
+struct Options {
+    addr: String,
+    callers: usize,
+    run_for: Duration,
+    payload: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        addr: "127.0.0.1:9090".to_owned(),
+        callers: 32,
+        run_for: Duration::from_secs(2),
+        payload: 16,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        match arg.as_str() {
+            "--callers" => options.callers = value().max(1) as usize,
+            "--seconds" => options.run_for = Duration::from_secs(value().max(1)),
+            "--payload" => options.payload = value() as usize,
+            _ => options.addr = arg,
+        }
+    }
+    options
+}
+
+/// Runs `callers` threads calling echo on `channel` until `run_for` passes; returns
+/// (successful calls, errors, elapsed).
+fn drive(
+    client: Arc<EchoClient<Arc<dyn Channel>>>,
+    callers: usize,
+    run_for: Duration,
+    payload: usize,
+) -> (u64, u64, Duration) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + run_for;
+    let threads: Vec<_> = (0..callers)
+        .map(|_| {
+            let (client, calls, errors) = (client.clone(), calls.clone(), errors.clone());
+            thread::spawn(move || {
+                let body = vec![b'x'; payload];
+                for _ in 0..MAX_CALLS_PER_CALLER {
+                    if Instant::now() >= deadline {
+                        break;
+                    }
+                    match client.echo(body.clone()) {
+                        Ok(_) => calls.fetch_add(1, Ordering::Relaxed),
+                        Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("caller thread panicked");
+    }
+    let elapsed = started.elapsed();
+    (
+        calls.load(Ordering::Relaxed),
+        errors.load(Ordering::Relaxed),
+        elapsed,
+    )
+}
+
+fn echo_client(channel: Arc<dyn Channel>) -> Arc<EchoClient<Arc<dyn Channel>>> {
+    Arc::new(EchoClient::new(channel))
+}
+
+fn report(label: &str, (calls, errors, elapsed): (u64, u64, Duration)) -> f64 {
+    let rate = calls as f64 / elapsed.as_secs_f64();
+    println!("{label:<44} {calls:>9} calls {errors:>4} errors {rate:>11.0} calls/s");
+    rate
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    env_logger::init();
+    let o = options();
+    let config = ConnectionConfig::default();
+
+    let single: Arc<dyn Channel> = Arc::new(Connection::connect(&o.addr, config.clone())?);
+    let serial = report(
+        "one connection, one call at a time",
+        drive(echo_client(single), 1, o.run_for, o.payload),
+    );
+
+    let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config))?;
+    let mux: Arc<dyn Channel> = Arc::new(mux);
+    let label = format!("one mux connection, {} callers", o.callers);
+    let multiplexed = report(
+        &label,
+        drive(echo_client(mux), o.callers, o.run_for, o.payload),
+    );
+
+    println!("mux / serial: {:.2}x", multiplexed / serial);
+    Ok(())
+}

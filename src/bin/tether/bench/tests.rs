@@ -1,0 +1,415 @@
+//! The load loops against a small in-process Echo server over loopback.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use tether::protocol::{
+    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
+    write_message_begin, Limits, MessageHeader, MessageType, Reader, TType,
+};
+use tether::transport::{parse, FrameStatus, Framing};
+
+use super::load::{self, Bound, Outcome, Plan};
+use super::progress::{Progress, Unit};
+use super::workload::{ErrorKind, Workload};
+use super::{plan, BenchArgs};
+
+/// How the test server misbehaves, if at all.
+#[derive(Debug, Clone, Copy, Default)]
+struct Behaviour {
+    /// Close each connection after this many replies.
+    close_after: Option<usize>,
+    /// Wait this long before each reply.
+    delay: Option<Duration>,
+    /// Answer the requests found buffered together in reverse order.
+    reverse: bool,
+}
+
+/// An Echo server (echo and ping) on 127.0.0.1:0, thread per connection; stops on drop.
+struct EchoServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    /// Most complete requests found buffered at once on any connection.
+    max_batch: Arc<AtomicUsize>,
+}
+
+impl EchoServer {
+    fn start(framing: Framing, behaviour: Behaviour) -> EchoServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let max_batch = Arc::new(AtomicUsize::new(0));
+        let (stopping, batch) = (stop.clone(), max_batch.clone());
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(Ordering::Acquire) {
+                    return;
+                }
+                if let Ok(stream) = stream {
+                    let batch = batch.clone();
+                    thread::spawn(move || serve(stream, framing, behaviour, &batch));
+                }
+            }
+        });
+        EchoServer {
+            addr,
+            stop,
+            max_batch,
+        }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour, max_batch: &AtomicUsize) {
+    stream.set_nodelay(true).unwrap();
+    let limits = Limits::default();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let mut replies = 0;
+    loop {
+        // Every complete request buffered now is one batch.
+        let mut batch = Vec::new();
+        let mut at = 0;
+        loop {
+            match parse(&buf[at..], framing, &limits) {
+                Ok(FrameStatus::Complete { message, consumed }) => {
+                    batch.push(reply_to(
+                        &buf[at + message.start..at + message.end],
+                        framing,
+                    ));
+                    at += consumed;
+                }
+                Ok(FrameStatus::Incomplete { .. }) => break,
+                Err(_) => return,
+            }
+        }
+        buf.drain(..at);
+        max_batch.fetch_max(batch.len(), Ordering::Relaxed);
+        if behaviour.reverse {
+            batch.reverse();
+        }
+        for reply in batch {
+            if behaviour.close_after == Some(replies) {
+                return;
+            }
+            if let Some(delay) = behaviour.delay {
+                thread::sleep(delay);
+            }
+            if stream.write_all(&reply).is_err() {
+                return;
+            }
+            replies += 1;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn reply_to(message: &[u8], framing: Framing) -> Vec<u8> {
+    let mut reader = Reader::new(message);
+    let header = reader.read_message_begin().unwrap();
+    let mut payload = None;
+    while let Some((ttype, id)) = reader.read_field_begin().unwrap() {
+        match (id, ttype) {
+            (1, TType::String) => payload = Some(reader.read_bytes().unwrap()),
+            _ => reader.skip(ttype).unwrap(),
+        }
+    }
+    let mut out = Vec::new();
+    let at = (framing == Framing::Framed).then(|| begin_frame(&mut out));
+    let reply = MessageHeader {
+        name: header.name,
+        kind: MessageType::Reply,
+        seqid: header.seqid,
+    };
+    write_message_begin(&mut out, &reply);
+    if let Some(payload) = payload {
+        write_field_begin(&mut out, TType::String, 0);
+        write_binary(&mut out, payload);
+    }
+    write_field_stop(&mut out);
+    if let Some(at) = at {
+        finish_frame(&mut out, at);
+    }
+    out
+}
+
+fn test_plan(addr: SocketAddr, bound: Bound) -> Plan {
+    Plan {
+        addr,
+        framing: Framing::Framed,
+        connections: 4,
+        pipeline: 1,
+        bound,
+        warmup: Duration::ZERO,
+        rate: None,
+        idle_between: None,
+        connect_timeout: Duration::from_millis(500),
+        call_timeout: Duration::from_millis(500),
+        workload: Workload::echo(100),
+    }
+}
+
+fn run(plan: Plan) -> Outcome {
+    let progress = Progress::new(Unit::Calls, 1);
+    load::run(Arc::new(plan), &progress).unwrap()
+}
+
+fn errors(outcome: &Outcome, kind: ErrorKind) -> u64 {
+    outcome.errors.get(&kind).copied().unwrap_or(0)
+}
+
+#[test]
+fn requests_bound_makes_exactly_that_many_calls() {
+    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let outcome = run(test_plan(server.addr, Bound::Requests(300)));
+    assert_eq!(outcome.calls, 300);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(outcome.per_connection.len(), 4);
+    assert_eq!(outcome.per_connection.iter().sum::<u64>(), 300);
+    assert_eq!(outcome.latency_ns.len(), 300);
+}
+
+#[test]
+fn duration_bound_stops_by_itself_after_the_warmup() {
+    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(300)));
+    plan.warmup = Duration::from_millis(100);
+    let began = Instant::now();
+    let outcome = run(plan);
+    assert!(outcome.calls > 0);
+    assert!(
+        outcome.elapsed >= Duration::from_millis(300),
+        "{:?}",
+        outcome.elapsed
+    );
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(outcome.per_connection.iter().all(|&n| n > 0));
+}
+
+#[test]
+fn unframed_ping_works() {
+    let server = EchoServer::start(Framing::Unframed, Behaviour::default());
+    let mut plan = test_plan(server.addr, Bound::Requests(50));
+    plan.framing = Framing::Unframed;
+    plan.workload = Workload::ping();
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 50);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
+
+#[test]
+fn framing_mismatch_is_an_error_not_a_hang() {
+    let server = EchoServer::start(Framing::Unframed, Behaviour::default());
+    let outcome = run(test_plan(server.addr, Bound::Requests(8)));
+    assert_eq!(outcome.calls, 0);
+    assert_eq!(
+        outcome.errors.values().sum::<u64>(),
+        8,
+        "{:?}",
+        outcome.errors
+    );
+}
+
+#[test]
+fn open_loop_keeps_to_the_rate() {
+    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(500)));
+    plan.rate = Some(400.0);
+    let outcome = run(plan);
+    // 400/s for 0.5 s is 200 scheduled calls; never more, and a loaded machine catches up.
+    assert!(outcome.calls <= 204, "{}", outcome.calls);
+    assert!(outcome.calls >= 100, "{}", outcome.calls);
+}
+
+#[test]
+fn open_loop_latency_counts_from_the_schedule() {
+    // One connection, server takes 20 ms per call, calls scheduled every 5 ms: a closed-loop
+    // tool would report 20 ms; from the schedule, the queue behind the slow server shows.
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            delay: Some(Duration::from_millis(20)),
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(400)));
+    plan.connections = 1;
+    plan.rate = Some(200.0);
+    let outcome = run(plan);
+    assert!(outcome.calls >= 5, "{}", outcome.calls);
+    let max_ms = outcome.latency_ns.max() as f64 / 1e6;
+    assert!(max_ms > 100.0, "max latency {max_ms} ms");
+}
+
+#[test]
+fn one_call_in_flight_by_default() {
+    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let outcome = run(test_plan(server.addr, Bound::Requests(200)));
+    assert_eq!(outcome.calls, 200);
+    assert_eq!(server.max_batch.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn pipeline_keeps_calls_in_flight_matched_by_seqid() {
+    // Replies come back in reverse order within each batch: only seqid matching gets them right.
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            reverse: true,
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(2000));
+    plan.connections = 2;
+    plan.pipeline = 8;
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 2000);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+    assert_eq!(outcome.per_connection.len(), 2);
+    assert!(outcome.per_connection.iter().all(|&n| n > 0));
+    assert!(server.max_batch.load(Ordering::Relaxed) > 1);
+}
+
+#[test]
+fn pipelined_calls_lost_with_their_connection_are_errors() {
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            close_after: Some(10),
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(300));
+    plan.connections = 1;
+    plan.pipeline = 4;
+    let outcome = run(plan);
+    let lost = errors(&outcome, ErrorKind::Io);
+    assert!(lost > 0, "{:?}", outcome.errors);
+    assert_eq!(outcome.calls + lost, 300, "{:?}", outcome.errors);
+}
+
+#[test]
+fn closed_connections_are_counted_and_reopened() {
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            close_after: Some(5),
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(60));
+    plan.connections = 1;
+    let outcome = run(plan);
+    // Each connection serves 5 calls, then the 6th fails: 10 successes per failure.
+    assert_eq!(outcome.calls + errors(&outcome, ErrorKind::Io), 60);
+    assert_eq!(errors(&outcome, ErrorKind::Io), 10, "{:?}", outcome.errors);
+}
+
+#[test]
+fn slow_replies_are_timeouts() {
+    let server = EchoServer::start(
+        Framing::Framed,
+        Behaviour {
+            delay: Some(Duration::from_millis(300)),
+            ..Behaviour::default()
+        },
+    );
+    let mut plan = test_plan(server.addr, Bound::Requests(2));
+    plan.connections = 1;
+    plan.call_timeout = Duration::from_millis(100);
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 0);
+    assert_eq!(
+        errors(&outcome, ErrorKind::Timeout),
+        2,
+        "{:?}",
+        outcome.errors
+    );
+}
+
+#[test]
+fn refused_connections_are_connect_errors() {
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let mut plan = test_plan(addr, Bound::Duration(Duration::from_millis(100)));
+    plan.connections = 2;
+    let outcome = run(plan);
+    assert_eq!(outcome.calls, 0);
+    assert!(
+        errors(&outcome, ErrorKind::Connect) >= 2,
+        "{:?}",
+        outcome.errors
+    );
+}
+
+#[derive(Debug, Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+fn parse_args(line: &[&str]) -> Result<Plan, String> {
+    let cli = Cli::try_parse_from(std::iter::once("bench").chain(line.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    plan(&cli.args)
+}
+
+#[test]
+fn flags_become_a_plan() {
+    let plan = parse_args(&[
+        "127.0.0.1:9",
+        "--connections",
+        "3",
+        "--requests",
+        "10",
+        "--payload",
+        "1KiB",
+        "--pipeline",
+        "2",
+        "--transport",
+        "unframed",
+    ])
+    .unwrap();
+    assert_eq!(plan.bound, Bound::Requests(10));
+    assert_eq!(plan.connections, 3);
+    assert_eq!(plan.pipeline, 2);
+    assert_eq!(plan.framing, Framing::Unframed);
+    assert!(matches!(plan.workload, Workload::Echo(ref args) if args.payload.len() == 1024));
+
+    let plan = parse_args(&["127.0.0.1:9", "--method", "ping"]).unwrap();
+    assert_eq!(plan.bound, Bound::Duration(Duration::from_secs(10)));
+    assert!(matches!(plan.workload, Workload::Ping(_)));
+}
+
+#[test]
+fn bad_flags_are_refused() {
+    assert!(parse_args(&["127.0.0.1:9", "--connections", "0"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--pipeline", "0"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--rate", "0"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--requests", "0"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--duration", "1s", "--requests", "5"]).is_err());
+    assert!(parse_args(&["not an address"]).is_err());
+    assert!(parse_args(&["127.0.0.1:9", "--rate", "10", "--idle-between", "1s"]).is_err());
+}

@@ -1,0 +1,216 @@
+//! Settings of the client's connections, pool and multiplexed connection.
+
+use std::time::Duration;
+
+use crate::protocol::Limits;
+use crate::transport::{Framing, Keepalive};
+
+/// How one connection is opened and how long its calls may take.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) call_timeout: Duration,
+    pub(crate) framing: Framing,
+    pub(crate) nodelay: bool,
+    pub(crate) keepalive: Option<Keepalive>,
+    pub(crate) limits: Limits,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            // 1 s: a loopback or LAN connect takes well under a millisecond; a peer that has not
+            // answered a SYN in a second is better tried elsewhere.
+            connect_timeout: Duration::from_secs(1),
+            call_timeout: Duration::from_secs(5),
+            framing: Framing::Framed,
+            nodelay: true,
+            keepalive: Some(Keepalive::default()),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// Sets how long connecting may take, over all addresses the name resolves to.
+    /// Defaults to 1 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets the deadline of one call, covering writing the request and reading the reply.
+    /// Defaults to 5 s.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = timeout;
+        self
+    }
+
+    /// Sets the transport: framed (TFramedTransport) or unframed (TBufferedTransport).
+    /// Defaults to [`Framing::Framed`].
+    pub fn framing(mut self, framing: Framing) -> Self {
+        self.framing = framing;
+        self
+    }
+
+    /// Sets TCP_NODELAY (send small requests at once instead of waiting up to 40 ms).
+    /// Defaults to on.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
+        self
+    }
+
+    /// Sets TCP keepalive probing, or turns it off with `None`.
+    /// Defaults to 60 s idle, 10 s interval, 6 probes.
+    pub fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets the limits replies are decoded with. Defaults to [`Limits::default`]
+    /// (16,384,000-byte frames, depth 64).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// How a [`Pool`](super::Pool) keeps and hands out connections.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    pub(crate) connection: ConnectionConfig,
+    pub(crate) max_idle: usize,
+    pub(crate) max_active: usize,
+    pub(crate) wait_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_lifetime: Option<Duration>,
+    pub(crate) check_before_reuse: bool,
+    pub(crate) retry: bool,
+    pub(crate) ejection_time: Duration,
+    pub(crate) reap_interval: Option<Duration>,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            connection: ConnectionConfig::default(),
+            max_idle: 16,
+            max_active: 64,
+            wait_timeout: Duration::from_secs(1),
+            // 45 s: below the server's 60 s, so the pool drops a connection before the server
+            // does and a FIN racing a reuse stays rare (the peek and the retry cover the rest).
+            idle_timeout: Duration::from_secs(45),
+            max_lifetime: None,
+            check_before_reuse: true,
+            retry: true,
+            ejection_time: Duration::from_secs(5),
+            reap_interval: None,
+        }
+    }
+}
+
+impl PoolConfig {
+    /// Sets how each connection is opened and how long calls may take.
+    /// Defaults to [`ConnectionConfig::default`].
+    pub fn connection(mut self, connection: ConnectionConfig) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Sets how many idle connections the pool keeps, over all endpoints; a connection returned
+    /// beyond that is closed. Defaults to 16.
+    pub fn max_idle(mut self, n: usize) -> Self {
+        self.max_idle = n;
+        self
+    }
+
+    /// Sets how many connections may be in use at once, over all endpoints; a call beyond that
+    /// waits up to the wait timeout for one to be returned. Defaults to 64.
+    pub fn max_active(mut self, n: usize) -> Self {
+        self.max_active = n.max(1);
+        self
+    }
+
+    /// Sets how long a call waits for a free connection when max_active are in use.
+    /// Defaults to 1 s.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a connection may sit idle before the pool closes it instead of reusing it.
+    /// Keep it below the server's idle timeout. Defaults to 45 s (tether's server uses 60 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets the age after which a connection is closed when next returned or found idle, or
+    /// `None` for no limit. Defaults to `None`.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.max_lifetime = lifetime;
+        self
+    }
+
+    /// Sets whether an idle connection is checked with a non-blocking peek before reuse (a FIN
+    /// or stray bytes from the peer mean it is discarded). Defaults to on.
+    pub fn check_before_reuse(mut self, on: bool) -> Self {
+        self.check_before_reuse = on;
+        self
+    }
+
+    /// Sets whether a call that failed on a reused connection before any reply byte arrived
+    /// (EOF, reset, broken pipe) is retried once on a fresh connection. Defaults to on.
+    pub fn retry(mut self, on: bool) -> Self {
+        self.retry = on;
+        self
+    }
+
+    /// Sets how long an endpoint that refused or timed out a connect is skipped by the
+    /// round-robin (unless every endpoint is skipped). Defaults to 5 s.
+    pub fn ejection_time(mut self, time: Duration) -> Self {
+        self.ejection_time = time;
+        self
+    }
+
+    /// Sets how often a background thread closes idle connections past the idle timeout or the
+    /// max lifetime, or `None` for no thread. Either way they are also closed lazily, at the next
+    /// checkout or return; the thread only spares the sockets of a pool that sits unused.
+    /// Defaults to `None`.
+    pub fn reap_interval(mut self, interval: Option<Duration>) -> Self {
+        self.reap_interval = interval;
+        self
+    }
+}
+
+/// How a [`MuxConnection`](super::MuxConnection) shares its socket.
+#[derive(Debug, Clone)]
+pub struct MuxConfig {
+    pub(crate) connection: ConnectionConfig,
+    pub(crate) max_in_flight: usize,
+}
+
+impl Default for MuxConfig {
+    fn default() -> Self {
+        MuxConfig {
+            connection: ConnectionConfig::default(),
+            max_in_flight: 1024,
+        }
+    }
+}
+
+impl MuxConfig {
+    /// Sets how the socket is opened and how long calls may take.
+    /// Defaults to [`ConnectionConfig::default`].
+    pub fn connection(mut self, connection: ConnectionConfig) -> Self {
+        self.connection = connection;
+        self
+    }
+
+    /// Sets how many calls may await replies at once; a call beyond that waits (within its
+    /// call timeout) for one to finish. Defaults to 1024.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n.max(1);
+        self
+    }
+}

@@ -1,0 +1,245 @@
+//! One socket to a server carrying one call at a time: the part every client type shares.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use crate::protocol::{Encode, MessageType, ProtocolError};
+use crate::transport::{self, FrameStatus};
+
+use super::config::ConnectionConfig;
+use super::message::{decode_reply, encode_message};
+use super::retry::{CallFailure, Stage};
+use super::ClientError;
+
+/// Smallest read: an unframed parse may ask for one byte at a time, the socket may hold more.
+const READ_MIN: usize = 4096;
+/// Largest read: the buffer grows with bytes received, never with a length a peer declared.
+const READ_MAX: usize = 64 * 1024;
+
+/// Connects to the first address of `addr` that accepts within the connect timeout, which is
+/// shared out over the addresses left to try (so one blackholed address cannot eat all of it).
+pub(crate) fn connect(addr: &str, config: &ConnectionConfig) -> Result<TcpStream, ClientError> {
+    let deadline = Instant::now() + config.connect_timeout;
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(ClientError::Connect)?
+        .collect();
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "address resolved to nothing");
+    for (i, target) in addrs.iter().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last = io::Error::new(io::ErrorKind::TimedOut, "connect timed out");
+            break;
+        }
+        let share = left / (addrs.len() - i) as u32;
+        match TcpStream::connect_timeout(target, share.max(Duration::from_millis(1))) {
+            Ok(stream) => {
+                transport::configure(&stream, config.nodelay, config.keepalive)
+                    .map_err(ClientError::Connect)?;
+                return Ok(stream);
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(ClientError::Connect(last))
+}
+
+/// What a non-blocking peek found on an idle connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Nothing to read and no FIN: the connection can carry a call.
+    Alive,
+    /// The peer closed it (FIN or reset).
+    Closed,
+    /// Bytes arrived that no call asked for.
+    Unexpected,
+}
+
+/// A connected socket with its buffers and sequence counter.
+#[derive(Debug)]
+pub(crate) struct Link {
+    stream: TcpStream,
+    config: ConnectionConfig,
+    input: Vec<u8>,
+    output: Vec<u8>,
+    next_seqid: i32,
+    created: Instant,
+}
+
+impl Link {
+    pub(crate) fn connect(addr: &str, config: &ConnectionConfig) -> Result<Link, ClientError> {
+        Ok(Link::new(connect(addr, config)?, config.clone()))
+    }
+
+    pub(crate) fn new(stream: TcpStream, config: ConnectionConfig) -> Link {
+        Link {
+            stream,
+            config,
+            input: Vec::new(),
+            output: Vec::new(),
+            next_seqid: 0,
+            created: Instant::now(),
+        }
+    }
+
+    /// When the socket was connected.
+    pub(crate) fn created(&self) -> Instant {
+        self.created
+    }
+
+    /// Sends a call and reads its reply within one deadline.
+    pub(crate) fn call(&mut self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, CallFailure> {
+        let deadline = Instant::now() + self.config.call_timeout;
+        let seqid = self.seqid();
+        encode_message(
+            &mut self.output,
+            self.config.framing,
+            method,
+            MessageType::Call,
+            seqid,
+            args,
+        );
+        self.write_output(deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))?;
+        let (message, consumed) = self.read_message(deadline)?;
+        let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
+        self.input.drain(..consumed);
+        let body = result.map_err(|e| CallFailure::new(Stage::Reply, e))?;
+        if !self.input.is_empty() {
+            // One call at a time: anything past the reply is not ours and would be read as the
+            // next call's reply.
+            return Err(CallFailure::new(
+                Stage::Reply,
+                ClientError::Protocol(ProtocolError::InvalidData {
+                    reason: "bytes after the reply",
+                }),
+            ));
+        }
+        Ok(body)
+    }
+
+    /// Writes a oneway message within the call deadline.
+    pub(crate) fn send_oneway(
+        &mut self,
+        method: &str,
+        args: &dyn Encode,
+    ) -> Result<(), CallFailure> {
+        let deadline = Instant::now() + self.config.call_timeout;
+        let seqid = self.seqid();
+        encode_message(
+            &mut self.output,
+            self.config.framing,
+            method,
+            MessageType::Oneway,
+            seqid,
+            args,
+        );
+        self.write_output(deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))
+    }
+
+    /// Looks for a FIN or stray bytes without blocking; a reused connection is checked so a
+    /// server's idle close is found before a call is lost to it.
+    pub(crate) fn liveness(&self) -> Liveness {
+        if !self.input.is_empty() {
+            return Liveness::Unexpected;
+        }
+        if self.stream.set_nonblocking(true).is_err() {
+            return Liveness::Closed;
+        }
+        let mut probe = [0u8; 1];
+        let found = match self.stream.peek(&mut probe) {
+            Ok(0) => Liveness::Closed,
+            Ok(_) => Liveness::Unexpected,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Liveness::Alive,
+            Err(_) => Liveness::Closed,
+        };
+        if self.stream.set_nonblocking(false).is_err() {
+            return Liveness::Closed;
+        }
+        found
+    }
+
+    /// Closes both directions at once (the peer sees a FIN now, not when the value drops).
+    pub(crate) fn close(&self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    fn seqid(&mut self) -> i32 {
+        self.next_seqid = self.next_seqid.wrapping_add(1);
+        self.next_seqid
+    }
+
+    fn write_output(&mut self, deadline: Instant) -> io::Result<()> {
+        let mut written = 0;
+        while written < self.output.len() {
+            self.stream.set_write_timeout(Some(time_left(deadline)?))?;
+            match self.stream.write(&self.output[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads until one whole message is buffered; returns its range and the bytes it took.
+    fn read_message(&mut self, deadline: Instant) -> Result<(Range<usize>, usize), CallFailure> {
+        let mut wanted = READ_MIN;
+        loop {
+            if !self.input.is_empty() {
+                match transport::parse(&self.input, self.config.framing, &self.config.limits) {
+                    Ok(FrameStatus::Complete { message, consumed }) => {
+                        return Ok((message, consumed))
+                    }
+                    Ok(FrameStatus::Incomplete { needed }) => wanted = needed,
+                    Err(e) => return Err(CallFailure::new(Stage::Reply, e.into())),
+                }
+            }
+            let stage = if self.input.is_empty() {
+                Stage::AwaitReply
+            } else {
+                Stage::Reply
+            };
+            let fail = |e: io::Error| CallFailure::new(stage, io_error(e));
+            let left = time_left(deadline).map_err(fail)?;
+            self.stream.set_read_timeout(Some(left)).map_err(fail)?;
+            let start = self.input.len();
+            self.input
+                .resize(start + wanted.clamp(READ_MIN, READ_MAX), 0);
+            let read = self.stream.read(&mut self.input[start..]);
+            self.input.truncate(start + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => {
+                    return Err(fail(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed by peer",
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+    }
+}
+
+fn time_left(deadline: Instant) -> io::Result<Duration> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        Err(io::ErrorKind::TimedOut.into())
+    } else {
+        Ok(left)
+    }
+}
+
+/// A socket timeout is the call's deadline passing; anything else stays an I/O error.
+pub(crate) fn io_error(e: io::Error) -> ClientError {
+    match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ClientError::Timeout,
+        _ => ClientError::Io(e),
+    }
+}

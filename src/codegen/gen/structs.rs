@@ -1,0 +1,405 @@
+//! Structs, unions and exceptions: the type, its defaults and its codec.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::value::Place;
+use super::{doc_attrs, Generator, Result};
+use crate::codegen::ast::{Field, Requiredness, Struct, StructKind};
+use crate::codegen::model::{DefId, Resolved};
+use crate::codegen::names;
+
+/// A field ready to generate: its Rust name, type and how it defaults.
+struct FieldPlan<'f> {
+    field: &'f Field,
+    ident: proc_macro2::Ident,
+    /// The local the decoder collects the field in (the field name unless it clashes).
+    local: proc_macro2::Ident,
+    resolved: Resolved,
+    boxed: bool,
+    /// The field's type in the struct, `Option`/`Box` included.
+    rust_type: TokenStream,
+    /// The value `Default` gives it, if it has one.
+    default: Option<TokenStream>,
+}
+
+impl Generator<'_> {
+    /// The value `Default` gives `field` of struct `owner`, or `None` when there is none
+    /// (a required union, or a struct that holds itself).
+    pub(super) fn field_default(&self, owner: DefId, field: &Field) -> Result<Option<TokenStream>> {
+        let resolved = self.program.resolve(owner.file, &field.ty)?;
+        let boxed = self.program.holds_by_value(&resolved, owner);
+        let explicit = match &field.default {
+            Some((value, span)) => {
+                let mut consts = Vec::new();
+                let expr = self.value_expr(
+                    owner.file,
+                    (value, *span),
+                    &resolved,
+                    Place::Owned,
+                    &mut consts,
+                )?;
+                Some(if boxed { quote!(Box::new(#expr)) } else { expr })
+            }
+            None => None,
+        };
+        Ok(match (field.req, explicit) {
+            (Requiredness::Optional, Some(expr)) => Some(quote!(Some(#expr))),
+            (Requiredness::Optional, None) => Some(quote!(None)),
+            (_, Some(expr)) => Some(expr),
+            (_, None) if !boxed && self.has_default(&resolved, &mut vec![owner]) => {
+                Some(quote!(Default::default()))
+            }
+            (_, None) => None,
+        })
+    }
+
+    /// Whether the Rust type of `ty` implements `Default`.
+    fn has_default(&self, ty: &Resolved, seen: &mut Vec<DefId>) -> bool {
+        match ty.target() {
+            Resolved::Struct(id) => {
+                let s = self.program.strukt(*id);
+                if s.kind == StructKind::Union || seen.contains(id) {
+                    return false;
+                }
+                seen.push(*id);
+                let all = s.fields.iter().all(|f| {
+                    f.req == Requiredness::Optional
+                        || f.default.is_some()
+                        || self
+                            .program
+                            .resolve(id.file, &f.ty)
+                            .is_ok_and(|t| self.has_default(&t, seen))
+                });
+                seen.pop();
+                all
+            }
+            _ => true,
+        }
+    }
+
+    fn plan_fields<'f>(&self, id: DefId, s: &'f Struct) -> Result<Vec<FieldPlan<'f>>> {
+        let mut plans: Vec<FieldPlan<'f>> = Vec::new();
+        let all_names = names::field_names(s.fields.iter().map(|f| f.name.as_str()));
+        let mut locals: Vec<String> = Vec::new();
+        for (field, snake) in s.fields.iter().zip(all_names.clone()) {
+            let resolved = self.program.resolve(id.file, &field.ty)?;
+            self.check_keys(&resolved, field.span)?;
+            let boxed = self.program.holds_by_value(&resolved, id);
+            let mut rust_type = self.rust_type(&resolved);
+            if boxed {
+                rust_type = quote!(Box<#rust_type>);
+            }
+            if field.req == Requiredness::Optional && s.kind != StructKind::Union {
+                rust_type = quote!(Option<#rust_type>);
+            }
+            // The decoder's locals sit beside `r`, `ttype` and `id`; a field with one of those
+            // names gets a `_` until it is unique among every field name and local.
+            let mut local = snake.clone();
+            while matches!(local.as_str(), "r" | "ttype" | "id")
+                || (local != snake && all_names.contains(&local))
+                || locals.contains(&local)
+            {
+                local.push('_');
+            }
+            locals.push(local.clone());
+            let local = names::ident(&local);
+            let default = if s.kind == StructKind::Union {
+                None
+            } else {
+                self.field_default(id, field)?
+            };
+            plans.push(FieldPlan {
+                field,
+                ident: names::ident(&snake),
+                local,
+                resolved,
+                boxed,
+                rust_type,
+                default,
+            });
+        }
+        Ok(plans)
+    }
+
+    pub(super) fn structure(&self, id: DefId, s: &Struct) -> Result<TokenStream> {
+        let plans = self.plan_fields(id, s)?;
+        let name = names::type_ident(&s.name);
+        let protocol = self.protocol();
+        let mut derives = vec![quote!(Debug), quote!(Clone), quote!(PartialEq)];
+        let has_float = plans.iter().any(|p| self.program.has_float(&p.resolved));
+        if !has_float {
+            derives.extend([quote!(Eq), quote!(Hash), quote!(PartialOrd), quote!(Ord)]);
+        }
+        let kind = match s.kind {
+            StructKind::Struct => "struct",
+            StructKind::Union => "union",
+            StructKind::Exception => "exception",
+        };
+        let docs = doc_attrs(&s.doc, || format!("The {kind} `{}`.", s.name));
+        let wire_type = quote! {
+            impl #protocol::WireType for #name {
+                const TTYPE: #protocol::TType = #protocol::TType::Struct;
+            }
+        };
+        if s.kind == StructKind::Union {
+            let (body, codec) = self.union(&name, &plans);
+            return Ok(quote! {
+                #docs
+                #[derive(#(#derives),*)]
+                pub enum #name { #body }
+                #wire_type
+                #codec
+            });
+        }
+        let all_default = plans.iter().all(|p| p.default.is_some());
+        let plain_default = plans.iter().all(|p| {
+            p.default.as_ref().is_some_and(|d| {
+                d.to_string() == "None" || d.to_string() == "Default :: default ()"
+            })
+        });
+        if all_default && plain_default {
+            derives.push(quote!(Default));
+        }
+        let fields = plans.iter().map(|p| {
+            let FieldPlan {
+                field,
+                ident,
+                rust_type,
+                ..
+            } = p;
+            let req = match field.req {
+                Requiredness::Required => "required",
+                Requiredness::Optional => "optional",
+                Requiredness::Default => "default requiredness",
+            };
+            let fdocs = doc_attrs(&field.doc, || format!("Field {}, {req}.", field.id));
+            quote!(#fdocs pub #ident: #rust_type,)
+        });
+        let default_impl = if all_default && !plain_default {
+            let inits = plans.iter().map(|p| {
+                let ident = &p.ident;
+                let expr = p.default.as_ref().expect("all_default");
+                quote!(#ident: #expr,)
+            });
+            quote! {
+                impl Default for #name {
+                    fn default() -> Self {
+                        #name { #(#inits)* }
+                    }
+                }
+            }
+        } else {
+            quote!()
+        };
+        let codec = self.struct_codec(&name, &s.name, &plans);
+        let exception = if s.kind == StructKind::Exception {
+            self.exception_impls(&name, &s.name, &plans)
+        } else {
+            quote!()
+        };
+        Ok(quote! {
+            #docs
+            #[derive(#(#derives),*)]
+            pub struct #name { #(#fields)* }
+            #default_impl
+            #wire_type
+            #codec
+            #exception
+        })
+    }
+
+    fn struct_codec(
+        &self,
+        name: &proc_macro2::Ident,
+        idl_name: &str,
+        plans: &[FieldPlan<'_>],
+    ) -> TokenStream {
+        let protocol = self.protocol();
+        let writes = plans.iter().map(|p| {
+            let ident = &p.ident;
+            let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
+            if p.field.req == Requiredness::Optional {
+                quote!(#protocol::write_optional_field(out, #id, &self.#ident);)
+            } else {
+                quote!(#protocol::write_field(out, #id, &self.#ident);)
+            }
+        });
+        let locals = plans.iter().map(|p| {
+            let local = &p.local;
+            let ty = self.rust_type(&p.resolved);
+            let ty = if p.boxed { quote!(Box<#ty>) } else { ty };
+            quote!(let mut #local: Option<#ty> = None;)
+        });
+        let arms = plans.iter().map(|p| {
+            let local = &p.local;
+            let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
+            let ttype = self.ttype(&p.resolved);
+            quote!((#id, #ttype) => #local = Some(#protocol::Decode::decode(r)?),)
+        });
+        let inits = plans.iter().map(|p| {
+            let ident = &p.ident;
+            let local = &p.local;
+            let field_name = &p.field.name;
+            let missing = quote! {
+                #protocol::ProtocolError::MissingField { strukt: #idl_name, field: #field_name }
+            };
+            let value = match (p.field.req, &p.default) {
+                (Requiredness::Optional, _) => quote!(#local),
+                (Requiredness::Required, _) | (_, None) => quote!(#local.ok_or(#missing)?),
+                (_, Some(d)) if d.to_string() == "Default :: default ()" => {
+                    quote!(#local.unwrap_or_default())
+                }
+                (_, Some(d)) if is_cheap(&p.resolved, d) => quote!(#local.unwrap_or(#d)),
+                (_, Some(d)) => quote!(#local.unwrap_or_else(|| #d)),
+            };
+            if ident == local && p.field.req == Requiredness::Optional {
+                quote!(#ident,)
+            } else {
+                quote!(#ident: #value,)
+            }
+        });
+        let read_fields = if plans.is_empty() {
+            quote! {
+                while let Some((ttype, _)) = r.read_field_begin()? {
+                    r.skip(ttype)?;
+                }
+            }
+        } else {
+            quote! {
+                while let Some((ttype, id)) = r.read_field_begin()? {
+                    match (id, ttype) {
+                        #(#arms)*
+                        _ => r.skip(ttype)?,
+                    }
+                }
+            }
+        };
+        quote! {
+            impl #protocol::Encode for #name {
+                fn encode(&self, out: &mut Vec<u8>) {
+                    #(#writes)*
+                    #protocol::write_field_stop(out);
+                }
+            }
+
+            impl #protocol::Decode for #name {
+                fn decode(r: &mut #protocol::Reader<'_>) -> Result<Self, #protocol::ProtocolError> {
+                    r.enter()?;
+                    #(#locals)*
+                    #read_fields
+                    r.leave();
+                    Ok(#name { #(#inits)* })
+                }
+            }
+        }
+    }
+
+    fn union(
+        &self,
+        name: &proc_macro2::Ident,
+        plans: &[FieldPlan<'_>],
+    ) -> (TokenStream, TokenStream) {
+        let protocol = self.protocol();
+        let variants: Vec<_> = names::variant_names(plans.iter().map(|p| p.field.name.as_str()))
+            .iter()
+            .map(|v| names::ident(v))
+            .collect();
+        let decls = plans.iter().zip(&variants).map(|(p, v)| {
+            let ty = &p.rust_type;
+            let docs = doc_attrs(&p.field.doc, || format!("Field {}.", p.field.id));
+            quote!(#docs #v(#ty),)
+        });
+        let writes = plans.iter().zip(&variants).map(|(p, v)| {
+            let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
+            quote!(#name::#v(value) => #protocol::write_field(out, #id, value),)
+        });
+        let arms = plans.iter().zip(&variants).map(|(p, v)| {
+            let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
+            let ttype = self.ttype(&p.resolved);
+            quote!((#id, #ttype) => value = Some(#name::#v(#protocol::Decode::decode(r)?)),)
+        });
+        let set_value = if plans.is_empty() {
+            quote!(let value: Option<#name> = None;)
+        } else {
+            quote!(let mut value = None;)
+        };
+        let decls = quote!(#(#decls)*);
+        let codec = quote! {
+            impl #protocol::Encode for #name {
+                fn encode(&self, out: &mut Vec<u8>) {
+                    match self {
+                        #(#writes)*
+                    }
+                    #protocol::write_field_stop(out);
+                }
+            }
+
+            impl #protocol::Decode for #name {
+                fn decode(r: &mut #protocol::Reader<'_>) -> Result<Self, #protocol::ProtocolError> {
+                    r.enter()?;
+                    #set_value
+                    while let Some((ttype, id)) = r.read_field_begin()? {
+                        match (id, ttype) {
+                            #(#arms)*
+                            _ => r.skip(ttype)?,
+                        }
+                    }
+                    r.leave();
+                    value.ok_or(#protocol::ProtocolError::InvalidData {
+                        reason: "union has no field this code knows",
+                    })
+                }
+            }
+        };
+        (decls, codec)
+    }
+
+    fn exception_impls(
+        &self,
+        name: &proc_macro2::Ident,
+        idl_name: &str,
+        plans: &[FieldPlan<'_>],
+    ) -> TokenStream {
+        let message = plans.iter().find(|p| {
+            p.field.name == "message"
+                && p.field.req != Requiredness::Optional
+                && matches!(p.resolved.target(), Resolved::String)
+        });
+        let body = match message {
+            Some(p) => {
+                let ident = &p.ident;
+                let format = format!("{idl_name}: {{}}");
+                quote!(write!(f, #format, self.#ident))
+            }
+            None => quote!(write!(f, "{self:?}")),
+        };
+        quote! {
+            impl std::fmt::Display for #name {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    #body
+                }
+            }
+
+            impl std::error::Error for #name {}
+        }
+    }
+}
+
+/// Whether a default is a plain literal (or a struct literal of them), cheap enough to
+/// build eagerly: no calls, no macros.
+fn is_cheap(ty: &Resolved, expr: &TokenStream) -> bool {
+    let text = expr.to_string();
+    let literal = !text.contains('(') && !text.contains('!');
+    literal
+        || matches!(
+            ty.target(),
+            Resolved::Bool
+                | Resolved::Byte
+                | Resolved::I16
+                | Resolved::I32
+                | Resolved::I64
+                | Resolved::Double
+                | Resolved::Enum(_)
+        )
+}

@@ -1,0 +1,283 @@
+//! `Pool` against scripted loopback peers (tests/support/client.rs): the peek, the retry rule,
+//! ejection, round-robin, max_active waits, idle timeout, lifetime and the reaper.
+
+mod support;
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tether::client::{Channel, ClientError, Pool, PoolConfig};
+
+use support::client::*;
+
+#[test]
+fn pool_peek_finds_a_peer_fin_before_reuse() {
+    let (closed, peer_closed) = std::sync::mpsc::channel();
+    let (addr, _peer) = peer(move |i, mut s| {
+        if let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+        if i == 0 {
+            // The server's idle close: FIN right after the first reply.
+            drop(s);
+            closed.send(()).unwrap();
+        } else {
+            while let Some(call) = read_call(&mut s) {
+                answer(&mut s, &call);
+            }
+        }
+    });
+    let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
+    pool.call("echo", &Payload(b"1".to_vec())).unwrap();
+    peer_closed.recv_timeout(Duration::from_secs(2)).unwrap();
+    // Loopback delivers the FIN at once; give a loaded machine a moment anyway.
+    thread::sleep(Duration::from_millis(20));
+    let body = pool.call("echo", &Payload(b"2".to_vec())).unwrap();
+    assert_eq!(payload_of(&body), b"2");
+    let stats = pool.stats();
+    assert_eq!(stats.discarded_stale, 1, "{stats:?}");
+    assert_eq!(stats.created, 2, "{stats:?}");
+    assert_eq!(stats.retries, 0, "{stats:?}");
+}
+
+/// The server read the request, then closed without answering: the race the retry rule exists
+/// for (the peer's FIN was not yet visible when the connection was taken).
+fn closes_on_second_call(i: usize, mut s: TcpStream) {
+    if i == 0 {
+        if let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+        let _ = read_call(&mut s);
+        return;
+    }
+    while let Some(call) = read_call(&mut s) {
+        answer(&mut s, &call);
+    }
+}
+
+#[test]
+fn pool_retries_once_on_a_fresh_connection() {
+    let (addr, _peer) = peer(closes_on_second_call);
+    let config = PoolConfig::default()
+        .connection(fast())
+        .check_before_reuse(false);
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(b"1".to_vec())).unwrap();
+    let body = pool.call("echo", &Payload(b"2".to_vec())).unwrap();
+    assert_eq!(payload_of(&body), b"2");
+    let stats = pool.stats();
+    assert_eq!(stats.retries, 1, "{stats:?}");
+    assert_eq!(stats.created, 2, "{stats:?}");
+    assert_eq!(stats.discarded_error, 1, "{stats:?}");
+}
+
+#[test]
+fn pool_without_retry_surfaces_the_eof() {
+    let (addr, _peer) = peer(closes_on_second_call);
+    let config = PoolConfig::default()
+        .connection(fast())
+        .check_before_reuse(false)
+        .retry(false);
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(b"1".to_vec())).unwrap();
+    let result = pool.call("echo", &Payload(b"2".to_vec()));
+    assert!(matches!(result, Err(ClientError::Io(_))), "{result:?}");
+    assert_eq!(pool.stats().retries, 0);
+}
+
+#[test]
+fn pool_never_retries_on_a_fresh_connection_or_after_a_timeout() {
+    let (addr, _peer) = peer(|i, mut s| {
+        let _ = read_call(&mut s);
+        if i == 1 {
+            // Second connection: hold the call past the client's deadline.
+            let _ = read_call(&mut s);
+        }
+        // First connection: EOF right after reading the call.
+    });
+    let config = PoolConfig::default().connection(fast().call_timeout(Duration::from_millis(100)));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    let result = pool.call("echo", &Payload(b"1".to_vec()));
+    assert!(matches!(result, Err(ClientError::Io(_))), "{result:?}");
+    let result = pool.call("echo", &Payload(b"2".to_vec()));
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    let stats = pool.stats();
+    assert_eq!(stats.retries, 0, "{stats:?}");
+    assert_eq!(stats.discarded_error, 1, "{stats:?}");
+    assert_eq!(stats.discarded_timeout, 1, "{stats:?}");
+    assert_eq!(stats.idle + stats.active, 0, "{stats:?}");
+}
+
+#[test]
+fn pool_ejects_an_endpoint_that_refuses() {
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (live, _peer) = peer(|_, mut s| {
+        while let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+    });
+    let config = PoolConfig::default().connection(fast()).max_idle(0);
+    let pool = Pool::new([dead.to_string(), live.to_string()], config).unwrap();
+    for i in 0..6u8 {
+        let body = pool.call("echo", &Payload(vec![i])).unwrap();
+        assert_eq!(payload_of(&body), vec![i]);
+    }
+    // The refusing endpoint is tried once, then skipped while ejected.
+    assert_eq!(pool.stats().connect_failures, 1, "{:?}", pool.stats());
+}
+
+#[test]
+fn pool_waits_for_a_free_connection_then_gives_up() {
+    let (addr, _peer) = peer(answering(Duration::from_millis(300)));
+    let config = PoolConfig::default()
+        .connection(fast().call_timeout(Duration::from_secs(3)))
+        .max_active(1)
+        .wait_timeout(Duration::from_millis(100));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    let busy = {
+        let pool = pool.clone();
+        thread::spawn(move || pool.call("echo", &Payload(b"slow".to_vec())))
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while pool.stats().active == 0 && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(2));
+    }
+    let started = Instant::now();
+    let result = pool.call("echo", &Payload(b"waits".to_vec()));
+    let took = started.elapsed();
+    assert!(
+        matches!(result, Err(ClientError::PoolTimeout)),
+        "{result:?}"
+    );
+    assert!(took >= Duration::from_millis(100), "{took:?}");
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(busy.join().unwrap().is_ok());
+    // The connection is free again: a caller waiting long enough gets it.
+    let pool_waiting = Pool::new(
+        [addr.to_string()],
+        PoolConfig::default()
+            .connection(fast().call_timeout(Duration::from_secs(3)))
+            .max_active(1)
+            .wait_timeout(Duration::from_secs(2)),
+    )
+    .unwrap();
+    let first = {
+        let pool = pool_waiting.clone();
+        thread::spawn(move || pool.call("echo", &Payload(b"a".to_vec())))
+    };
+    thread::sleep(Duration::from_millis(50));
+    let waited = pool_waiting.call("echo", &Payload(b"b".to_vec()));
+    assert!(waited.is_ok(), "{waited:?}");
+    assert!(first.join().unwrap().is_ok());
+    assert_eq!(pool_waiting.stats().created, 1);
+}
+
+#[test]
+fn pool_closes_connections_past_idle_timeout_or_lifetime() {
+    let (addr, _peer) = peer(answering(Duration::ZERO));
+    let config = PoolConfig::default()
+        .connection(fast())
+        .idle_timeout(Duration::from_millis(300));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    pool.call("echo", &Payload(vec![2])).unwrap();
+    assert_eq!(pool.stats().reused, 1);
+    thread::sleep(Duration::from_millis(350));
+    pool.reap();
+    let stats = pool.stats();
+    assert_eq!((stats.discarded_expired, stats.idle), (1, 0), "{stats:?}");
+    pool.call("echo", &Payload(vec![3])).unwrap();
+    assert_eq!(pool.stats().created, 2);
+
+    let config = PoolConfig::default()
+        .connection(fast())
+        .max_lifetime(Some(Duration::from_millis(100)));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    thread::sleep(Duration::from_millis(150));
+    pool.call("echo", &Payload(vec![2])).unwrap();
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.created, stats.discarded_expired),
+        (2, 1),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn pool_spreads_new_connections_round_robin() {
+    let counter = |hits: Arc<std::sync::atomic::AtomicUsize>| {
+        move |i: usize, s: TcpStream| {
+            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            answering(Duration::ZERO)(i, s)
+        }
+    };
+    let hits_a = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits_b = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (a, _peer_a) = peer(counter(hits_a.clone()));
+    let (b, _peer_b) = peer(counter(hits_b.clone()));
+    // No idle connections kept: every call opens one, so every call shows the rotation.
+    let config = PoolConfig::default().connection(fast()).max_idle(0);
+    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
+    for i in 0..6u8 {
+        pool.call("echo", &Payload(vec![i])).unwrap();
+    }
+    let hits =
+        |h: &Arc<std::sync::atomic::AtomicUsize>| h.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((hits(&hits_a), hits(&hits_b)), (3, 3));
+    assert_eq!(pool.stats().discarded_surplus, 6);
+}
+
+#[test]
+fn pool_peek_discards_a_connection_holding_stray_bytes() {
+    let (go, gone) = std::sync::mpsc::channel::<()>();
+    let gone = std::sync::Mutex::new(gone);
+    let (addr, _peer) = peer(move |i, mut s| {
+        if i == 0 {
+            let call = read_call(&mut s).unwrap();
+            answer(&mut s, &call);
+            // Once the client has read the reply: a byte no call asked for, out of step.
+            gone.lock().unwrap().recv().unwrap();
+            s.write_all(&[0]).unwrap();
+        }
+        while let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+    });
+    let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
+    pool.call("echo", &Payload(b"1".to_vec())).unwrap();
+    go.send(()).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    pool.call("echo", &Payload(b"2".to_vec())).unwrap();
+    let stats = pool.stats();
+    assert_eq!((stats.discarded_stale, stats.created), (1, 2), "{stats:?}");
+}
+
+#[test]
+fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
+    let (closed, peer_saw_close) = std::sync::mpsc::channel();
+    let (addr, _peer) = peer(move |_, mut s| {
+        while let Some(call) = read_call(&mut s) {
+            answer(&mut s, &call);
+        }
+        let _ = closed.send(Instant::now());
+    });
+    let config = PoolConfig::default()
+        .connection(fast())
+        .idle_timeout(Duration::from_millis(100))
+        .reap_interval(Some(Duration::from_millis(20)));
+    let pool = Pool::new([addr.to_string()], config).unwrap();
+    pool.call("echo", &Payload(vec![1])).unwrap();
+    let returned = Instant::now();
+    // No call, no checkout: only the reaper thread can close it.
+    let closed_at = peer_saw_close.recv_timeout(Duration::from_secs(2)).unwrap();
+    assert!(closed_at - returned >= Duration::from_millis(90));
+    let stats = pool.stats();
+    assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
+}

@@ -1,0 +1,203 @@
+//! Helpers of the client tests: a scripted peer (a plain loopback listener that reads calls and
+//! answers, or misbehaves, as a test needs) and a server that can be restarted on one address.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use tether::client::ConnectionConfig;
+use tether::protocol::{
+    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
+    write_message_begin, ApplicationException, Encode, MessageHeader, MessageType, Reader, TType,
+};
+use tether::server::{CallContext, Config, DrainReport, Router, Server, ShutdownHandle};
+use tether::services::echo::{EchoError, EchoFailError, EchoHandler, EchoProcessor};
+
+/// The Echo service as idl/echo.thrift describes it, for the generated processor.
+pub struct EchoService;
+
+impl EchoHandler for EchoService {
+    fn echo(&self, _: &CallContext, payload: Vec<u8>) -> Result<Vec<u8>, ApplicationException> {
+        Ok(payload)
+    }
+
+    fn ping(&self, _: &CallContext) -> Result<(), ApplicationException> {
+        Ok(())
+    }
+
+    fn sleep(&self, _: &CallContext, millis: i32) -> Result<(), ApplicationException> {
+        thread::sleep(Duration::from_millis(millis.max(0) as u64));
+        Ok(())
+    }
+
+    fn fire(&self, _: &CallContext, _payload: Vec<u8>) -> Result<(), ApplicationException> {
+        Ok(())
+    }
+
+    fn fail(&self, _: &CallContext, mode: String) -> Result<String, EchoFailError> {
+        match mode.as_str() {
+            "error" => Err(EchoError {
+                message: "failed on request".to_owned(),
+            }
+            .into()),
+            "panic" => panic!("the handler was asked to panic"),
+            _ => Ok(mode),
+        }
+    }
+}
+
+/// An in-process Echo server (the generated processor) on a chosen address (127.0.0.1 port 0 unless `config` names
+/// another), so a test can stop it and start another on the same port; forced down when dropped.
+pub struct ServerAt {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    handle: ShutdownHandle,
+    thread: Option<JoinHandle<io::Result<DrainReport>>>,
+}
+
+impl ServerAt {
+    /// Serves Echo with `config`; the default listen address becomes 127.0.0.1:0.
+    pub fn start(config: Config) -> ServerAt {
+        let config = if config.listen_addr() == Config::default().listen_addr() {
+            config.listen(SocketAddr::from(([127, 0, 0, 1], 0)))
+        } else {
+            config
+        };
+        let router = Router::new().service(EchoProcessor::new(EchoService));
+        let server = Server::bind(config, router).expect("bind");
+        let addr = server.local_addr();
+        let handle = server.handle();
+        let thread = thread::Builder::new()
+            .name("test-server".into())
+            .spawn(move || server.run())
+            .expect("spawn server");
+        ServerAt {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Drains and waits until the listener is closed and the connections are gone.
+    pub fn stop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("server thread").expect("run");
+        }
+    }
+}
+
+impl Drop for ServerAt {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            self.handle.force();
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The args of `echo(1: binary payload)`.
+pub struct Payload(pub Vec<u8>);
+
+impl Encode for Payload {
+    fn encode(&self, out: &mut Vec<u8>) {
+        write_field_begin(out, TType::String, 1);
+        write_binary(out, &self.0);
+        write_field_stop(out);
+    }
+}
+
+/// A call as the peer received it.
+pub struct Call {
+    pub name: String,
+    pub kind: MessageType,
+    pub seqid: i32,
+    pub payload: Vec<u8>,
+}
+
+/// Reads one framed call; `None` at EOF.
+pub fn read_call(stream: &mut TcpStream) -> Option<Call> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).ok()?;
+    let mut message = vec![0u8; i32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut message).ok()?;
+    let mut r = Reader::new(&message);
+    let header = r.read_message_begin().unwrap();
+    let mut payload = Vec::new();
+    while let Some((ttype, id)) = r.read_field_begin().unwrap() {
+        if id == 1 && ttype == TType::String {
+            payload = r.read_bytes().unwrap().to_vec();
+        } else {
+            r.skip(ttype).unwrap();
+        }
+    }
+    Some(Call {
+        name: header.name.to_owned(),
+        kind: header.kind,
+        seqid: header.seqid,
+        payload,
+    })
+}
+
+/// A framed REPLY carrying `payload` as the result's field 0.
+pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let at = begin_frame(&mut out);
+    let header = MessageHeader {
+        name,
+        kind: MessageType::Reply,
+        seqid,
+    };
+    write_message_begin(&mut out, &header);
+    Payload(payload.to_vec()).encode(&mut out);
+    finish_frame(&mut out, at);
+    out
+}
+
+pub fn answer(stream: &mut TcpStream, call: &Call) {
+    stream
+        .write_all(&reply_bytes(&call.name, call.seqid, &call.payload))
+        .unwrap();
+}
+
+/// The payload of an echo reply body.
+pub fn payload_of(body: &[u8]) -> Vec<u8> {
+    let mut r = Reader::new(body);
+    let (_, id) = r.read_field_begin().unwrap().unwrap();
+    assert_eq!(id, 1);
+    r.read_bytes().unwrap().to_vec()
+}
+
+/// Runs `script` on each accepted connection in turn (connection index given), in a thread.
+pub fn peer(
+    script: impl Fn(usize, TcpStream) + Send + 'static,
+) -> (SocketAddr, thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        for (i, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { return };
+            script(i, stream);
+        }
+    });
+    (addr, handle)
+}
+
+pub fn fast() -> ConnectionConfig {
+    ConnectionConfig::default()
+        .connect_timeout(Duration::from_millis(500))
+        .call_timeout(Duration::from_millis(500))
+}
+
+/// A peer that answers every call, `delay` after reading it.
+pub fn answering(delay: Duration) -> impl Fn(usize, TcpStream) + Send + 'static {
+    move |_, mut s| {
+        thread::spawn(move || {
+            while let Some(call) = read_call(&mut s) {
+                thread::sleep(delay);
+                answer(&mut s, &call);
+            }
+        });
+    }
+}
