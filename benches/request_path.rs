@@ -3,7 +3,8 @@
 //! processor decodes the args, calls the handler, encodes the reply -> frame length patched.
 //! It follows the steps of the server's dispatcher (crate-private) through the public API:
 //! `parse_framed`, `Reader`, `Router::route`, `Processor::process`, `begin_frame`/`finish_frame`,
-//! with the handler call under `catch_unwind` as the server runs it.
+//! with the handler call under `catch_unwind` as the server runs it, and the handler
+//! `tether serve` runs (`EchoService`).
 //!
 //! `cargo bench --bench request_path` (add `-- --warm-up-time 1 --measurement-time 3` for a
 //! quick run). Throughput is one request per iteration, so criterion reports requests/s.
@@ -13,39 +14,13 @@ use std::panic::{self, AssertUnwindSafe};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tether::protocol::{
-    begin_frame, finish_frame, write_message_begin, ApplicationException, Encode, Limits,
-    MessageHeader, MessageType, Reader,
+    begin_frame, finish_frame, write_message_begin, Encode, Limits, MessageHeader, MessageType,
+    Reader,
 };
 use tether::server::{CallContext, Router};
-use tether::services::echo::{
-    EchoEchoArgs, EchoFailError, EchoHandler, EchoPingArgs, EchoProcessor,
-};
+use tether::services::echo::{EchoEchoArgs, EchoPingArgs, EchoProcessor};
 use tether::transport::{parse_framed, FrameStatus};
-
-/// The Echo handler `tether serve` runs: echo returns its payload, ping nothing.
-struct Echo;
-
-impl EchoHandler for Echo {
-    fn echo(&self, _: &CallContext, payload: Vec<u8>) -> Result<Vec<u8>, ApplicationException> {
-        Ok(payload)
-    }
-
-    fn ping(&self, _: &CallContext) -> Result<(), ApplicationException> {
-        Ok(())
-    }
-
-    fn sleep(&self, _: &CallContext, _: i32) -> Result<(), ApplicationException> {
-        Ok(())
-    }
-
-    fn fire(&self, _: &CallContext, _: Vec<u8>) -> Result<(), ApplicationException> {
-        Ok(())
-    }
-
-    fn fail(&self, _: &CallContext, mode: String) -> Result<String, EchoFailError> {
-        Ok(mode)
-    }
-}
+use tether::EchoService;
 
 /// A framed call message, as a client puts it on the wire.
 fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
@@ -86,7 +61,7 @@ fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>
 }
 
 fn request_path(c: &mut Criterion) {
-    let router = Router::new().service(EchoProcessor::new(Echo));
+    let router = Router::new().service(EchoProcessor::new(EchoService));
     let ctx = CallContext::new(None, 1, 42);
     let mut group = c.benchmark_group("request_path");
     group.throughput(Throughput::Elements(1));
