@@ -9,43 +9,13 @@ use std::time::Duration;
 use tether::client::ConnectionConfig;
 use tether::protocol::{
     begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
-    write_message_begin, ApplicationException, Encode, MessageHeader, MessageType, Reader, TType,
+    write_message_begin, Encode, MessageHeader, MessageType, Reader, TType,
 };
-use tether::server::{CallContext, Config, DrainReport, Router, Server, ShutdownHandle};
-use tether::services::echo::{EchoError, EchoFailError, EchoHandler, EchoProcessor};
+use tether::server::{Config, DrainReport, Router, Server, ShutdownHandle};
+use tether::services::echo::EchoProcessor;
 
-/// The Echo service as idl/echo.thrift describes it, for the generated processor.
-pub struct EchoService;
-
-impl EchoHandler for EchoService {
-    fn echo(&self, _: &CallContext, payload: Vec<u8>) -> Result<Vec<u8>, ApplicationException> {
-        Ok(payload)
-    }
-
-    fn ping(&self, _: &CallContext) -> Result<(), ApplicationException> {
-        Ok(())
-    }
-
-    fn sleep(&self, _: &CallContext, millis: i32) -> Result<(), ApplicationException> {
-        thread::sleep(Duration::from_millis(millis.max(0) as u64));
-        Ok(())
-    }
-
-    fn fire(&self, _: &CallContext, _payload: Vec<u8>) -> Result<(), ApplicationException> {
-        Ok(())
-    }
-
-    fn fail(&self, _: &CallContext, mode: String) -> Result<String, EchoFailError> {
-        match mode.as_str() {
-            "error" => Err(EchoError {
-                message: "failed on request".to_owned(),
-            }
-            .into()),
-            "panic" => panic!("the handler was asked to panic"),
-            _ => Ok(mode),
-        }
-    }
-}
+/// The Echo service's one handler, the library's.
+pub use tether::EchoService;
 
 /// An in-process Echo server (the generated processor) on a chosen address (127.0.0.1 port 0 unless `config` names
 /// another), so a test can stop it and start another on the same port; forced down when dropped.
