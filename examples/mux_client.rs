@@ -5,15 +5,18 @@
 //! cargo run --release --example mux_client -- 127.0.0.1:9090 --callers 32 --seconds 2
 //! ```
 //!
-//! Runs echo calls for a bounded time on (1) one [`Connection`], one call at a time, and (2) one
-//! [`MuxConnection`] shared by `--callers` threads, and prints calls per second for each.
+//! Runs echo calls for a bounded time on (1) one [`Connection`], one call at a time, (2) one
+//! [`MuxConnection`] shared by `--callers` threads, and, for context, (3) a [`Pool`] giving each
+//! of the `--callers` threads its own connection; prints calls per second for each.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::client::{Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection};
+use tether::client::{
+    Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
+};
 use tether::services::echo::EchoClient;
 
 /// Each caller stops after this many calls even if time remains, so a run is bounded both ways.
@@ -107,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         drive(echo_client(single), 1, o.run_for, o.payload),
     );
 
-    let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config))?;
+    let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config.clone()))?;
     let mux: Arc<dyn Channel> = Arc::new(mux);
     let label = format!("one mux connection, {} callers", o.callers);
     let multiplexed = report(
@@ -116,5 +119,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     println!("mux / serial: {:.2}x", multiplexed / serial);
+
+    let pool_config = PoolConfig::default()
+        .max_active(o.callers)
+        .max_idle(o.callers)
+        .connection(config);
+    let pool: Arc<dyn Channel> = Arc::new(Pool::new([o.addr.clone()], pool_config)?);
+    let label = format!("pool, {} callers on {} connections", o.callers, o.callers);
+    report(
+        &label,
+        drive(echo_client(pool), o.callers, o.run_for, o.payload),
+    );
     Ok(())
 }

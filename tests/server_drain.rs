@@ -3,6 +3,7 @@
 mod support;
 
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -155,9 +156,10 @@ fn drain_racing_arriving_requests_never_loses_a_handled_request() {
 fn sigterm_with_a_client_calling_every_100ms_exits_0_promptly() {
     let mut server = ServeProcess::start(&[]);
     let addr = server.addr;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&answered);
     let client = thread::spawn(move || {
         let mut client = RawClient::connect(addr);
-        let mut answered = 0;
         for seqid in 0..100 {
             if client.send_framed(&ping_call(seqid)).is_err() {
                 break;
@@ -167,19 +169,20 @@ fn sigterm_with_a_client_calling_every_100ms_exits_0_promptly() {
                 Received::Closed => break,
                 Received::TimedOut => panic!("no reply and no close"),
             }
-            answered += 1;
+            counter.fetch_add(1, SeqCst);
             thread::sleep(100 * MS);
         }
-        answered
     });
-    thread::sleep(350 * MS);
+    // The connection is never idle for long: signal once it has proven itself keep-alive.
+    assert!(wait_until(5 * SECOND, || answered.load(SeqCst) >= 3));
     let start = Instant::now();
     server.signal("TERM");
     let status = server.wait_exit(5 * SECOND).expect("exited");
     let took = start.elapsed();
     assert!(status.success(), "{status:?}");
     assert!(took < 5 * SECOND, "took {took:?} (drain timeout is 30 s)");
-    let answered = client.join().unwrap();
+    client.join().unwrap();
+    let answered = answered.load(SeqCst);
     assert!((3..20).contains(&answered), "{answered}");
 }
 
