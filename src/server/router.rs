@@ -1,6 +1,5 @@
 //! Several services on one port: lookup by plain method name or by "Service:method".
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::processor::Processor;
@@ -9,11 +8,105 @@ use super::processor::Processor;
 ///
 /// "Service:method" (Apache's TMultiplexedProtocol) always works. A plain method name works
 /// when exactly one service has it; a name two services share must be called with its prefix.
+///
+/// Names are looked up in tables ordered by (length, first eight bytes, name), scanned when
+/// short and binary-searched when long: most steps compare two integers, and only names of more than eight bytes that match so far
+/// are compared byte by byte. Hashing the name with SipHash was the largest single cost of
+/// routing a request.
 #[derive(Clone, Default)]
 pub struct Router {
     processors: Vec<Arc<dyn Processor>>,
-    by_service: HashMap<&'static str, usize>,
-    by_method: HashMap<&'static str, Option<usize>>,
+    /// Service name to index in `processors`.
+    by_service: Table<usize>,
+    /// Method name to the one processor that has it, `None` when several do.
+    by_method: Table<Option<usize>>,
+}
+
+/// Tables this short are scanned in order: cheaper than a binary search's bookkeeping.
+const LINEAR_SCAN: usize = 16;
+
+/// A small map from names, sorted by [`Key`].
+#[derive(Clone)]
+struct Table<T>(Vec<(Key, T)>);
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table(Vec::new())
+    }
+}
+
+/// A name with its length and first eight bytes, for cheap comparisons.
+#[derive(Clone, Copy)]
+struct Key {
+    len: usize,
+    prefix: u64,
+    name: &'static str,
+}
+
+/// The first eight bytes of `name` (zero-padded) as one integer.
+fn prefix(name: &str) -> u64 {
+    let mut bytes = [0u8; 8];
+    let head = &name.as_bytes()[..name.len().min(8)];
+    bytes[..head.len()].copy_from_slice(head);
+    u64::from_le_bytes(bytes)
+}
+
+/// The order of a table's keys against `name` (whose `prefix` is given).
+fn order(key: &Key, name: &str, name_prefix: u64) -> std::cmp::Ordering {
+    key.len
+        .cmp(&name.len())
+        .then(key.prefix.cmp(&name_prefix))
+        .then_with(|| {
+            if name.len() <= 8 {
+                std::cmp::Ordering::Equal
+            } else {
+                key.name.as_bytes()[8..].cmp(&name.as_bytes()[8..])
+            }
+        })
+}
+
+impl<T: Copy> Table<T> {
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        let name_prefix = prefix(name);
+        self.0
+            .binary_search_by(|(key, _)| order(key, name, name_prefix))
+    }
+
+    fn get(&self, name: &str) -> Option<T> {
+        if self.0.len() <= LINEAR_SCAN {
+            let (len, name_prefix) = (name.len(), prefix(name));
+            return self
+                .0
+                .iter()
+                .find(|(key, _)| {
+                    key.len == len
+                        && key.prefix == name_prefix
+                        && (len <= 8 || key.name.as_bytes()[8..] == name.as_bytes()[8..])
+                })
+                .map(|&(_, value)| value);
+        }
+        self.position(name).ok().map(|at| self.0[at].1)
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut T> {
+        self.position(name).ok().map(|at| &mut self.0[at].1)
+    }
+
+    /// Adds `name`; it must not be in the table yet.
+    fn insert(&mut self, name: &'static str, value: T) {
+        if let Err(at) = self.position(name) {
+            let key = Key {
+                len: name.len(),
+                prefix: prefix(name),
+                name,
+            };
+            self.0.insert(at, (key, value));
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl std::fmt::Debug for Router {
@@ -36,18 +129,14 @@ impl Router {
 
     /// Adds a service that is already shared.
     pub fn shared_service(mut self, processor: Arc<dyn Processor>) -> Self {
-        let index = match self.by_service.get(processor.service_name()) {
-            Some(&index) => {
-                self.processors[index] = processor;
-                index
-            }
+        let name = processor.service_name();
+        match self.by_service.get(name) {
+            Some(index) => self.processors[index] = processor,
             None => {
                 self.processors.push(processor);
-                self.processors.len() - 1
+                self.by_service.insert(name, self.processors.len() - 1);
             }
-        };
-        self.by_service
-            .insert(self.processors[index].service_name(), index);
+        }
         self.rebuild_methods();
         self
     }
@@ -56,14 +145,14 @@ impl Router {
         self.by_method.clear();
         for (index, processor) in self.processors.iter().enumerate() {
             for &method in processor.method_names() {
-                self.by_method
-                    .entry(method)
-                    .and_modify(|owner| {
+                match self.by_method.get_mut(method) {
+                    Some(owner) => {
                         if *owner != Some(index) {
                             *owner = None;
                         }
-                    })
-                    .or_insert(Some(index));
+                    }
+                    None => self.by_method.insert(method, Some(index)),
+                }
             }
         }
     }
@@ -73,14 +162,14 @@ impl Router {
     pub fn route<'n>(&self, name: &'n str) -> Option<(&dyn Processor, &'n str)> {
         match name.split_once(':') {
             Some((service, method)) => {
-                let processor = &self.processors[*self.by_service.get(service)?];
+                let processor = &self.processors[self.by_service.get(service)?];
                 processor
                     .method_names()
                     .contains(&method)
                     .then_some((processor.as_ref(), method))
             }
             None => {
-                let index = (*self.by_method.get(name)?)?;
+                let index = self.by_method.get(name)??;
                 Some((self.processors[index].as_ref(), name))
             }
         }
@@ -137,5 +226,38 @@ mod tests {
         assert!(router.route("A:b").is_none());
         assert!(router.route("C:ping").is_none());
         assert!(router.route("nope").is_none());
+    }
+
+    #[test]
+    fn long_names_and_shared_prefixes_route_exactly() {
+        let router = Router::new()
+            .service(Named(
+                "Svc",
+                &["getUserById", "getUserByName", "get", "getUser"],
+            ))
+            .service(Named("Svc2", &["getUserByIdx", "x"]));
+        for name in ["getUserById", "getUserByName", "get", "getUser"] {
+            let (processor, method) = router.route(name).unwrap();
+            assert_eq!((processor.service_name(), method), ("Svc", name));
+        }
+        assert_eq!(
+            router.route("getUserByIdx").unwrap().0.service_name(),
+            "Svc2"
+        );
+        assert_eq!(router.route("Svc2:x").unwrap().0.service_name(), "Svc2");
+        for name in [
+            "getUserByI",
+            "getUserByIdy",
+            "getU",
+            "",
+            "ge",
+            "getUserByNamf",
+        ] {
+            assert!(router.route(name).is_none(), "{name}");
+        }
+        // A service registered again under its name replaces the first.
+        let router = router.service(Named("Svc", &["only"]));
+        assert!(router.route("getUser").is_none());
+        assert_eq!(router.route("only").unwrap().0.service_name(), "Svc");
     }
 }
