@@ -143,10 +143,12 @@ impl Worker<'_> {
     /// Waits, Idle, for the first bytes of a request; `Some` when the connection must close.
     fn wait_for_request(&mut self) -> Option<CloseReason> {
         let config = &self.shared.config;
-        let idle_deadline = Instant::now() + config.idle_timeout;
+        // One clock read serves the idle deadline and the read's first wait.
+        let now = Instant::now();
+        let idle_deadline = now + config.idle_timeout;
         let age_deadline = config.max_connection_age.map(|age| self.born + age);
         let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
-        match self.io.read_by(&mut self.read_buffer, deadline) {
+        match self.io.read_by_at(&mut self.read_buffer, deadline, now) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
             Ok(n) => {
                 self.last_read = Instant::now();
@@ -260,8 +262,9 @@ impl Worker<'_> {
         if self.write_buffer.is_empty() {
             return None;
         }
-        let deadline = Instant::now() + self.shared.config.write_timeout;
-        let result = self.io.write_all_by(&self.write_buffer, deadline);
+        let now = Instant::now();
+        let deadline = now + self.shared.config.write_timeout;
+        let result = self.io.write_all_by_at(&self.write_buffer, deadline, now);
         let written = self.write_buffer.len() as u64;
         self.write_buffer.clear();
         match result {

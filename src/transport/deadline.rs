@@ -86,8 +86,19 @@ impl<'a> DeadlineStream<'a> {
         buf: &mut ReadBuffer,
         deadline: Instant,
     ) -> Result<usize, DeadlineError> {
+        self.read_by_at(buf, deadline, Instant::now())
+    }
+
+    /// [`read_by`](Self::read_by) for a caller that has just read the clock: `now` is the
+    /// current time, which saves reading it again.
+    pub fn read_by_at(
+        &mut self,
+        buf: &mut ReadBuffer,
+        deadline: Instant,
+        mut now: Instant,
+    ) -> Result<usize, DeadlineError> {
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Err(DeadlineError::TimedOut);
             }
@@ -100,20 +111,29 @@ impl<'a> DeadlineStream<'a> {
             match buf.read_from(&mut self.stream) {
                 Ok(n) => return Ok(n),
                 // A timeout a little short of the deadline loops to wait out the rest.
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    now = Instant::now();
+                }
                 Err(e) => return Err(DeadlineError::Io(e)),
             }
         }
     }
 
     /// Writes all of `bytes`, finishing by `deadline`; a peer that reads slowly does not extend it.
-    pub fn write_all_by(
+    pub fn write_all_by(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), DeadlineError> {
+        self.write_all_by_at(bytes, deadline, Instant::now())
+    }
+
+    /// [`write_all_by`](Self::write_all_by) for a caller that has just read the clock: `now` is
+    /// the current time, which saves reading it again.
+    pub fn write_all_by_at(
         &mut self,
         mut bytes: &[u8],
         deadline: Instant,
+        mut now: Instant,
     ) -> Result<(), DeadlineError> {
         while !bytes.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Err(DeadlineError::TimedOut);
             }
@@ -126,8 +146,11 @@ impl<'a> DeadlineStream<'a> {
             match self.stream.write(bytes) {
                 Ok(0) => return Err(DeadlineError::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(DeadlineError::Io(e)),
+            }
+            if !bytes.is_empty() {
+                now = Instant::now();
             }
         }
         Ok(())
