@@ -42,7 +42,7 @@ pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
         wanted: 0,
         dispatcher: Dispatcher {
             router: &shared.router,
-            stats: &shared.stats,
+            stats: shared.stats.shard(connection.id),
             limits: shared.config.limits,
             peer,
             connection_id: connection.id,
@@ -90,7 +90,7 @@ impl Worker<'_> {
                 // request the server never started, so it is not processed at all.
                 return self.broken(CloseReason::Drain);
             }
-            let busy = BusyGauge::enter(&self.shared.stats.busy);
+            let busy = BusyGauge::enter(&self.dispatcher.stats.busy);
             if let Some(reason) = self.serve_requests() {
                 return reason;
             }
@@ -152,7 +152,7 @@ impl Worker<'_> {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
             Ok(n) => {
                 self.last_read = Instant::now();
-                self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
+                self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
                 None
             }
             Err(DeadlineError::TimedOut) => {
@@ -207,7 +207,7 @@ impl Worker<'_> {
                 Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
                 Ok(n) => {
                     self.last_read = Instant::now();
-                    self.shared.stats.bytes_in.fetch_add(n as u64, Relaxed);
+                    self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
                 }
                 Err(DeadlineError::TimedOut) => return Some(CloseReason::RequestTimeout),
                 Err(DeadlineError::Io(e)) => {
@@ -269,7 +269,7 @@ impl Worker<'_> {
         self.write_buffer.clear();
         match result {
             Ok(()) => {
-                self.shared.stats.bytes_out.fetch_add(written, Relaxed);
+                self.dispatcher.stats.bytes_out.fetch_add(written, Relaxed);
                 None
             }
             Err(DeadlineError::TimedOut) => Some(self.broken(CloseReason::WriteTimeout)),

@@ -10,7 +10,7 @@ use log::debug;
 
 use super::processor::CallContext;
 use super::router::Router;
-use super::stats::Stats;
+use super::stats::RequestCounters;
 use crate::protocol::{
     begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits,
     MessageHeader, MessageType, ProtocolError, Reader, TType,
@@ -28,7 +28,8 @@ pub(crate) enum After {
 /// The connection facts the dispatcher needs.
 pub(crate) struct Dispatcher<'a> {
     pub router: &'a Router,
-    pub stats: &'a Stats,
+    /// The connection's shard of the request counters.
+    pub stats: &'a RequestCounters,
     pub limits: Limits,
     pub peer: Option<SocketAddr>,
     pub connection_id: u64,
