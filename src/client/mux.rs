@@ -42,9 +42,10 @@ use super::{Channel, ClientError};
 /// Read size of the reader thread: replies of many callers arrive together.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// One connection shared by many threads: each call gets its own sequence id, writes are
-/// serialised, and a reader thread hands each reply to the caller waiting for its seqid (in
-/// whatever order replies come). A call that times out gives up its seqid; its late reply is
+/// One connection carrying many calls at once, from many threads or as one thread's
+/// [`PendingCall`]s: each call gets its own sequence id, writes are serialised (and batched),
+/// and a reader thread hands each reply to the call awaiting its seqid (in whatever order
+/// replies come). A call that times out gives up its seqid; its late reply is
 /// read and discarded, and the connection carries on. If the socket dies, every waiting caller
 /// gets an error at once and the next call connects again.
 #[derive(Debug)]
@@ -386,7 +387,8 @@ impl PendingCall {
         match result {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => {
-                self.session.waiters.lock().by_seqid.remove(&self.seqid);
+                let abandoned = self.session.waiters.lock().by_seqid.remove(&self.seqid);
+                drop(abandoned);
                 // The reply may have been handed over between the deadline and the removal.
                 if let Ok(result) = self.replied.try_recv() {
                     return result;
@@ -402,8 +404,10 @@ impl PendingCall {
 impl Drop for PendingCall {
     fn drop(&mut self) {
         if !self.settled {
-            // No-op if the reply already came (the reader removed the waiter then).
-            self.session.waiters.lock().by_seqid.remove(&self.seqid);
+            // No-op if the reply already came (the reader removed the waiter then). The
+            // waiter (and with it the slot) is dropped once the lock is released.
+            let abandoned = self.session.waiters.lock().by_seqid.remove(&self.seqid);
+            drop(abandoned);
         }
     }
 }
