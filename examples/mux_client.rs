@@ -1,4 +1,5 @@
-//! Many threads sharing one multiplexed connection, measured against one call at a time.
+//! One multiplexed connection carrying many calls at once (from many threads, or from one
+//! thread's window of pending calls), measured against one call at a time.
 //!
 //! ```text
 //! cargo run --release --example echo_server
@@ -6,9 +7,12 @@
 //! ```
 //!
 //! Runs echo calls for a bounded time on (1) one [`Connection`], one call at a time, (2) one
-//! [`MuxConnection`] shared by `--callers` threads, and, for context, (3) a [`Pool`] giving each
-//! of the `--callers` threads its own connection; prints calls per second for each.
+//! [`MuxConnection`] shared by `--callers` threads, (3) one [`MuxConnection`] with one thread
+//! keeping `--callers` pending calls (queue until the window is full, flush once, wait for the
+//! oldest), and, for context, (4) a [`Pool`] giving each of the `--callers` threads its own
+//! connection; prints calls per second for each.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -17,7 +21,8 @@ use std::time::{Duration, Instant};
 use tether::client::{
     Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
-use tether::services::echo::EchoClient;
+use tether::protocol::{Decode, Reader};
+use tether::services::echo::{EchoClient, EchoEchoArgs, EchoEchoResult};
 
 /// Each caller stops after this many calls even if time remains, so a run is bounded both ways.
 const MAX_CALLS_PER_CALLER: u64 = 5_000_000;
@@ -89,6 +94,58 @@ fn drive(
     )
 }
 
+/// One thread keeping `window` echo calls pending on `mux` until `run_for` passes; returns
+/// (successful calls, errors, elapsed).
+fn drive_window(
+    mux: &MuxConnection,
+    window: usize,
+    run_for: Duration,
+    payload: usize,
+) -> (u64, u64, Duration) {
+    let args = EchoEchoArgs {
+        payload: vec![b'x'; payload],
+    };
+    let (mut calls, mut errors, mut started_calls) = (0, 0, 0);
+    let mut pending = VecDeque::with_capacity(window);
+    let started = Instant::now();
+    let deadline = started + run_for;
+    loop {
+        let more = Instant::now() < deadline && started_calls < MAX_CALLS_PER_CALLER;
+        while more && pending.len() < window {
+            started_calls += 1;
+            match mux.queue_call("echo", &args) {
+                Ok(call) => pending.push_back(call),
+                Err(_) => {
+                    errors += 1;
+                    break;
+                }
+            }
+        }
+        // Everything queued since the last wait goes out in one write.
+        let _ = mux.flush();
+        let Some(call) = pending.pop_front() else {
+            break;
+        };
+        // The oldest call, then every call behind it whose reply is already in: their
+        // replacements are queued together and share the next write.
+        let mut ready = vec![call];
+        while pending.front().is_some_and(|call| call.is_ready()) {
+            ready.extend(pending.pop_front());
+        }
+        for call in ready {
+            let echoed = call.wait().ok().and_then(|body| {
+                let result = EchoEchoResult::decode(&mut Reader::new(&body)).ok()?;
+                result.success
+            });
+            match echoed {
+                Some(body) if body == args.payload => calls += 1,
+                _ => errors += 1,
+            }
+        }
+    }
+    (calls, errors, started.elapsed())
+}
+
 fn echo_client(channel: Arc<dyn Channel>) -> Arc<EchoClient<Arc<dyn Channel>>> {
     Arc::new(EchoClient::new(channel))
 }
@@ -117,8 +174,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &label,
         drive(echo_client(mux), o.callers, o.run_for, o.payload),
     );
+    println!("mux threads / serial: {:.2}x", multiplexed / serial);
 
-    println!("mux / serial: {:.2}x", multiplexed / serial);
+    let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config.clone()))?;
+    let label = format!("one mux connection, 1 thread, {} pending", o.callers);
+    let windowed = report(&label, drive_window(&mux, o.callers, o.run_for, o.payload));
+    println!("mux window / serial: {:.2}x", windowed / serial);
 
     let pool_config = PoolConfig::default()
         .max_active(o.callers)

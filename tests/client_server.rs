@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,8 +18,11 @@ use tether::client::{
     Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
 use tether::protocol::ApplicationExceptionKind;
+use tether::protocol::{Decode, Reader};
 use tether::server::Config;
-use tether::services::echo::{EchoClient, EchoFailError, EchoSleepArgs};
+use tether::services::echo::{
+    EchoClient, EchoEchoArgs, EchoEchoResult, EchoFailError, EchoSleepArgs,
+};
 use tether::transport::Framing;
 
 fn connection_config() -> ConnectionConfig {
@@ -249,6 +253,98 @@ fn mux_slow_call_times_out_alone() {
     }));
     client.ping().unwrap();
     assert_eq!(client.channel().stats().connects, 1);
+}
+
+fn echoed(body: &[u8]) -> Vec<u8> {
+    EchoEchoResult::decode(&mut Reader::new(body))
+        .unwrap()
+        .success
+        .unwrap()
+}
+
+#[test]
+fn mux_one_thread_keeps_32_pending_calls_on_one_connection() {
+    const WINDOW: usize = 32;
+    const CALLS: usize = 2_000;
+    let server = TestServer::start(Config::default());
+    let config = MuxConfig::default().connection(connection_config());
+    let mux = MuxConnection::connect(&server.addr.to_string(), config).unwrap();
+    let mut window = VecDeque::new();
+    let (mut started, mut done) = (0, 0);
+    while done < CALLS {
+        while window.len() < WINDOW && started < CALLS {
+            let payload = format!("call {started}").into_bytes();
+            let args = EchoEchoArgs {
+                payload: payload.clone(),
+            };
+            window.push_back((payload, mux.queue_call("echo", &args).unwrap()));
+            started += 1;
+        }
+        mux.flush().unwrap();
+        let (payload, pending) = window.pop_front().unwrap();
+        assert_eq!(echoed(&pending.wait().unwrap()), payload);
+        done += 1;
+    }
+    let stats = mux.stats();
+    assert_eq!((stats.connects, stats.timeouts), (1, 0), "{stats:?}");
+    assert_eq!(server.stats().accepted, 1);
+}
+
+#[test]
+fn mux_pending_calls_are_waited_for_in_any_order() {
+    let server = TestServer::start(Config::default());
+    let mux = MuxConnection::connect(
+        &server.addr.to_string(),
+        MuxConfig::default().connection(connection_config()),
+    )
+    .unwrap();
+    // The server answers one connection's calls in order (tests/client_mux.rs has a peer that
+    // does not); here the waits go in reverse: the slow call is started first, waited last.
+    let slow = mux
+        .start_call("sleep", &EchoSleepArgs { millis: 100 })
+        .unwrap();
+    let quick: Vec<_> = (0..4)
+        .map(|i| {
+            let args = EchoEchoArgs {
+                payload: vec![i; 3],
+            };
+            (i, mux.start_call("echo", &args).unwrap())
+        })
+        .collect();
+    for (i, pending) in quick.into_iter().rev() {
+        assert_eq!(echoed(&pending.wait().unwrap()), vec![i; 3]);
+    }
+    slow.wait().unwrap();
+}
+
+#[test]
+fn mux_server_killed_fails_every_pending_call_of_one_thread() {
+    let server = ServeProcess::start(&[]);
+    let addr = server.addr.to_string();
+    let mux = MuxConnection::connect(
+        &addr,
+        MuxConfig::default().connection(connection_config().call_timeout(Duration::from_secs(5))),
+    )
+    .unwrap();
+    let pending: Vec<_> = (0..16)
+        .map(|_| {
+            mux.start_call("sleep", &EchoSleepArgs { millis: 2_000 })
+                .unwrap()
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(100));
+    server.signal("KILL");
+    let killed = Instant::now();
+    for call in pending {
+        let result = call.wait();
+        assert!(matches!(result, Err(ClientError::Io(_))), "{result:?}");
+    }
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    let _server = serve_process_on(&addr);
+    let again = mux.start_call("ping", &tether::services::echo::EchoPingArgs {});
+    again.unwrap().wait().unwrap();
+    assert_eq!(mux.stats().connects, 2);
 }
 
 fn serve_process_on(addr: &str) -> ServeProcess {

@@ -207,8 +207,8 @@ impl MuxConfig {
         self
     }
 
-    /// Sets how many calls may await replies at once; a call beyond that waits (within its
-    /// call timeout) for one to finish. Defaults to 1024.
+    /// Sets how many calls may await replies at once; a call started beyond that waits (within
+    /// its call timeout) for a reply to arrive or a pending call to be dropped. Defaults to 1024.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self

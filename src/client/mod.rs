@@ -29,5 +29,5 @@ mod retry;
 pub use channel::{Channel, ClientError};
 pub use config::{ConnectionConfig, MuxConfig, PoolConfig};
 pub use connection::Connection;
-pub use mux::{MuxConnection, MuxStats};
+pub use mux::{MuxConnection, MuxStats, PendingCall};
 pub use pool::{Pool, PoolStats};

@@ -1,4 +1,23 @@
-//! [`MuxConnection`]: one socket carrying calls from many threads at once, matched by seqid.
+//! [`MuxConnection`]: one socket carrying many calls at once, matched by seqid.
+//!
+//! Calls in flight come from many threads (each blocked in [`Channel::call`]), from one thread
+//! holding a window of [`PendingCall`]s, or both. Every call is [`MuxConnection::start_call`]
+//! (or [`MuxConnection::queue_call`]) and then [`PendingCall::wait`]; the blocking call is just
+//! the two back to back, so both kinds share one code path and the same guarantees:
+//!
+//! - the deadline of a call starts when it is started, and covers waiting for a slot, the write
+//!   and the reply; a reply that arrives after it is read and discarded;
+//! - at most [`MuxConfig::max_in_flight`] calls await replies: starting one more blocks until a
+//!   reply arrives or a pending call is dropped, and fails with [`ClientError::Timeout`] if its
+//!   deadline passes first. A slot is freed when the reply *arrives*, not when it is waited for,
+//!   so one thread that keeps the whole window itself never blocks itself for good;
+//! - replies are matched by seqid, in whatever order they come;
+//! - if the socket dies every pending call fails at once, and the next call connects again;
+//! - dropping a [`PendingCall`] gives up its slot and its seqid (a late reply is discarded).
+//!
+//! Requests share writes: a thread that starts a call while another is writing leaves its
+//! request to be written with the next batch, and [`MuxConnection::queue_call`] lets one thread
+//! queue several requests and write them with one [`MuxConnection::flush`].
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -8,7 +27,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use log::debug;
 use parking_lot::{Condvar, Mutex};
 
@@ -23,9 +42,10 @@ use super::{Channel, ClientError};
 /// Read size of the reader thread: replies of many callers arrive together.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// One connection shared by many threads: each call gets its own sequence id, writes are
-/// serialised, and a reader thread hands each reply to the caller waiting for its seqid (in
-/// whatever order replies come). A call that times out gives up its seqid; its late reply is
+/// One connection carrying many calls at once, from many threads or as one thread's
+/// [`PendingCall`]s: each call gets its own sequence id, writes are serialised (and batched),
+/// and a reader thread hands each reply to the call awaiting its seqid (in whatever order
+/// replies come). A call that times out gives up its seqid; its late reply is
 /// read and discarded, and the connection carries on. If the socket dies, every waiting caller
 /// gets an error at once and the next call connects again.
 #[derive(Debug)]
@@ -34,9 +54,15 @@ pub struct MuxConnection {
     config: MuxConfig,
     session: Mutex<Option<Arc<Session>>>,
     next_seqid: AtomicI32,
-    in_flight: Mutex<usize>,
-    slot_freed: Condvar,
+    slots: Arc<Slots>,
     counters: Arc<MuxCounters>,
+}
+
+/// The in-flight cap: calls awaiting replies, and a condvar for callers waiting for one to end.
+#[derive(Debug, Default)]
+struct Slots {
+    in_flight: Mutex<usize>,
+    freed: Condvar,
 }
 
 /// Counts of what a multiplexed connection has done since it was built.
@@ -83,10 +109,28 @@ struct Waiters {
     dead: bool,
 }
 
+/// A call awaiting its reply. It holds its in-flight slot: whoever removes it from the map
+/// (the reader with the reply, a timeout, a dropped [`PendingCall`], socket death) frees it.
 #[derive(Debug)]
 struct Waiter {
     method: Box<str>,
     reply: Sender<Result<Vec<u8>, ClientError>>,
+    _slot: SlotGuard,
+}
+
+/// A call that was started and whose reply has not been taken yet; see
+/// [`MuxConnection::start_call`]. Dropping it without waiting abandons the call: its slot and
+/// seqid are freed at once and its reply, if one comes, is discarded.
+#[derive(Debug)]
+#[must_use = "a pending call does nothing unless waited for; dropping it abandons the call"]
+pub struct PendingCall {
+    session: Arc<Session>,
+    counters: Arc<MuxCounters>,
+    seqid: i32,
+    deadline: Instant,
+    replied: Receiver<Result<Vec<u8>, ClientError>>,
+    /// The reply was taken (or the call given up): nothing is left to clean up on drop.
+    settled: bool,
 }
 
 impl MuxConnection {
@@ -97,8 +141,7 @@ impl MuxConnection {
             config,
             session: Mutex::new(None),
             next_seqid: AtomicI32::new(0),
-            in_flight: Mutex::new(0),
-            slot_freed: Condvar::new(),
+            slots: Arc::default(),
             counters: Arc::default(),
         };
         mux.session()?;
@@ -150,11 +193,12 @@ impl MuxConnection {
     }
 
     /// Waits (until `deadline`) for a slot under the in-flight cap.
-    fn claim_slot(&self, deadline: Instant) -> Result<SlotGuard<'_>, ClientError> {
-        let mut in_flight = self.in_flight.lock();
+    fn claim_slot(&self, deadline: Instant) -> Result<SlotGuard, ClientError> {
+        let mut in_flight = self.slots.in_flight.lock();
         while *in_flight >= self.config.max_in_flight {
             if self
-                .slot_freed
+                .slots
+                .freed
                 .wait_until(&mut in_flight, deadline)
                 .timed_out()
                 && *in_flight >= self.config.max_in_flight
@@ -163,7 +207,9 @@ impl MuxConnection {
             }
         }
         *in_flight += 1;
-        Ok(SlotGuard { mux: self })
+        Ok(SlotGuard {
+            slots: self.slots.clone(),
+        })
     }
 
     fn seqid(&self) -> i32 {
@@ -174,14 +220,15 @@ impl MuxConnection {
 }
 
 /// Frees an in-flight slot on every exit path.
-struct SlotGuard<'a> {
-    mux: &'a MuxConnection,
+#[derive(Debug)]
+struct SlotGuard {
+    slots: Arc<Slots>,
 }
 
-impl Drop for SlotGuard<'_> {
+impl Drop for SlotGuard {
     fn drop(&mut self) {
-        *self.mux.in_flight.lock() -= 1;
-        self.mux.slot_freed.notify_one();
+        *self.slots.in_flight.lock() -= 1;
+        self.slots.freed.notify_one();
     }
 }
 
@@ -202,7 +249,8 @@ impl Channel for MuxConnection {
             self.seqid(),
             args,
         );
-        session.write(&message, deadline)
+        session.outbox.lock().extend_from_slice(&message);
+        session.flush(deadline)
     }
 }
 
@@ -215,8 +263,48 @@ impl MuxConnection {
         args: &dyn Encode,
         timeout: Duration,
     ) -> Result<Vec<u8>, ClientError> {
-        let deadline = Instant::now() + timeout;
-        let _slot = self.claim_slot(deadline)?;
+        self.begin(method, args, Instant::now() + timeout, true)?
+            .wait()
+    }
+
+    /// Starts a call and returns without waiting for its reply: the request is written (or
+    /// left queued behind a write another thread is doing, which will carry it), its seqid
+    /// registered. Take the reply with [`PendingCall::wait`]. The call's deadline (the
+    /// configured call timeout) runs from now.
+    ///
+    /// At the in-flight cap this blocks until a reply arrives or a pending call is dropped, and
+    /// fails with [`ClientError::Timeout`] if none does before the deadline.
+    pub fn start_call(&self, method: &str, args: &dyn Encode) -> Result<PendingCall, ClientError> {
+        let deadline = Instant::now() + self.config.connection.call_timeout;
+        self.begin(method, args, deadline, true)
+    }
+
+    /// Like [`MuxConnection::start_call`], but only queues the request: it is written by the
+    /// next [`MuxConnection::flush`], the next started call, or when any pending call of this
+    /// connection is waited for. Queue several, flush once, and they share one write.
+    pub fn queue_call(&self, method: &str, args: &dyn Encode) -> Result<PendingCall, ClientError> {
+        let deadline = Instant::now() + self.config.connection.call_timeout;
+        self.begin(method, args, deadline, false)
+    }
+
+    /// Writes every queued request (see [`MuxConnection::queue_call`]) within the call timeout.
+    pub fn flush(&self) -> Result<(), ClientError> {
+        let session = self.session.lock().clone();
+        match session {
+            Some(session) => session.flush(Instant::now() + self.config.connection.call_timeout),
+            None => Ok(()),
+        }
+    }
+
+    /// Claims a slot, registers a seqid, queues the request and (if `write`) writes the queue.
+    fn begin(
+        &self,
+        method: &str,
+        args: &dyn Encode,
+        deadline: Instant,
+        write: bool,
+    ) -> Result<PendingCall, ClientError> {
+        let slot = self.claim_slot(deadline)?;
         let session = self.session()?;
         let seqid = self.seqid();
         let mut message = Vec::new();
@@ -242,25 +330,84 @@ impl MuxConnection {
             let waiter = Waiter {
                 method: method.into(),
                 reply,
+                _slot: slot,
             };
             waiters.by_seqid.insert(seqid, waiter);
         }
-        if let Err(e) = session.write(&message, deadline) {
-            session.waiters.lock().by_seqid.remove(&seqid);
-            return Err(e);
+        let pending = PendingCall {
+            session,
+            counters: self.counters.clone(),
+            seqid,
+            deadline,
+            replied,
+            settled: false,
+        };
+        pending.session.outbox.lock().extend_from_slice(&message);
+        if write {
+            // On error the pending call drops here and gives its slot and seqid back.
+            pending.session.flush(deadline)?;
         }
-        match replied.recv_deadline(deadline) {
+        Ok(pending)
+    }
+}
+
+impl PendingCall {
+    /// Waits for the reply until the call's deadline; then it is [`ClientError::Timeout`] and
+    /// a reply arriving later is discarded. Writes this connection's queued requests first.
+    pub fn wait(self) -> Result<Vec<u8>, ClientError> {
+        let deadline = self.deadline;
+        self.wait_until(deadline)
+    }
+
+    /// Like [`PendingCall::wait`], but gives up after `timeout` if that comes before the
+    /// call's deadline. Giving up abandons the call, as at its deadline.
+    pub fn wait_timeout(self, timeout: Duration) -> Result<Vec<u8>, ClientError> {
+        let deadline = self.deadline.min(Instant::now() + timeout);
+        self.wait_until(deadline)
+    }
+
+    /// Whether the reply (or the error that ends the call) is in, so `wait` returns at once.
+    pub fn is_ready(&self) -> bool {
+        !self.replied.is_empty()
+    }
+
+    /// When the call times out: its start plus the call timeout.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn wait_until(mut self, deadline: Instant) -> Result<Vec<u8>, ClientError> {
+        if self.replied.is_empty() && !self.session.outbox.lock().is_empty() {
+            // A failed write kills the session and the reader fails this call: the result
+            // comes through the channel either way.
+            let _ = self.session.flush(deadline);
+        }
+        let result = self.replied.recv_deadline(deadline);
+        self.settled = true;
+        match result {
             Ok(result) => result,
             Err(RecvTimeoutError::Timeout) => {
-                session.waiters.lock().by_seqid.remove(&seqid);
+                let abandoned = self.session.waiters.lock().by_seqid.remove(&self.seqid);
+                drop(abandoned);
                 // The reply may have been handed over between the deadline and the removal.
-                if let Ok(result) = replied.try_recv() {
+                if let Ok(result) = self.replied.try_recv() {
                     return result;
                 }
                 self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
                 Err(ClientError::Timeout)
             }
             Err(RecvTimeoutError::Disconnected) => Err(ClientError::Io(connection_lost())),
+        }
+    }
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if !self.settled {
+            // No-op if the reply already came (the reader removed the waiter then). The
+            // waiter (and with it the slot) is dropped once the lock is released.
+            let abandoned = self.session.waiters.lock().by_seqid.remove(&self.seqid);
+            drop(abandoned);
         }
     }
 }
@@ -274,13 +421,12 @@ impl Drop for MuxConnection {
 }
 
 impl Session {
-    /// Queues one whole message and returns once it is written. Callers queue, then take turns
-    /// at the socket; whoever gets it writes everything queued so far in one syscall, so under
-    /// load many callers' requests share a write (and the server's read). A caller that finds
-    /// its message already written by the one before it returns at once. A write that fails or
-    /// times out part way leaves the stream out of step, so it kills the session.
-    fn write(&self, message: &[u8], deadline: Instant) -> Result<(), ClientError> {
-        self.outbox.lock().extend_from_slice(message);
+    /// Writes whatever is queued. Callers queue, then take turns at the socket; whoever gets it
+    /// writes everything queued so far in one syscall, so under load many requests share a write
+    /// (and the server's read). A caller that finds its message already written by the one
+    /// before it returns at once. A write that fails or times out part way leaves the stream
+    /// out of step, so it kills the session.
+    fn flush(&self, deadline: Instant) -> Result<(), ClientError> {
         let Some(mut writer) = self.writer.try_lock_until(deadline) else {
             return Err(ClientError::Timeout);
         };

@@ -56,8 +56,9 @@ pub struct BenchArgs {
     /// Method to call.
     #[arg(long, value_enum, default_value_t = MethodArg::Echo)]
     pub method: MethodArg,
-    /// Calls in flight per connection: with `--driver threads`, that many caller threads share
-    /// one MuxConnection; with `--driver events`, a window of calls on the socket.
+    /// Calls in flight per connection: with `--driver threads`, one thread per connection keeps
+    /// that many pending calls on a MuxConnection (with `--rate`, that many caller threads share
+    /// it); with `--driver events`, a window of calls on the socket.
     #[arg(long, default_value_t = 1)]
     pub pipeline: usize,
     /// Open loop at this many calls per second in total, latency from the scheduled send time.
@@ -75,7 +76,8 @@ pub struct BenchArgs {
     /// Bound on each call (write and reply); a call past it counts as a timeout.
     #[arg(long, value_parser = parse_duration, default_value = "5s")]
     pub timeout: Duration,
-    /// What drives the calls: `threads` is tether's client, a thread per call in flight;
+    /// What drives the calls: `threads` is tether's client, a thread per connection (a window
+    /// of pending calls each with `--pipeline`; open loop: a thread per call in flight);
     /// `events` is a few event loops driving every connection (closed loop only), which keeps
     /// the client's own scheduling out of the figures when connections outnumber cores.
     #[arg(long, value_enum, default_value_t = DriverArg::Threads)]

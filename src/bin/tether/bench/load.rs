@@ -1,10 +1,12 @@
 //! The load loops: threads bound to connections, stopping by themselves at the run's bound.
 //!
-//! Two drivers. Threads (tether's client): closed loop, a thread sends its next call when the
-//! previous reply is in, and `--pipeline P` threads share each connection; open loop
-//! (`--rate`), each thread owns a fixed schedule and measures latency from the time a call was
-//! *scheduled*, not sent, so a stalled server shows up as latency instead of hiding as fewer
-//! samples (the coordinated-omission correction of wrk2). Events (events.rs): a few event loops
+//! Two drivers. Threads (tether's client): closed loop, a thread per connection sends its next
+//! call when the previous reply is in; with `--pipeline P` above 1 that thread keeps a window of
+//! P pending calls on a `MuxConnection` (start until P are in flight, wait for the oldest, start
+//! more), so one thread drives a whole pipelined connection. Open loop (`--rate`), each thread
+//! owns a fixed schedule (`--pipeline P` threads share each connection) and measures latency
+//! from the time a call was *scheduled*, not sent, so a stalled server shows up as latency
+//! instead of hiding as fewer samples (the coordinated-omission correction of wrk2). Events (events.rs): a few event loops
 //! drive every connection, closed loop with P calls in flight each.
 //!
 //! The timeline is shared: threads connect, wait on a barrier, run the warmup (not recorded),
@@ -12,7 +14,7 @@
 //! used up (`--requests`). Every thread stops by itself at that bound; a call in flight is bounded
 //! by the call timeout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
@@ -22,7 +24,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use parking_lot::Mutex;
 use tether::client::{
-    Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection,
+    Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection, PendingCall,
 };
 use tether::transport::Framing;
 
@@ -60,8 +62,8 @@ pub enum Bound {
 /// How calls are driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Driver {
-    /// tether's client: a blocking thread per call in flight (`--pipeline` threads share each
-    /// connection).
+    /// tether's client: a thread per connection, keeping `--pipeline` pending calls on a
+    /// `MuxConnection` when above 1 (open loop: a blocking thread per call in flight).
     Threads,
     /// Event loops (about one per two cores), each driving many connections (events.rs).
     Events,
@@ -97,8 +99,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    fn threads(&self) -> usize {
+    /// Load threads (or event loops) the run starts.
+    pub fn threads(&self) -> usize {
         match self.driver {
+            Driver::Threads if self.windowed() => self.connections,
             Driver::Threads => self.connections * self.pipeline,
             // Half the cores: the rest are for the server under test on the same machine.
             Driver::Events => {
@@ -106,6 +110,13 @@ impl Plan {
                 (cores / 2).clamp(1, self.connections)
             }
         }
+    }
+}
+
+impl Plan {
+    /// Whether each thread keeps a window of pending calls on its connection.
+    fn windowed(&self) -> bool {
+        self.driver == Driver::Threads && self.pipeline > 1 && self.rate.is_none()
     }
 }
 
@@ -203,7 +214,22 @@ impl Timeline {
 /// `Connection` whose call failed is dropped and the next call opens a new one, so failed
 /// connects are counted as such; a `MuxConnection` reconnects by itself and is kept.
 struct Slot {
-    current: Mutex<Option<Arc<dyn Channel>>>,
+    current: Mutex<Option<Client>>,
+}
+
+#[derive(Clone)]
+enum Client {
+    Single(Arc<Connection>),
+    Mux(Arc<MuxConnection>),
+}
+
+impl Client {
+    fn channel(&self) -> &dyn Channel {
+        match self {
+            Client::Single(connection) => &**connection,
+            Client::Mux(mux) => &**mux,
+        }
+    }
 }
 
 impl Slot {
@@ -213,35 +239,37 @@ impl Slot {
         }
     }
 
-    fn get(&self, plan: &Plan) -> Result<Arc<dyn Channel>, ErrorKind> {
+    fn get(&self, plan: &Plan) -> Result<Client, ErrorKind> {
         let mut current = self.current.lock();
-        if let Some(channel) = current.as_ref() {
-            return Ok(channel.clone());
+        if let Some(client) = current.as_ref() {
+            return Ok(client.clone());
         }
         let addr = plan.addr.to_string();
         let config = ConnectionConfig::default()
             .connect_timeout(plan.connect_timeout)
             .call_timeout(plan.call_timeout)
             .framing(plan.framing);
-        let channel: Arc<dyn Channel> = if plan.pipeline > 1 {
+        let client = if plan.pipeline > 1 {
             let config = MuxConfig::default()
                 .connection(config)
                 .max_in_flight(plan.pipeline);
-            Arc::new(MuxConnection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?)
+            let mux = MuxConnection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?;
+            Client::Mux(Arc::new(mux))
         } else {
-            Arc::new(Connection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?)
+            let connection = Connection::connect(&addr, config).map_err(|_| ErrorKind::Connect)?;
+            Client::Single(Arc::new(connection))
         };
-        *current = Some(channel.clone());
-        Ok(channel)
+        *current = Some(client.clone());
+        Ok(client)
     }
 
     /// Drops `failed` unless another thread already replaced it.
-    fn discard(&self, plan: &Plan, failed: &Arc<dyn Channel>) {
-        if plan.pipeline > 1 {
+    fn discard(&self, failed: &Client) {
+        let Client::Single(failed) = failed else {
             return;
-        }
+        };
         let mut current = self.current.lock();
-        if current.as_ref().is_some_and(|c| Arc::ptr_eq(c, failed)) {
+        if matches!(&*current, Some(Client::Single(c)) if Arc::ptr_eq(c, failed)) {
             *current = None;
         }
     }
@@ -271,15 +299,16 @@ impl ThreadStats {
 
 /// One call on the slot's connection: Ok, or the kind of failure.
 fn call_once(plan: &Plan, slot: &Slot) -> Result<(), ErrorKind> {
-    let channel = slot.get(plan)?;
-    let result = channel
+    let client = slot.get(plan)?;
+    let result = client
+        .channel()
         .call(plan.workload.method(), plan.workload.args())
         .map_err(|e: ClientError| ErrorKind::of(&e))
         .and_then(|body| plan.workload.check_reply(&body));
     match result {
         // A server exception leaves the connection in step; anything else may not.
         Err(kind) if kind != ErrorKind::Application => {
-            slot.discard(plan, &channel);
+            slot.discard(&client);
             Err(kind)
         }
         other => other,
@@ -340,6 +369,103 @@ fn closed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut Thread
             }
         }
     }
+}
+
+/// Closed loop with a window: keeps `--pipeline` pending calls on the slot's `MuxConnection`.
+/// Each wait takes the oldest call, then every call behind it whose reply is in too; their
+/// replacements are queued and flushed together, so they share one write. Latency runs from
+/// each call's own start.
+fn windowed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut ThreadStats) {
+    let mut window: VecDeque<(u64, PendingCall)> = VecDeque::with_capacity(plan.pipeline);
+    let mut stopping = false;
+    loop {
+        if !stopping {
+            stopping = !fill_window(plan, timeline, slot, stats, &mut window);
+        }
+        let Some((begin, pending)) = window.pop_front() else {
+            if stopping {
+                return;
+            }
+            continue;
+        };
+        finish(plan, timeline, stats, begin, pending);
+        while window.front().is_some_and(|(_, p)| p.is_ready()) {
+            let (begin, pending) = window.pop_front().expect("front exists");
+            finish(plan, timeline, stats, begin, pending);
+        }
+        if let Some(pause) = plan.idle_between {
+            if !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64) {
+                stopping = true;
+            }
+        }
+    }
+}
+
+/// Starts calls until the window is full and writes them at once; false once the run is over
+/// (or its attempts are used up) and no more calls may start.
+fn fill_window(
+    plan: &Plan,
+    timeline: &Timeline,
+    slot: &Slot,
+    stats: &mut ThreadStats,
+    window: &mut VecDeque<(u64, PendingCall)>,
+) -> bool {
+    let mux = match slot.get(plan) {
+        Ok(Client::Mux(mux)) => mux,
+        Ok(Client::Single(_)) => unreachable!("a window is kept on a multiplexed connection"),
+        Err(kind) => {
+            // The failed connect is an attempt, as in the closed loop.
+            let begin = timeline.now_ns();
+            if timeline.ended_at(begin)
+                || (timeline.measuring_at(begin) && !timeline.take_attempt())
+            {
+                return false;
+            }
+            record(timeline, stats, begin, timeline.now_ns(), Err(kind));
+            pause_after_connect_failure(timeline);
+            return true;
+        }
+    };
+    let mut more = true;
+    let started = window.len();
+    while window.len() < plan.pipeline {
+        let begin = timeline.now_ns();
+        if timeline.ended_at(begin) || (timeline.measuring_at(begin) && !timeline.take_attempt()) {
+            more = false;
+            break;
+        }
+        match mux.queue_call(plan.workload.method(), plan.workload.args()) {
+            Ok(pending) => window.push_back((begin, pending)),
+            Err(e) => {
+                let kind = ErrorKind::of(&e);
+                record(timeline, stats, begin, timeline.now_ns(), Err(kind));
+                if kind == ErrorKind::Connect && window.is_empty() {
+                    pause_after_connect_failure(timeline);
+                }
+                break;
+            }
+        }
+    }
+    if window.len() > started {
+        // A failed write kills the connection and fails the calls: their waits report it.
+        let _ = mux.flush();
+    }
+    more
+}
+
+/// Waits for a pending call and records it from its start.
+fn finish(
+    plan: &Plan,
+    timeline: &Timeline,
+    stats: &mut ThreadStats,
+    begin: u64,
+    pending: PendingCall,
+) {
+    let result = pending
+        .wait()
+        .map_err(|e| ErrorKind::of(&e))
+        .and_then(|body| plan.workload.check_reply(&body));
+    record(timeline, stats, begin, timeline.now_ns(), result);
 }
 
 /// Open loop: this thread's share of `rate`, on a fixed schedule; latency from the schedule.
@@ -451,6 +577,9 @@ fn spawn_load_threads(
                         match plan.rate {
                             Some(rate) => {
                                 open_loop(&plan, &timeline, &slot, &mut stats, index, rate)
+                            }
+                            None if plan.windowed() => {
+                                windowed_loop(&plan, &timeline, &slot, &mut stats)
                             }
                             None => closed_loop(&plan, &timeline, &slot, &mut stats),
                         }

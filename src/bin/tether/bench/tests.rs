@@ -336,15 +336,42 @@ fn threads_pipeline_goes_through_the_mux_connection() {
     let mut plan = test_plan(server.addr, Bound::Requests(1000));
     plan.connections = 2;
     plan.pipeline = 4;
+    // One thread per connection keeps the window of pending calls.
+    assert_eq!(plan.threads(), 2);
     let outcome = run(plan);
     assert_eq!(outcome.calls, 1000);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
     assert_eq!(outcome.per_connection.len(), 2);
     assert!(outcome.per_connection.iter().all(|&n| n > 0));
+    // Replacements started together went out in one write: the server read them together.
+    assert!(server.max_batch.load(Ordering::Relaxed) > 1);
 }
 
 #[test]
-fn events_pipelined_calls_lost_with_their_connection_are_errors() {
+fn threads_pipeline_over_a_duration_stops_by_itself() {
+    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(300)));
+    plan.connections = 2;
+    plan.pipeline = 8;
+    let started = Instant::now();
+    let outcome = run(plan);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(outcome.calls > 0);
+    assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
+
+#[test]
+fn pipelined_calls_lost_with_their_connection_are_errors() {
+    for driver in DRIVERS {
+        pipelined_calls_lost_with(driver);
+    }
+}
+
+fn pipelined_calls_lost_with(driver: Driver) {
     let server = EchoServer::start(
         Framing::Framed,
         Behaviour {
@@ -355,7 +382,7 @@ fn events_pipelined_calls_lost_with_their_connection_are_errors() {
     let mut plan = test_plan(server.addr, Bound::Requests(300));
     plan.connections = 1;
     plan.pipeline = 4;
-    plan.driver = Driver::Events;
+    plan.driver = driver;
     let outcome = run(plan);
     let lost = errors(&outcome, ErrorKind::Io);
     assert!(lost > 0, "{:?}", outcome.errors);
