@@ -534,7 +534,7 @@ if pipelined:
     o.append(f"## Pipelined calls, tether (64 B)")
     o.append("")
     o.append("`events`: one event loop keeps the window full (the server's pipelined capacity); "
-             "`threads`: tether's own client, one caller thread per call in flight.")
+             "`threads`: tether's own client, one thread per connection keeping a window of pending calls on a MuxConnection.")
     o.append("")
     header(["driver", "conns", "in flight per conn", "calls/s", "p99 (µs)", "vs one call at a time"], left=1)
     for (name, conns, payload, pipeline, driver), e in sorted(pipelined.items(), key=lambda kv: (kv[0][1], kv[0][4])):
