@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::client::ServerAt;
 use support::process::ServeProcess;
 use support::TestServer;
 use tether::client::{
@@ -127,7 +126,7 @@ fn pool_idle_timeout_below_the_servers_never_reuses_a_stale_connection() {
 
 #[test]
 fn server_restart_between_calls_is_invisible() {
-    let mut server = ServerAt::start(Config::default());
+    let mut server = TestServer::start(Config::default());
     let addr = server.addr;
     for check_before_reuse in [true, false] {
         let client = pool(
@@ -138,7 +137,7 @@ fn server_restart_between_calls_is_invisible() {
             client.ping().unwrap();
         }
         server.stop();
-        server = ServerAt::start(Config::default().listen(addr));
+        server = TestServer::start(Config::default().listen(addr));
         for _ in 0..3 {
             client.ping().unwrap();
         }
@@ -463,7 +462,7 @@ fn exercise_every_method<C: Channel>(client: &EchoClient<C>) {
 
 #[test]
 fn generated_client_works_over_connection_pool_and_mux() {
-    let server = ServerAt::start(Config::default());
+    let server = TestServer::start(Config::default());
     let target = server.addr.to_string();
     for framing in [Framing::Framed, Framing::Unframed] {
         let config = connection_config().framing(framing);

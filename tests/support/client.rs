@@ -1,9 +1,9 @@
 //! Helpers of the client tests: a scripted peer (a plain loopback listener that reads calls and
-//! answers, or misbehaves, as a test needs) and a server that can be restarted on one address.
+//! answers, or misbehaves, as a test needs). A real server is `super::TestServer`.
 
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use tether::client::ConnectionConfig;
@@ -11,61 +11,6 @@ use tether::protocol::{
     begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
     write_message_begin, Encode, MessageHeader, MessageType, Reader, TType,
 };
-use tether::server::{Config, DrainReport, Router, Server, ShutdownHandle};
-use tether::services::echo::EchoProcessor;
-
-/// The Echo service's one handler, the library's.
-pub use tether::EchoService;
-
-/// An in-process Echo server (the generated processor) on a chosen address (127.0.0.1 port 0 unless `config` names
-/// another), so a test can stop it and start another on the same port; forced down when dropped.
-pub struct ServerAt {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    handle: ShutdownHandle,
-    thread: Option<JoinHandle<io::Result<DrainReport>>>,
-}
-
-impl ServerAt {
-    /// Serves Echo with `config`; the default listen address becomes 127.0.0.1:0.
-    pub fn start(config: Config) -> ServerAt {
-        let config = if config.listen_addr() == Config::default().listen_addr() {
-            config.listen(SocketAddr::from(([127, 0, 0, 1], 0)))
-        } else {
-            config
-        };
-        let router = Router::new().service(EchoProcessor::new(EchoService));
-        let server = Server::bind(config, router).expect("bind");
-        let addr = server.local_addr();
-        let handle = server.handle();
-        let thread = thread::Builder::new()
-            .name("test-server".into())
-            .spawn(move || server.run())
-            .expect("spawn server");
-        ServerAt {
-            addr,
-            handle,
-            thread: Some(thread),
-        }
-    }
-
-    /// Drains and waits until the listener is closed and the connections are gone.
-    pub fn stop(&mut self) {
-        self.handle.shutdown();
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("server thread").expect("run");
-        }
-    }
-}
-
-impl Drop for ServerAt {
-    fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            self.handle.force();
-            let _ = thread.join();
-        }
-    }
-}
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
