@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::error::{Error, SyntaxError};
-use super::{gen, model, names, parser};
+use super::error::{Error, SyntaxError, Warning};
+use super::{gen, model, parser};
 
 /// Compiles IDL files to Rust. Configure, then [`Builder::generate`] or [`Builder::write`].
 #[derive(Debug, Clone)]
@@ -14,6 +14,8 @@ pub struct Builder {
     runtime: String,
     rustfmt: bool,
     include_file: bool,
+    cargo_instructions: bool,
+    allow_negative_field_ids: bool,
 }
 
 impl Default for Builder {
@@ -25,6 +27,12 @@ impl Default for Builder {
             runtime: "::tether".to_string(),
             rustfmt: true,
             include_file: true,
+            // A build script is where `write` runs most: cargo should rerun it when an IDL file
+            // changes, and show the warnings.
+            cargo_instructions: true,
+            // Apache's compiler renumbers ids <= 0 unless given `--allow-neg-keys`; the same
+            // default puts the same ids on the wire.
+            allow_negative_field_ids: false,
         }
     }
 }
@@ -32,8 +40,10 @@ impl Default for Builder {
 /// One generated Rust module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GeneratedFile {
-    /// The module name (`echo`); the file is `<module>.rs`.
+    /// The module's path from the root of the generated tree (`echo`, `transit::buses`).
     pub module: String,
+    /// The file, relative to the output directory (`echo.rs`, `transit/buses.rs`).
+    pub path: PathBuf,
     /// The IDL file it came from.
     pub idl: PathBuf,
     /// The Rust source.
@@ -45,8 +55,11 @@ pub struct GeneratedFile {
 pub struct Generated {
     /// One module per IDL file, the requested ones and those they include.
     pub files: Vec<GeneratedFile>,
-    /// A `mod.rs` declaring every module.
+    /// A `mod.rs` declaring every module (namespaces as inline modules around them).
     pub mod_rs: String,
+    /// What the compiler accepted but warns about, as Apache's compiler does (renumbered field
+    /// ids, fields without ids, a renamed module).
+    pub warnings: Vec<Warning>,
 }
 
 impl Builder {
@@ -96,33 +109,79 @@ impl Builder {
         self
     }
 
+    /// Sets whether [`Builder::write`] prints cargo build-script instructions: one
+    /// `cargo:rerun-if-changed=` per IDL file it read (included files and those found through
+    /// include directories too) and each warning as `cargo:warning=`. Defaults to true, for
+    /// `build.rs`; tools that are not build scripts turn it off.
+    pub fn cargo_instructions(mut self, enabled: bool) -> Self {
+        self.cargo_instructions = enabled;
+        self
+    }
+
+    /// Sets whether explicit field ids <= 0 are kept as written (Apache's `--allow-neg-keys`)
+    /// rather than renumbered -1, -2, ... as if they had no id, with a warning. Either way the
+    /// ids are those Apache's compiler gives the same IDL with the same choice. Defaults to
+    /// false, as Apache's compiler.
+    pub fn allow_negative_field_ids(mut self, enabled: bool) -> Self {
+        self.allow_negative_field_ids = enabled;
+        self
+    }
+
     /// Parses, checks and generates, in memory.
     pub fn generate(&self) -> Result<Generated, Error> {
-        let program = model::Program::load(&self.files, &self.include_dirs)?;
+        let parse = model::ParseOptions {
+            allow_negative_field_ids: self.allow_negative_field_ids,
+        };
+        let program = model::Program::load(&self.files, &self.include_dirs, parse)?;
         let options = gen::Options {
             runtime: self.runtime.clone(),
             rustfmt: self.rustfmt,
         };
         let files = (0..program.files.len())
             .map(|i| {
+                let module = &program.files[i].module;
+                let mut path: PathBuf = module.iter().collect();
+                path.set_extension("rs");
                 Ok(GeneratedFile {
-                    module: program.files[i].module.clone(),
+                    module: module.join("::"),
+                    path,
                     idl: program.files[i].path.clone(),
                     source: gen::generate_file(&program, i, &options)?,
                 })
             })
             .collect::<Result<Vec<_>, SyntaxError>>()?;
         Ok(Generated {
+            mod_rs: gen::generate_mod(&mod_entries(&files, None)),
             files,
-            mod_rs: gen::generate_mod(&program),
+            warnings: program.warnings,
         })
     }
 
-    /// Generates and writes `<module>.rs` per IDL file, `mod.rs` (for a checked-in directory)
-    /// and, unless turned off, `include.rs` (the same modules by absolute path, for `include!`
-    /// from `OUT_DIR`); returns the paths written.
+    /// Generates and writes one `.rs` file per IDL file (in directories per namespace),
+    /// `mod.rs` (for a checked-in directory) and, unless turned off, `include.rs` (the same
+    /// modules by absolute path, for `include!` from `OUT_DIR`); returns the paths written.
+    /// Prints cargo instructions unless [`Builder::cargo_instructions`] is off.
     pub fn write(&self) -> Result<Vec<PathBuf>, Error> {
-        let generated = self.generate()?;
+        self.write_generated(&self.generate()?)
+    }
+
+    /// Writes what [`Builder::generate`] returned, as [`Builder::write`] does; for a tool that
+    /// looks at the result (its warnings) before writing it.
+    pub fn write_generated(&self, generated: &Generated) -> Result<Vec<PathBuf>, Error> {
+        if self.cargo_instructions {
+            for file in &generated.files {
+                println!("cargo:rerun-if-changed={}", file.idl.display());
+            }
+            for warning in &generated.warnings {
+                println!(
+                    "cargo:warning={}:{}:{}: {}",
+                    warning.path.display(),
+                    warning.span.line,
+                    warning.span.column,
+                    warning.message
+                );
+            }
+        }
         let out_dir = match &self.out_dir {
             Some(dir) => dir.clone(),
             None => std::env::var_os("OUT_DIR")
@@ -130,44 +189,51 @@ impl Builder {
                 .unwrap_or_else(|| PathBuf::from(".")),
         };
         let write = |path: PathBuf, text: &str| {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
             std::fs::write(&path, text)
                 .map(|()| path.clone())
                 .map_err(|source| Error::Write { path, source })
         };
-        std::fs::create_dir_all(&out_dir).map_err(|source| Error::Write {
-            path: out_dir.clone(),
-            source,
-        })?;
         let mut written = Vec::new();
         for file in &generated.files {
-            written.push(write(
-                out_dir.join(format!("{}.rs", file.module)),
-                &file.source,
-            )?);
+            written.push(write(out_dir.join(&file.path), &file.source)?);
         }
         written.push(write(out_dir.join("mod.rs"), &generated.mod_rs)?);
         if !self.include_file {
             return Ok(written);
         }
         let absolute = out_dir.canonicalize().unwrap_or_else(|_| out_dir.clone());
-        let mut include = String::from("// Generated by `tether gen`: include!() this file.\n");
-        for file in &generated.files {
-            let path = absolute.join(format!("{}.rs", file.module));
-            include.push_str(&format!(
-                "#[path = {:?}]\npub mod {};\n",
-                path.display().to_string(),
-                names::escape(&file.module)
-            ));
-        }
+        let include = gen::generate_mod(&mod_entries(&generated.files, Some(&absolute)));
         written.push(write(out_dir.join("include.rs"), &include)?);
         Ok(written)
     }
 }
 
+/// What `mod.rs` (no `dir`) or `include.rs` (files by absolute path under `dir`) declares.
+fn mod_entries(files: &[GeneratedFile], dir: Option<&Path>) -> Vec<gen::ModEntry> {
+    files
+        .iter()
+        .map(|f| gen::ModEntry {
+            module: f.module.split("::").map(str::to_string).collect(),
+            idl_name: f
+                .idl
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            absolute: dir.map(|d| d.join(&f.path)),
+        })
+        .collect()
+}
+
 /// Compiles IDL source text (as if read from `path`, which must have no includes) to the
 /// source of one module; for tests and tools that hold IDL in memory.
 pub fn generate_source(path: &Path, idl: &str, runtime: &str) -> Result<String, Error> {
-    let document = parser::parse(idl)
+    let document = parser::parse(idl, model::ParseOptions::default())
         .map_err(|(span, message)| SyntaxError::new(path.to_path_buf(), idl, span, message))?;
     let program = model::Program::from_document(path, idl, document)?;
     let options = gen::Options {

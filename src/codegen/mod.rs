@@ -79,5 +79,5 @@ mod parser;
 #[cfg(feature = "codegen")]
 pub use builder::{generate_source, Builder, Generated, GeneratedFile};
 #[cfg(feature = "codegen")]
-pub use error::{Error, Span, SyntaxError};
+pub use error::{Error, Span, SyntaxError, Warning};
 pub use ordered_f64::OrderedF64;
