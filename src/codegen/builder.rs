@@ -169,17 +169,8 @@ impl Builder {
     /// looks at the result (its warnings) before writing it.
     pub fn write_generated(&self, generated: &Generated) -> Result<Vec<PathBuf>, Error> {
         if self.cargo_instructions {
-            for file in &generated.files {
-                println!("cargo:rerun-if-changed={}", file.idl.display());
-            }
-            for warning in &generated.warnings {
-                println!(
-                    "cargo:warning={}:{}:{}: {}",
-                    warning.path.display(),
-                    warning.span.line,
-                    warning.span.column,
-                    warning.message
-                );
+            for line in generated.cargo_instructions() {
+                println!("{line}");
             }
         }
         let out_dir = match &self.out_dir {
@@ -211,6 +202,28 @@ impl Builder {
         let include = gen::generate_mod(&mod_entries(&generated.files, Some(&absolute)));
         written.push(write(out_dir.join("include.rs"), &include)?);
         Ok(written)
+    }
+}
+
+impl Generated {
+    /// The lines a build script prints for this run: `cargo:rerun-if-changed=` for every IDL
+    /// file read (included ones, and those found through include directories), then one
+    /// `cargo:warning=` per warning. [`Builder::write`] prints them.
+    pub fn cargo_instructions(&self) -> Vec<String> {
+        let reruns = self
+            .files
+            .iter()
+            .map(|f| format!("cargo:rerun-if-changed={}", f.idl.display()));
+        let warnings = self.warnings.iter().map(|w| {
+            format!(
+                "cargo:warning={}:{}:{}: {}",
+                w.path.display(),
+                w.span.line,
+                w.span.column,
+                w.message
+            )
+        });
+        reruns.chain(warnings).collect()
     }
 }
 

@@ -135,7 +135,13 @@ fn render(
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     writeln!(f, "{level}: {message}")?;
-    writeln!(f, "{pad}--> {}:{}:{}", path.display(), span.line, span.column)?;
+    writeln!(
+        f,
+        "{pad}--> {}:{}:{}",
+        path.display(),
+        span.line,
+        span.column
+    )?;
     writeln!(f, "{pad} |")?;
     writeln!(f, "{line_no} | {line_text}")?;
     write!(f, "{pad} | {indent}^")

@@ -147,8 +147,12 @@ impl Program {
         loader.by_path.insert(key.clone(), index);
         loader.stack.push((key, index));
         for (span, message) in &document.warnings {
-            self.warnings
-                .push(Warning::new(path.to_path_buf(), &source, *span, message.clone()));
+            self.warnings.push(Warning::new(
+                path.to_path_buf(),
+                &source,
+                *span,
+                message.clone(),
+            ));
         }
         let includes = document.includes.clone();
         self.files.push(SourceFile {
@@ -191,7 +195,9 @@ impl Program {
                     Some(namespace) => namespace.split('.').map(module_segment).collect(),
                     None => Vec::new(),
                 };
-                path.push(module_segment(&super::names::snake_case(&file_stem(&f.path))));
+                path.push(module_segment(&super::names::snake_case(&file_stem(
+                    &f.path,
+                ))));
                 path
             })
             .collect();

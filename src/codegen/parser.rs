@@ -617,16 +617,26 @@ mod tests {
         assert_eq!(ids(src, false), [-1, -2, -3, 5, -4, -5, -6]);
         let doc = parse_default(src).unwrap();
         assert_eq!(doc.warnings.len(), 6, "{:?}", doc.warnings);
-        assert!(doc.warnings[1].1.contains("nonpositive field id 0 is renumbered -2"));
+        assert!(doc.warnings[1]
+            .1
+            .contains("nonpositive field id 0 is renumbered -2"));
     }
 
     #[test]
     fn an_explicit_negative_id_is_no_false_duplicate() {
         assert_eq!(ids("struct T { -1: i32 a; i32 b }", false), [-1, -2]);
         assert_eq!(ids("struct T { -1: i32 a; i32 b }", true), [-1, -2]);
-        assert_eq!(ids("struct T { -5: i32 a; i32 b; 0: i32 c }", true), [-5, -6, 0]);
-        let err = parse("struct T { -2: i32 a; -2: i32 b }", ParseOptions { allow_negative_field_ids: true })
-            .unwrap_err();
+        assert_eq!(
+            ids("struct T { -5: i32 a; i32 b; 0: i32 c }", true),
+            [-5, -6, 0]
+        );
+        let err = parse(
+            "struct T { -2: i32 a; -2: i32 b }",
+            ParseOptions {
+                allow_negative_field_ids: true,
+            },
+        )
+        .unwrap_err();
         assert!(err.1.contains("duplicate field id -2"), "{err:?}");
     }
 

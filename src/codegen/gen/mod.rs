@@ -331,7 +331,10 @@ impl Generator<'_> {
     /// (one `super` per level), then down (`super::super::transit::buses`).
     fn module_path(&self, file: usize) -> TokenStream {
         let ups = (0..self.program.files[self.file].module.len()).map(|_| quote!(super));
-        let downs = self.program.files[file].module.iter().map(|m| names::ident(m));
+        let downs = self.program.files[file]
+            .module
+            .iter()
+            .map(|m| names::ident(m));
         quote!(#(#ups::)* #(#downs)::*)
     }
 

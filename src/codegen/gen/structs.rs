@@ -270,7 +270,11 @@ impl Generator<'_> {
                 // A union holding only a variant this code does not know leaves an `Option`
                 // field unset instead of failing the whole struct.
                 Some(union) if p.option => {
-                    let boxed = if p.boxed { quote!(.map(Box::new)) } else { quote!() };
+                    let boxed = if p.boxed {
+                        quote!(.map(Box::new))
+                    } else {
+                        quote!()
+                    };
                     quote!((#id, #ttype) => #local = #union::decode_variant(r)?#boxed,)
                 }
                 _ => quote!((#id, #ttype) => #local = Some(#protocol::Decode::decode(r)?),),
