@@ -181,9 +181,9 @@ impl HelpersHandler for Adder {
     fn echo_from(
         &self,
         _: &CallContext,
-        from: From_,
+        value: From_,
     ) -> Result<From_, tether::protocol::ApplicationException> {
-        Ok(from)
+        Ok(value)
     }
 }
 

@@ -540,7 +540,7 @@ impl protocol::Decode for HelpersNoteArgs {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct HelpersEchoFromArgs {
     /// Field 1, default requiredness.
-    pub from: From_,
+    pub value: From_,
 }
 
 impl protocol::WireType for HelpersEchoFromArgs {
@@ -549,7 +549,7 @@ impl protocol::WireType for HelpersEchoFromArgs {
 
 impl protocol::Encode for HelpersEchoFromArgs {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.from);
+        protocol::write_field(out, 1, &self.value);
         protocol::write_field_stop(out);
     }
 }
@@ -557,16 +557,18 @@ impl protocol::Encode for HelpersEchoFromArgs {
 impl protocol::Decode for HelpersEchoFromArgs {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
         r.enter()?;
-        let mut from: Option<From_> = None;
+        let mut value: Option<From_> = None;
         while let Some((ttype, id)) = r.read_field_begin()? {
             match (id, ttype) {
-                (1, protocol::TType::Struct) => from = Some(protocol::Decode::decode(r)?),
+                (1, protocol::TType::Struct) => {
+                    value = Some(protocol::Decode::decode(r)?);
+                }
                 _ => r.skip(ttype)?,
             }
         }
         r.leave();
         Ok(HelpersEchoFromArgs {
-            from: from.unwrap_or_default(),
+            value: value.unwrap_or_default(),
         })
     }
 }
@@ -629,7 +631,7 @@ pub trait HelpersHandler: Send + Sync + 'static {
     fn echo_from(
         &self,
         ctx: &server::CallContext,
-        from: From_,
+        value: From_,
     ) -> Result<From_, protocol::ApplicationException>;
 }
 
@@ -655,9 +657,9 @@ impl<T: HelpersHandler + ?Sized> HelpersHandler for std::sync::Arc<T> {
     fn echo_from(
         &self,
         ctx: &server::CallContext,
-        from: From_,
+        value: From_,
     ) -> Result<From_, protocol::ApplicationException> {
-        (**self).echo_from(ctx, from)
+        (**self).echo_from(ctx, value)
     }
 }
 
@@ -709,8 +711,8 @@ impl<H: HelpersHandler> HelpersProcessor<H> {
                 let _ = handler.note(ctx, write_reply_);
             }
             "echo_from" => {
-                let HelpersEchoFromArgs { from } = protocol::Decode::decode(args)?;
-                match handler.echo_from(ctx, from) {
+                let HelpersEchoFromArgs { value } = protocol::Decode::decode(args)?;
+                match handler.echo_from(ctx, value) {
                     Ok(success) => write_reply(
                         out,
                         header,
@@ -803,10 +805,10 @@ impl<C: client::Channel> HelpersClient<C> {
     }
 
     /// Calls `echo_from`.
-    pub fn echo_from(&self, from: From_) -> Result<From_, client::ClientError> {
+    pub fn echo_from(&self, value: From_) -> Result<From_, client::ClientError> {
         let reply = self
             .channel()
-            .call("echo_from", &HelpersEchoFromArgs { from })?;
+            .call("echo_from", &HelpersEchoFromArgs { value })?;
         let result: HelpersEchoFromResult = protocol::decode_from(&reply)?;
         result
             .success

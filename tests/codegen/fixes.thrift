@@ -46,5 +46,5 @@ struct From { 1: Send send, 2: Sync sync }
 service Helpers {
   i32 add(1: i32 write_reply, 2: i32 missing_result)
   oneway void note(1: string write_reply)
-  From echo_from(1: From from)
+  From echo_from(1: From value)
 }
