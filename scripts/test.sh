@@ -107,6 +107,18 @@ done
 cargo clippy --no-default-features --all-targets -- -D warnings
 cargo test --no-default-features --all-targets
 
+section "example crate: examples/kv"
+# A user's crate: tether without default features for the runtime, `codegen` for build.rs,
+# generated from IDL, served and called; its test also checks docs/guide.md's snippets.
+# It shares tether's target directory so the dependencies it has in common build once.
+(
+    cd examples/kv
+    export CARGO_TARGET_DIR="$PWD/../../target/kv"
+    cargo fmt -- --check
+    cargo clippy --locked --all-targets -- -D warnings
+    cargo test --locked
+)
+
 section "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 

@@ -151,7 +151,7 @@ impl Builder {
             })
             .collect::<Result<Vec<_>, SyntaxError>>()?;
         Ok(Generated {
-            mod_rs: gen::generate_mod(&mod_entries(&files, None)),
+            mod_rs: gen::generate_mod(&mod_entries(&files, None), false),
             files,
             warnings: program.warnings,
         })
@@ -199,7 +199,7 @@ impl Builder {
             return Ok(written);
         }
         let absolute = out_dir.canonicalize().unwrap_or_else(|_| out_dir.clone());
-        let include = gen::generate_mod(&mod_entries(&generated.files, Some(&absolute)));
+        let include = gen::generate_mod(&mod_entries(&generated.files, Some(&absolute)), true);
         written.push(write(out_dir.join("include.rs"), &include)?);
         Ok(written)
     }
