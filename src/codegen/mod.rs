@@ -1,12 +1,24 @@
 //! The IDL compiler: Thrift IDL in, Rust out (types, handler traits, processors, clients).
 //!
 //! The compiler ([`Builder`], [`generate_source`]) needs the `codegen` feature (in the default
-//! set); what generated code uses at run time ([`OrderedF64`]) is always here.
+//! set); what generated code uses at run time ([`OrderedF64`]) is always here, so a crate
+//! depends on tether with `default-features = false` and adds `features = ["codegen"]` only
+//! under `[build-dependencies]`.
 //!
-//! Each IDL file becomes one module (named after its `namespace rs`, else after the file), and
-//! a `mod.rs` declares them all, so `other.Type` in IDL is `super::other::Type` in Rust.
+//! Each IDL file becomes one module, laid out as Apache's Rust generator lays files out: its
+//! `namespace rs` parts, then its file name (`Buses.thrift` in `namespace rs transit` is
+//! `transit::buses`, beside the other files of that namespace). A file named like its
+//! namespace's last part, with no other file under that namespace, is that module itself
+//! (`echo.thrift` in `namespace rs echo` is `echo`). `mod.rs` declares them all, namespaces as
+//! inline modules; generated code names other files' types by relative path
+//! (`super::super::transit::buses::Bus`), so the tree can sit anywhere in a crate.
 //!
-//! From a `build.rs`:
+//! The wire matches Apache's generated code for the same IDL: the same field ids (a field
+//! without an id, or with an explicit id <= 0, is numbered -1, -2, ... with a [`Warning`], unless
+//! [`Builder::allow_negative_field_ids`]) and fields written in id order.
+//!
+//! From a `build.rs` (which then reruns whenever an IDL file it read changes: [`Builder::write`]
+//! prints `cargo:rerun-if-changed` for each, included files too):
 //!
 //! ```no_run
 //! // build.rs
@@ -16,7 +28,6 @@
 //!     .out_dir(&out)
 //!     .write()
 //!     .unwrap_or_else(|e| panic!("{e}"));
-//! println!("cargo:rerun-if-changed=idl");
 //! ```
 //!
 //! and in the crate (`include.rs` declares every generated module by its absolute path):
@@ -56,7 +67,11 @@
 //! them, `Default` when every field has one); optional fields are `Option`; sets and maps are
 //! `BTreeSet` and `BTreeMap` so encodings are deterministic (a `double` element or key is an
 //! [`OrderedF64`]). Enums are `i32` newtypes with an
-//! associated constant per value, so values from newer peers survive. Unions are Rust enums.
+//! associated constant per value, so values from newer peers survive. Unions are Rust enums: a
+//! union with several fields on the wire is an error, and one holding only a field this code
+//! does not know reads as `None` where the union is an `Option` field. A default-requiredness
+//! field whose type has no `Default` (a union, a struct holding itself) is an `Option` too,
+//! written only when set and `None` when a peer left it out, as Apache's peers do.
 
 #[cfg(feature = "codegen")]
 mod ast;
