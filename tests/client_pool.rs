@@ -5,6 +5,7 @@ mod support;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,8 +34,9 @@ fn pool_peek_finds_a_peer_fin_before_reuse() {
     let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
     pool.call("echo", &Payload(b"1".to_vec())).unwrap();
     peer_closed.recv_timeout(Duration::from_secs(2)).unwrap();
-    // Loopback delivers the FIN at once; give a loaded machine a moment anyway.
-    thread::sleep(Duration::from_millis(20));
+    // Past the idle pause after which a connection is peeked (50 ms); loopback delivers the FIN
+    // at once.
+    thread::sleep(Duration::from_millis(100));
     let body = pool.call("echo", &Payload(b"2".to_vec())).unwrap();
     assert_eq!(payload_of(&body), b"2");
     let stats = pool.stats();
@@ -112,7 +114,7 @@ fn pool_never_retries_on_a_fresh_connection_or_after_a_timeout() {
 }
 
 #[test]
-fn pool_ejects_an_endpoint_that_refuses() {
+fn pool_ejects_an_endpoint_after_five_refused_connects() {
     let dead = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -122,14 +124,39 @@ fn pool_ejects_an_endpoint_that_refuses() {
             answer(&mut s, &call);
         }
     });
+    // No idle connections kept: every call dials, so the refusing endpoint keeps being picked
+    // (half the time, at equal load) until it is ejected.
     let config = PoolConfig::default().connection(fast()).max_idle(0);
     let pool = Pool::new([dead.to_string(), live.to_string()], config).unwrap();
-    for i in 0..6u8 {
+    for i in 0..60u8 {
         let body = pool.call("echo", &Payload(vec![i])).unwrap();
         assert_eq!(payload_of(&body), vec![i]);
     }
-    // The refusing endpoint is tried once, then skipped while ejected.
-    assert_eq!(pool.stats().connect_failures, 1, "{:?}", pool.stats());
+    // Five refusals in a row eject it; for the 5 s that follow it is not dialled again.
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.connect_failures, stats.ejections, stats.ejected),
+        (5, 1, 1),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn pool_with_every_endpoint_ejected_tries_them_anyway() {
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = PoolConfig::default()
+        .connection(fast())
+        .ejection_threshold(1);
+    let pool = Pool::new([dead.to_string()], config).unwrap();
+    for _ in 0..3 {
+        let result = pool.call("echo", &Payload(vec![1]));
+        assert!(matches!(result, Err(ClientError::Connect(_))), "{result:?}");
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.connect_failures, stats.ejected), (3, 1), "{stats:?}");
 }
 
 #[test]
@@ -211,27 +238,45 @@ fn pool_closes_connections_past_idle_timeout_or_lifetime() {
 }
 
 #[test]
-fn pool_spreads_new_connections_round_robin() {
-    let counter = |hits: Arc<std::sync::atomic::AtomicUsize>| {
+fn pool_dials_the_endpoint_with_fewer_outstanding_calls() {
+    let counter = |hits: Arc<AtomicUsize>, delay: Duration| {
         move |i: usize, s: TcpStream| {
-            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            answering(Duration::ZERO)(i, s)
+            hits.fetch_add(1, Ordering::SeqCst);
+            answering(delay)(i, s)
         }
     };
-    let hits_a = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let hits_b = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (a, _peer_a) = peer(counter(hits_a.clone()));
-    let (b, _peer_b) = peer(counter(hits_b.clone()));
-    // No idle connections kept: every call opens one, so every call shows the rotation.
-    let config = PoolConfig::default().connection(fast()).max_idle(0);
-    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
-    for i in 0..6u8 {
+    let hits_slow = Arc::new(AtomicUsize::new(0));
+    let hits_fast = Arc::new(AtomicUsize::new(0));
+    let (slow, _peer_slow) = peer(counter(hits_slow.clone(), Duration::from_millis(400)));
+    let (fast_peer, _peer_fast) = peer(counter(hits_fast.clone(), Duration::ZERO));
+    // No idle connections kept: every call dials, so every call shows the choice.
+    let config = PoolConfig::default()
+        .connection(fast().call_timeout(Duration::from_secs(3)))
+        .max_idle(0);
+    let pool = Pool::new([slow.to_string(), fast_peer.to_string()], config).unwrap();
+    // Calls until one sits on the slow endpoint (each lands on either at equal load).
+    let accepted = || hits_slow.load(Ordering::SeqCst) + hits_fast.load(Ordering::SeqCst);
+    let mut slow_call = None;
+    for _ in 0..50 {
+        let before = accepted();
+        let pool = pool.clone();
+        let call = thread::spawn(move || pool.call("echo", &Payload(b"slow?".to_vec())));
+        assert!(support::wait_until(Duration::from_secs(2), || accepted() > before));
+        if hits_slow.load(Ordering::SeqCst) > 0 {
+            slow_call = Some(call);
+            break;
+        }
+        call.join().unwrap().unwrap();
+    }
+    let slow_call = slow_call.expect("one of 50 calls picked the slow endpoint");
+    // With one call outstanding there and none on the other, both choices compare the two.
+    let before = hits_fast.load(Ordering::SeqCst);
+    for i in 0..5u8 {
         pool.call("echo", &Payload(vec![i])).unwrap();
     }
-    let hits =
-        |h: &Arc<std::sync::atomic::AtomicUsize>| h.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!((hits(&hits_a), hits(&hits_b)), (3, 3));
-    assert_eq!(pool.stats().discarded_surplus, 6);
+    assert_eq!(hits_fast.load(Ordering::SeqCst) - before, 5);
+    assert_eq!(hits_slow.load(Ordering::SeqCst), 1);
+    slow_call.join().unwrap().unwrap();
 }
 
 #[test]
@@ -253,7 +298,8 @@ fn pool_peek_discards_a_connection_holding_stray_bytes() {
     let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
     pool.call("echo", &Payload(b"1".to_vec())).unwrap();
     go.send(()).unwrap();
-    thread::sleep(Duration::from_millis(50));
+    // Past the idle pause after which a connection is peeked (50 ms).
+    thread::sleep(Duration::from_millis(100));
     pool.call("echo", &Payload(b"2".to_vec())).unwrap();
     let stats = pool.stats();
     assert_eq!((stats.discarded_stale, stats.created), (1, 2), "{stats:?}");
