@@ -1,5 +1,7 @@
 //! `Pool` against scripted loopback peers (tests/support/client.rs): the peek, the retry rule,
-//! ejection, round-robin, max_active waits, idle timeout, lifetime and the reaper.
+//! ejection, power of two choices, max_active waits, idle timeout, lifetime and the reaper; and
+//! against the real tether server: the keep-alive contract (peek, retry keeping its slot, one
+//! deadline, budget) and an endpoint killed and restarted.
 
 mod support;
 
@@ -10,9 +12,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::client::{Channel, ClientError, Pool, PoolConfig};
+use tether::client::{Channel, ClientError, Pool, PoolConfig, RetryBudgetConfig};
+use tether::server::Config;
+use tether::services::echo::EchoClient;
 
 use support::client::*;
+use support::TestServer;
 
 #[test]
 fn pool_peek_finds_a_peer_fin_before_reuse() {
@@ -326,4 +331,192 @@ fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
     assert!(closed_at - returned >= Duration::from_millis(90));
     let stats = pool.stats();
     assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
+}
+
+fn idle_closing_server() -> TestServer {
+    TestServer::start(Config::default().idle_timeout(Duration::from_millis(300)))
+}
+
+fn echo_pool(addrs: &[std::net::SocketAddr], config: PoolConfig) -> EchoClient<Pool> {
+    EchoClient::new(Pool::new(addrs.iter().map(|a| a.to_string()), config).unwrap())
+}
+
+/// One echo every `every`, `calls` times; returns how many failed.
+fn paced_calls(client: &EchoClient<Pool>, calls: usize, every: Duration) -> usize {
+    let mut errors = 0;
+    for i in 0..calls {
+        if i > 0 {
+            thread::sleep(every);
+        }
+        let payload = format!("call {i}").into_bytes();
+        match client.echo(payload.clone()) {
+            Ok(reply) => assert_eq!(reply, payload),
+            Err(_) => errors += 1,
+        }
+    }
+    errors
+}
+
+/// The field failure: the server closes idle connections after 300 ms, a call comes every
+/// 400 ms, so every reuse meets a connection the server already closed.
+#[test]
+fn pool_finds_the_servers_idle_close_before_every_reuse() {
+    let server = idle_closing_server();
+    let client = echo_pool(&[server.addr], PoolConfig::default().connection(fast()));
+    let errors = paced_calls(&client, 10, Duration::from_millis(400));
+    let stats = client.channel().stats();
+    assert_eq!(errors, 0, "{stats:?}");
+    // 9 reuses, each after the server's idle close (slack for a late close on a loaded box).
+    assert!(stats.discarded_stale + stats.retries >= 7, "{stats:?}");
+}
+
+/// Proves the test above is real: with the connection config's retry switch off (no peek, no
+/// retry: the naive client) the failures show.
+#[test]
+fn pool_without_retry_fails_after_the_servers_idle_close() {
+    let server = idle_closing_server();
+    let config = PoolConfig::default().connection(fast().retry(false));
+    let client = echo_pool(&[server.addr], config);
+    let errors = paced_calls(&client, 10, Duration::from_millis(400));
+    let stats = client.channel().stats();
+    // Every reuse fails and drops its connection, so the next call connects afresh.
+    assert!(errors >= 3, "only {errors} errors: {stats:?}");
+    assert_eq!((stats.discarded_stale, stats.retries), (0, 0), "{stats:?}");
+}
+
+/// Six callers share one slot on a server that closes every connection after one reply: nearly
+/// every call meets a closed connection and is retried while others wait for the slot. The
+/// retry keeps the slot, so no call waits twice, and each ends within its one deadline.
+#[test]
+fn pool_retry_at_max_active_keeps_its_slot_and_its_deadline() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let timeout = Duration::from_secs(1);
+    let config = PoolConfig::default()
+        .connection(fast().call_timeout(timeout))
+        .max_active(1)
+        .wait_timeout(timeout);
+    let client = Arc::new(echo_pool(&[server.addr], config));
+    let stop = Instant::now() + Duration::from_secs(10);
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let client = client.clone();
+            thread::spawn(move || {
+                let mut slowest = Duration::ZERO;
+                for i in 0..15 {
+                    if Instant::now() >= stop {
+                        break;
+                    }
+                    let payload = format!("{t}/{i}").into_bytes();
+                    let started = Instant::now();
+                    let result = client.echo(payload.clone());
+                    slowest = slowest.max(started.elapsed());
+                    assert_eq!(result.unwrap(), payload);
+                }
+                slowest
+            })
+        })
+        .collect();
+    let slowest = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .max()
+        .unwrap();
+    let stats = client.channel().stats();
+    eprintln!("max_active 1, 6 callers: slowest call {slowest:?}, {stats:?}");
+    assert!(stats.retries >= 10, "{stats:?}");
+    assert_eq!(stats.budget_exhausted, 0, "{stats:?}");
+    // The deadline itself, plus scheduling slack for a loaded machine.
+    assert!(
+        slowest <= timeout + Duration::from_millis(250),
+        "{slowest:?}"
+    );
+    assert_eq!(stats.active, 0, "{stats:?}");
+}
+
+/// The one deadline covers a retry that waits on its handler: the stale first attempt fails at
+/// once, the retry gets what is left of the call timeout, not a new one.
+#[test]
+fn pool_retry_stays_within_the_one_call_deadline() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let timeout = Duration::from_millis(400);
+    let client = echo_pool(
+        &[server.addr],
+        PoolConfig::default().connection(fast().call_timeout(timeout)),
+    );
+    client.ping().unwrap();
+    let started = Instant::now();
+    let result = client.sleep(2000);
+    let took = started.elapsed();
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    assert!(took < timeout * 2 - Duration::from_millis(50), "{took:?}");
+    assert_eq!(client.channel().stats().retries, 1);
+}
+
+/// Two endpoints, one killed: calls keep succeeding on the other, the dead one is ejected after
+/// five refused connects, and after its restart the probe brings it back.
+#[test]
+fn pool_ejects_a_killed_endpoint_and_takes_it_back_after_restart() {
+    let live = TestServer::start(Config::default());
+    let doomed = TestServer::start(Config::default());
+    let doomed_addr = doomed.addr;
+    // No idle connections kept: every call dials, so the pick keeps reaching the dead one.
+    let config = PoolConfig::default()
+        .connection(fast())
+        .max_idle(0)
+        .ejection_time(Duration::from_millis(200))
+        .max_ejection_time(Duration::from_millis(400));
+    let client = echo_pool(&[live.addr, doomed_addr], config);
+    for _ in 0..10 {
+        client.ping().unwrap();
+    }
+    drop(doomed);
+    let calls_until = |what: &str, done: &dyn Fn(&tether::client::PoolStats) -> bool| {
+        let stop = Instant::now() + Duration::from_secs(5);
+        for _ in 0..2000 {
+            client.ping().unwrap();
+            if done(&client.channel().stats()) {
+                return;
+            }
+            assert!(
+                Instant::now() < stop,
+                "no {what}: {:?}",
+                client.channel().stats()
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+        panic!("no {what}: {:?}", client.channel().stats());
+    };
+    calls_until("ejection", &|s| s.ejected == 1);
+    let stats = client.channel().stats();
+    assert_eq!(
+        (stats.ejections, stats.connect_failures),
+        (1, 5),
+        "{stats:?}"
+    );
+    let restarted = TestServer::start(Config::default().listen(doomed_addr));
+    calls_until("return", &|s| s.ejected == 0);
+    // Back in the rotation: it serves calls again.
+    calls_until("calls on the restarted endpoint", &|_| {
+        restarted.stats().requests >= 3
+    });
+}
+
+/// A fleet whose every kept-alive connection fails (one reply per connection, then closed):
+/// without a budget every call would be sent twice. The budget (20% of calls, 1 retry/s of
+/// reserve over 10 s) caps the retries.
+#[test]
+fn pool_retries_are_capped_by_the_budget() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let budget = RetryBudgetConfig::default().percent(20).min_per_second(1);
+    let config = PoolConfig::default().connection(fast().retry_budget(Some(budget)));
+    let client = echo_pool(&[server.addr], config);
+    let calls = 200;
+    let errors = (0..calls).filter(|_| client.ping().is_err()).count() as u64;
+    let stats = client.channel().stats();
+    eprintln!("pool, failing fleet: {calls} calls, {errors} errors, {stats:?}");
+    // Deposits: 20% of 200 calls = 40 retries, plus the reserve of 10.
+    assert!(stats.retries <= 50, "{stats:?}");
+    assert!(stats.retries >= 20, "{stats:?}");
+    assert!(stats.budget_exhausted > 0, "{stats:?}");
+    assert_eq!(errors, stats.budget_exhausted, "{stats:?}");
 }
