@@ -520,3 +520,20 @@ fn pool_retries_are_capped_by_the_budget() {
     assert!(stats.budget_exhausted > 0, "{stats:?}");
     assert_eq!(errors, stats.budget_exhausted, "{stats:?}");
 }
+
+/// An idle connection to either endpoint is used before a new one is dialled: sequential calls
+/// over two endpoints keep to one connection (round-robin used to dial the other endpoint while
+/// this one sat idle).
+#[test]
+fn pool_uses_an_idle_connection_to_any_endpoint_before_dialing() {
+    let (a, _peer_a) = peer(answering(Duration::ZERO));
+    let (b, _peer_b) = peer(answering(Duration::ZERO));
+    let config = PoolConfig::default().connection(fast()).max_idle(1);
+    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
+    for i in 0..10u8 {
+        pool.call("echo", &Payload(vec![i])).unwrap();
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.created, stats.reused), (1, 9), "{stats:?}");
+    assert_eq!(stats.discarded_surplus, 0, "{stats:?}");
+}
