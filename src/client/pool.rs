@@ -426,65 +426,80 @@ impl Lease<'_> {
             let (choice, expired) =
                 pool.choose(&mut pool.state.lock(), Instant::now(), fresh, &tried);
             pool.close_all(expired, Discard::Expired);
-            let endpoint = match choice {
+            match choice {
                 None => return Err(last_error.unwrap_or(ClientError::Timeout)),
                 Some(Choice::Idle(endpoint, link)) => {
-                    if pool.check_before_reuse && link.paused(Instant::now()) {
-                        let liveness = link.liveness();
-                        if liveness != Liveness::Alive {
-                            debug!(
-                                "pool: idle connection to {} found {liveness:?}",
-                                pool.addrs[endpoint]
-                            );
-                            self.bound = Some(Bound {
-                                link,
-                                endpoint,
-                                reused: true,
-                            });
-                            self.discard(Discard::Stale, Outcome::Inconclusive);
-                            continue;
+                    if self.reuse(endpoint, link) {
+                        return Ok(());
+                    }
+                }
+                Some(Choice::Dial(endpoint)) => match self.dial(endpoint, deadline) {
+                    Ok(()) => return Ok(()),
+                    Err(ClientError::Timeout) => return Err(ClientError::Timeout),
+                    Err(e) => {
+                        if tried.is_empty() {
+                            tried = vec![false; pool.addrs.len()];
                         }
+                        tried[endpoint] = true;
+                        last_error = Some(e);
                     }
-                    bump(&pool.counters.reused);
-                    debug!("pool: reusing a connection to {}", pool.addrs[endpoint]);
-                    self.bound = Some(Bound {
-                        link,
-                        endpoint,
-                        reused: true,
-                    });
-                    return Ok(());
-                }
-                Some(Choice::Dial(endpoint)) => endpoint,
-            };
-            match Link::connect(&pool.addrs[endpoint], &pool.config.connection, deadline) {
-                Ok(link) => {
-                    bump(&pool.counters.created);
-                    debug!("pool: new connection to {}", pool.addrs[endpoint]);
-                    self.bound = Some(Bound {
-                        link,
-                        endpoint,
-                        reused: false,
-                    });
-                    return Ok(());
-                }
-                Err(e) => {
-                    let outcome = match e {
-                        ClientError::Timeout => Outcome::Inconclusive,
-                        _ => Outcome::Failed,
-                    };
-                    bump(&pool.counters.connect_failures);
-                    debug!("pool: connect to {} failed: {e}", pool.addrs[endpoint]);
-                    let ejected = pool.end_use(&mut pool.state.lock(), endpoint, outcome);
-                    pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
-                    if matches!(e, ClientError::Timeout) {
-                        return Err(e);
-                    }
-                    if tried.is_empty() {
-                        tried = vec![false; pool.addrs.len()];
-                    }
-                    tried[endpoint] = true;
-                    last_error = Some(e);
-                }
+                },
+            }
+        }
+    }
+
+    /// Binds an idle connection unless the peek (after an idle pause) finds it closed or out of
+    /// step; then it is closed, and false returned.
+    fn reuse(&mut self, endpoint: usize, link: Link) -> bool {
+        let pool = self.pool;
+        let liveness = if pool.check_before_reuse && link.paused(Instant::now()) {
+            link.liveness()
+        } else {
+            Liveness::Alive
+        };
+        self.bound = Some(Bound {
+            link,
+            endpoint,
+            reused: true,
+        });
+        if liveness != Liveness::Alive {
+            debug!(
+                "pool: idle connection to {} found {liveness:?}",
+                pool.addrs[endpoint]
+            );
+            self.discard(Discard::Stale, Outcome::Inconclusive);
+            return false;
+        }
+        bump(&pool.counters.reused);
+        debug!("pool: reusing a connection to {}", pool.addrs[endpoint]);
+        true
+    }
+
+    /// Binds a new connection to `endpoint`; a failed connect counts against the endpoint,
+    /// unless the call's own deadline cut it short.
+    fn dial(&mut self, endpoint: usize, deadline: Instant) -> Result<(), ClientError> {
+        let pool = self.pool;
+        match Link::connect(&pool.addrs[endpoint], &pool.config.connection, deadline) {
+            Ok(link) => {
+                bump(&pool.counters.created);
+                debug!("pool: new connection to {}", pool.addrs[endpoint]);
+                self.bound = Some(Bound {
+                    link,
+                    endpoint,
+                    reused: false,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let outcome = match e {
+                    ClientError::Timeout => Outcome::Inconclusive,
+                    _ => Outcome::Failed,
+                };
+                bump(&pool.counters.connect_failures);
+                debug!("pool: connect to {} failed: {e}", pool.addrs[endpoint]);
+                let ejected = pool.end_use(&mut pool.state.lock(), endpoint, outcome);
+                pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
+                Err(e)
             }
         }
     }
