@@ -3156,7 +3156,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testVoid", &ThriftTestTestVoidArgs {})?;
-        let _result: ThriftTestTestVoidResult = protocol::decode_from(&reply)?;
+        let _result: ThriftTestTestVoidResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 
@@ -3165,7 +3166,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testString", &ThriftTestTestStringArgs { thing })?;
-        let result: ThriftTestTestStringResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStringResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testString").into())
@@ -3176,7 +3178,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBool", &ThriftTestTestBoolArgs { thing })?;
-        let result: ThriftTestTestBoolResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestBoolResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testBool").into())
@@ -3187,7 +3190,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testByte", &ThriftTestTestByteArgs { thing })?;
-        let result: ThriftTestTestByteResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestByteResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testByte").into())
@@ -3198,7 +3202,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI32", &ThriftTestTestI32Args { thing })?;
-        let result: ThriftTestTestI32Result = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestI32Result =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testI32").into())
@@ -3209,7 +3214,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI64", &ThriftTestTestI64Args { thing })?;
-        let result: ThriftTestTestI64Result = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestI64Result =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testI64").into())
@@ -3220,7 +3226,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testDouble", &ThriftTestTestDoubleArgs { thing })?;
-        let result: ThriftTestTestDoubleResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestDoubleResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testDouble").into())
@@ -3231,7 +3238,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBinary", &ThriftTestTestBinaryArgs { thing })?;
-        let result: ThriftTestTestBinaryResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestBinaryResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testBinary").into())
@@ -3242,7 +3250,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStruct", &ThriftTestTestStructArgs { thing })?;
-        let result: ThriftTestTestStructResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStructResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testStruct").into())
@@ -3253,7 +3262,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testNest", &ThriftTestTestNestArgs { thing })?;
-        let result: ThriftTestTestNestResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestNestResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testNest").into())
@@ -3267,7 +3277,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMap", &ThriftTestTestMapArgs { thing })?;
-        let result: ThriftTestTestMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMap").into())
@@ -3281,7 +3292,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStringMap", &ThriftTestTestStringMapArgs { thing })?;
-        let result: ThriftTestTestStringMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStringMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testStringMap").into())
@@ -3292,7 +3304,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testSet", &ThriftTestTestSetArgs { thing })?;
-        let result: ThriftTestTestSetResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestSetResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testSet").into())
@@ -3303,7 +3316,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testList", &ThriftTestTestListArgs { thing })?;
-        let result: ThriftTestTestListResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestListResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testList").into())
@@ -3314,7 +3328,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testEnum", &ThriftTestTestEnumArgs { thing })?;
-        let result: ThriftTestTestEnumResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestEnumResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testEnum").into())
@@ -3325,7 +3340,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testTypedef", &ThriftTestTestTypedefArgs { thing })?;
-        let result: ThriftTestTestTypedefResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestTypedefResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testTypedef").into())
@@ -3339,7 +3355,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMapMap", &ThriftTestTestMapMapArgs { hello })?;
-        let result: ThriftTestTestMapMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMapMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMapMap").into())
@@ -3353,7 +3370,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testInsanity", &ThriftTestTestInsanityArgs { argument })?;
-        let result: ThriftTestTestInsanityResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestInsanityResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testInsanity").into())
@@ -3380,7 +3398,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
                 arg5,
             },
         )?;
-        let result: ThriftTestTestMultiResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMultiResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMulti").into())
@@ -3392,7 +3411,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
             .channel()
             .call("testException", &ThriftTestTestExceptionArgs { arg })?;
         let result: ThriftTestTestExceptionResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(e) = result.err1 {
             return Err(ThriftTestTestExceptionError::Err1(e));
         }
@@ -3410,7 +3430,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
             &ThriftTestTestMultiExceptionArgs { arg0, arg1 },
         )?;
         let result: ThriftTestTestMultiExceptionResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -3627,7 +3648,8 @@ impl<C: client::Channel> SecondServiceClient<C> {
             "secondtestString",
             &SecondServiceSecondtestStringArgs { thing },
         )?;
-        let result: SecondServiceSecondtestStringResult = protocol::decode_from(&reply)?;
+        let result: SecondServiceSecondtestStringResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("secondtestString").into())
