@@ -791,7 +791,8 @@ impl<C: client::Channel> HelpersClient<C> {
                 missing_result: missing_result_,
             },
         )?;
-        let result: HelpersAddResult = protocol::decode_from(&reply)?;
+        let result: HelpersAddResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result.success.ok_or_else(|| missing_result("add").into())
     }
 
@@ -810,7 +811,8 @@ impl<C: client::Channel> HelpersClient<C> {
         let reply = self
             .channel()
             .call("echo_from", &HelpersEchoFromArgs { value })?;
-        let result: HelpersEchoFromResult = protocol::decode_from(&reply)?;
+        let result: HelpersEchoFromResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("echo_from").into())

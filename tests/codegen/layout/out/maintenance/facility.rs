@@ -261,7 +261,8 @@ impl<C: client::Channel> FacilityClient<C> {
         let reply = self
             .channel()
             .call("schedule", &FacilityScheduleArgs { car })?;
-        let result: FacilityScheduleResult = protocol::decode_from(&reply)?;
+        let result: FacilityScheduleResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("schedule").into())
