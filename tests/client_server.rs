@@ -373,7 +373,12 @@ fn mux_server_killed_mid_flight_fails_every_waiting_call_at_once() {
         .expect("server exits");
     for call in waiting {
         let (result, failed_at) = call.join().unwrap();
-        assert!(matches!(result, Err(ClientError::Io(_))), "{result:?}");
+        // Lost before any reply byte on a reused socket: the retry rule sends it again, and
+        // the retry finds the port closed.
+        assert!(
+            matches!(result, Err(ClientError::Io(_) | ClientError::Connect(_))),
+            "{result:?}"
+        );
         let after = failed_at.saturating_duration_since(killed);
         assert!(
             after < Duration::from_millis(100),
