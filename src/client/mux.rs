@@ -701,7 +701,8 @@ impl PendingCall {
         self.wait_until(deadline)
     }
 
-    /// Whether the reply (or the error that ends the call) is in, so `wait` returns at once.
+    /// Whether the reply (or the error that ends the call) is in, so `wait` returns at once;
+    /// or the socket died under the call, and `wait` sends it again if the retry rule allows.
     pub fn is_ready(&self) -> bool {
         !self.replied.is_empty()
     }
