@@ -502,7 +502,7 @@ fn mux_calls_to_a_blackholed_host_fail_within_their_own_deadlines() {
     for caller in callers {
         let (timeout, took, result) = caller.join().unwrap();
         // Each gave up waiting for the one connect running, at its own deadline.
-        assert!(matches!(result, Err(ClientError::Connect(_))), "{result:?}");
+        assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
         // Generous for a loaded machine, far below the 5 s connect timeout (and 16 of them).
         assert!(
             took < timeout + Duration::from_secs(1),

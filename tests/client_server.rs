@@ -387,7 +387,9 @@ fn mux_server_killed_mid_flight_fails_every_waiting_call_at_once() {
     }
     let _server = serve_process_on(&addr);
     client.ping().unwrap();
-    assert_eq!(client.channel().stats().connects, 2);
+    // 2, or 3 when a retry's connect reached the dying process's listener before it closed.
+    let connects = client.channel().stats().connects;
+    assert!((2..=3).contains(&connects), "{connects}");
 }
 
 #[test]

@@ -44,18 +44,12 @@ use parking_lot::{Condvar, Mutex};
 use crate::protocol::{Encode, MessageType};
 
 use super::config::MuxConfig;
-use super::link::connect;
+use super::link::{connect, IDLE_PAUSE};
 use super::message::encode_message;
-use super::retry::RetryBudget;
+use super::retry::Retries;
 use super::{Channel, ClientError};
 
 use session::{connection_lost, Admission, End, Outcome, ReaderSetup, Session, Waiter};
-
-/// A session unused this long is peeked at before the next call goes on it. 100 ms: below any
-/// server idle timeout in use (tether's tests use 300 ms, servers seconds to minutes), so every
-/// pause long enough for a server to have closed is checked; and at most 10 peeks a second, so
-/// calls that follow each other never pay the three syscalls.
-const PEEK_AFTER: Duration = Duration::from_millis(100);
 
 /// Sessions one call may go through: the one it found, a fresh one after an expiry or a stale
 /// close, and one more in case a concurrent caller's session ended under it. Past that the
@@ -84,7 +78,7 @@ struct Shared {
     next_session: AtomicU64,
     slots: Arc<Slots>,
     counters: Arc<MuxCounters>,
-    budget: Option<RetryBudget>,
+    retries: Retries,
 }
 
 /// The socket calls go on now.
@@ -147,8 +141,6 @@ struct MuxCounters {
     timeouts: AtomicU64,
     stale: AtomicU64,
     expired: AtomicU64,
-    retries: AtomicU64,
-    budget_exhausted: AtomicU64,
 }
 
 /// A call that was started and whose reply has not been taken yet; see
@@ -180,11 +172,7 @@ impl MuxConnection {
     /// Connects to `addr` (`host:port`) and starts the reader thread. Returns once the connect
     /// does: within the connect timeout (plus resolving the name).
     pub fn connect(addr: &str, config: MuxConfig) -> Result<MuxConnection, ClientError> {
-        let budget = config
-            .connection
-            .retry_budget
-            .as_ref()
-            .map(RetryBudget::new);
+        let retries = Retries::new(config.connection.retry, &config.connection);
         let shared = Arc::new(Shared {
             addr: addr.to_owned(),
             config,
@@ -193,7 +181,7 @@ impl MuxConnection {
             next_session: AtomicU64::new(0),
             slots: Arc::default(),
             counters: Arc::default(),
-            budget,
+            retries,
         });
         let attempt = Shared::start_connect(&shared, &mut shared.current.lock())?;
         match attempt.wait_until(None) {
@@ -215,8 +203,8 @@ impl MuxConnection {
             timeouts: c.timeouts.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
             expired: c.expired.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            budget_exhausted: c.budget_exhausted.load(Ordering::Relaxed),
+            retries: self.shared.retries.retried(),
+            budget_exhausted: self.shared.retries.budget_exhausted(),
         }
     }
 
@@ -311,7 +299,7 @@ impl Shared {
         let connection = &self.config.connection;
         for _ in 0..SESSIONS_PER_CALL {
             let session = self.session(deadline)?;
-            match session.admit(connection.idle_timeout, PEEK_AFTER) {
+            match session.admit(connection.idle_timeout, IDLE_PAUSE) {
                 Admission::Open { peek } => {
                     if !peek || !connection.retry || session.peek_alive(deadline) {
                         return Ok(session);
@@ -372,10 +360,8 @@ impl Shared {
         match attempt.wait_until(Some(deadline)) {
             Some(Ok(session)) => Ok(session),
             Some(Err(e)) => Err(connect_failed(&e)),
-            None => Err(ClientError::Connect(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "call deadline passed while connecting",
-            ))),
+            // The connect goes on for the callers after; this call has timed out.
+            None => Err(ClientError::Timeout),
         }
     }
 
@@ -435,9 +421,7 @@ impl Shared {
             seqid,
             args,
         );
-        if let Some(budget) = &self.budget {
-            budget.record_call();
-        }
+        self.retries.record_call();
         let request = Request {
             method: method.into(),
             seqid,
@@ -542,26 +526,12 @@ impl Shared {
             .wrapping_add(1)
     }
 
-    /// Sends a lost call again on a fresh session, if the retry budget allows.
+    /// Sends a lost call again on a fresh session (the retry rule and budget allowed it).
     fn retry(
         self: &Arc<Self>,
         mut request: Request,
         deadline: Instant,
-        error: io::Error,
     ) -> Result<PendingCall, ClientError> {
-        if let Some(budget) = &self.budget {
-            if !budget.try_withdraw() {
-                self.counters
-                    .budget_exhausted
-                    .fetch_add(1, Ordering::Relaxed);
-                return Err(ClientError::Io(error));
-            }
-        }
-        self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        debug!(
-            "mux: retrying {} (seqid {}) on a fresh connection: {error}",
-            request.method, request.seqid
-        );
         request.retried = true;
         let slot = self.claim_slot(deadline)?;
         self.send(request, slot, deadline, true)
@@ -617,7 +587,6 @@ fn run_session(shared: &Weak<Shared>, attempt: &Attempt, id: u64) {
     let setup = ReaderSetup {
         limits: connection.limits,
         idle_timeout: connection.idle_timeout,
-        retry: connection.retry,
     };
     session::read_replies(&session, &setup, &counters);
 }
@@ -722,19 +691,19 @@ impl PendingCall {
             }
             let result = self.replied.recv_deadline(deadline);
             self.settled = true;
-            let (error, retry) = match result {
+            let (failure, reused) = match result {
                 Ok(Outcome::Reply(result)) => return result,
-                Ok(Outcome::Lost { error, retry }) => (error, retry),
+                Ok(Outcome::Lost { failure, reused }) => (failure, reused),
                 Err(RecvTimeoutError::Timeout) => return self.time_out(),
                 Err(RecvTimeoutError::Disconnected) => {
                     return Err(ClientError::Io(connection_lost()))
                 }
             };
-            if !retry || self.request.retried {
-                return Err(ClientError::Io(error));
+            if self.request.retried || !self.shared.retries.allow(&failure, reused, false) {
+                return Err(failure.error);
             }
             let request = std::mem::take(&mut self.request);
-            self = self.shared.retry(request, self.deadline, error)?;
+            self = self.shared.retry(request, self.deadline)?;
         }
     }
 
@@ -743,7 +712,7 @@ impl PendingCall {
         // The reply may have been handed over between the deadline and the removal.
         match self.replied.try_recv() {
             Ok(Outcome::Reply(result)) => result,
-            Ok(Outcome::Lost { error, .. }) => Err(ClientError::Io(error)),
+            Ok(Outcome::Lost { failure, .. }) => Err(failure.error),
             Err(_) => {
                 self.shared
                     .counters

@@ -31,9 +31,9 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) enum Outcome {
     /// The reply arrived (decoded and checked against the call, or the error that broke it).
     Reply(Result<Vec<u8>, ClientError>),
-    /// The socket ended while the call awaited its reply; `retry` says whether the keep-alive
-    /// contract's retry rule allows sending it again on a fresh socket.
-    Lost { error: io::Error, retry: bool },
+    /// The socket ended while the call awaited its reply: how far the call got, and whether
+    /// the socket was reused, for the retry rule to judge.
+    Lost { failure: CallFailure, reused: bool },
 }
 
 /// A call awaiting its reply. It holds its in-flight slot: whoever removes it from the map
@@ -319,10 +319,10 @@ impl Session {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
 
-    /// Ends the session after the reader stopped with `cause`, and wakes every waiting call:
-    /// each is told whether the retry rule lets it be sent again. `partial` is the reply whose
-    /// first bytes had arrived: that call got a reply byte and is never retried.
-    fn fail_all(&self, cause: &io::Error, partial: Partial, retry: bool) {
+    /// Ends the session after the reader stopped with `cause`, and wakes every waiting call
+    /// with what the retry rule needs to judge it. `partial` is the reply whose first bytes had
+    /// arrived: that call got a reply byte and is never retried.
+    fn fail_all(&self, cause: &io::Error, partial: Partial) {
         let (waiting, end) = {
             let mut calls = self.calls.lock();
             let idle = calls.by_seqid.is_empty();
@@ -353,9 +353,10 @@ impl Session {
                 Partial::None | Partial::Of(_) => Stage::AwaitReply,
             };
             let error = io::Error::new(kind, "connection lost while awaiting the reply");
-            let failure = CallFailure::new(stage, ClientError::Io(io::Error::from(kind)));
-            let retry = retry && end != End::Dropped && failure.may_retry(waiter.reused, false);
-            let _ = waiter.reply.send(Outcome::Lost { error, retry });
+            let failure = CallFailure::new(stage, ClientError::Io(error));
+            // A connection dropped by its owner has nothing to retry on.
+            let reused = waiter.reused && end != End::Dropped;
+            let _ = waiter.reply.send(Outcome::Lost { failure, reused });
         }
     }
 }
@@ -389,7 +390,6 @@ fn partial_reply(input: &[u8], framing: Framing, limits: &Limits) -> Partial {
 pub(super) struct ReaderSetup {
     pub(super) limits: Limits,
     pub(super) idle_timeout: Duration,
-    pub(super) retry: bool,
 }
 
 /// The reader thread: routes each reply to its caller until the socket ends; closes an idle
@@ -398,17 +398,14 @@ pub(super) struct ReaderSetup {
 pub(super) fn read_replies(session: &Session, setup: &ReaderSetup, counters: &MuxCounters) {
     /// Fails the waiters even if the thread unwinds, so no caller waits out its full timeout
     /// on a connection nobody reads any more.
-    struct FailOnExit<'a>(&'a Session, bool);
+    struct FailOnExit<'a>(&'a Session);
     impl Drop for FailOnExit<'_> {
         fn drop(&mut self) {
-            self.0.fail_all(
-                &io::Error::other("reply reader stopped"),
-                Partial::Unknown,
-                self.1,
-            );
+            let cause = io::Error::other("reply reader stopped");
+            self.0.fail_all(&cause, Partial::Unknown);
         }
     }
-    let guard = FailOnExit(session, setup.retry);
+    let guard = FailOnExit(session);
     // A zero timeout means none to the socket; 1 ms is the shortest it takes.
     let idle = setup.idle_timeout.max(Duration::from_millis(1));
     let mut input = Vec::new();
@@ -440,7 +437,6 @@ pub(super) fn read_replies(session: &Session, setup: &ReaderSetup, counters: &Mu
     session.fail_all(
         &cause,
         partial_reply(&input, session.framing, &setup.limits),
-        setup.retry,
     );
 }
 
