@@ -29,11 +29,12 @@
 //!
 //! [`ConnectionConfig::retry`]: super::ConnectionConfig::retry
 
+mod connect;
 mod session;
 
 use std::io;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -44,12 +45,13 @@ use parking_lot::{Condvar, Mutex};
 use crate::protocol::{Encode, MessageType};
 
 use super::config::MuxConfig;
-use super::link::{connect, IDLE_PAUSE};
+use super::link::IDLE_PAUSE;
 use super::message::encode_message;
 use super::retry::Retries;
 use super::{Channel, ClientError};
 
-use session::{connection_lost, Admission, End, Outcome, ReaderSetup, Session, Waiter};
+use connect::{connect_failed, run_session, Attempt};
+use session::{connection_lost, Admission, End, Outcome, Session, Waiter};
 
 /// Sessions one call may go through: the one it found, a fresh one after an expiry or a stale
 /// close, and one more in case a concurrent caller's session ended under it. Past that the
@@ -92,13 +94,6 @@ enum Current {
     Live(Arc<Session>),
     /// The [`MuxConnection`] was dropped: a connect that finishes now closes its socket.
     Closed,
-}
-
-/// One connect, awaited by every caller that needs a session meanwhile.
-#[derive(Debug, Default)]
-struct Attempt {
-    outcome: Mutex<Option<Result<Arc<Session>, Arc<io::Error>>>>,
-    done: Condvar,
 }
 
 /// The in-flight cap: calls awaiting replies, and a condvar for callers waiting for one to end.
@@ -535,109 +530,6 @@ impl Shared {
         request.retried = true;
         let slot = self.claim_slot(deadline)?;
         self.send(request, slot, deadline, true)
-    }
-}
-
-/// The connect thread: connects, publishes the session (or the failure) to every waiting
-/// caller, then reads the session's replies until it ends.
-fn run_session(shared: &Weak<Shared>, attempt: &Attempt, id: u64) {
-    let Some(owner) = shared.upgrade() else {
-        return attempt.finish(Err(Arc::new(connection_lost())));
-    };
-    let (addr, connection) = (owner.addr.clone(), owner.config.connection.clone());
-    let counters = owner.counters.clone();
-    // Not held while connecting: a connection dropped meanwhile goes away at once.
-    drop(owner);
-    let connected = connect(&addr, &connection);
-    let Some(owner) = shared.upgrade() else {
-        return attempt.finish(Err(Arc::new(connection_lost())));
-    };
-    let stream = match connected {
-        Ok(stream) => stream,
-        Err(e) => {
-            counters.connect_failures.fetch_add(1, Ordering::Relaxed);
-            let e = match e {
-                ClientError::Connect(e) | ClientError::Io(e) => e,
-                other => io::Error::other(other.to_string()),
-            };
-            debug!("mux: connect to {addr} failed: {e}");
-            let mut current = owner.current.lock();
-            if matches!(&*current, Current::Connecting(a) if std::ptr::eq(&**a, attempt)) {
-                *current = Current::Absent;
-            }
-            drop(current);
-            return attempt.finish(Err(Arc::new(e)));
-        }
-    };
-    let session = Arc::new(Session::new(id, stream, connection.framing));
-    {
-        let mut current = owner.current.lock();
-        if !matches!(&*current, Current::Connecting(a) if std::ptr::eq(&**a, attempt)) {
-            // The connection was dropped while this connect ran.
-            drop(current);
-            session.finish(End::Dropped);
-            return attempt.finish(Err(Arc::new(connection_lost())));
-        }
-        *current = Current::Live(session.clone());
-    }
-    counters.connects.fetch_add(1, Ordering::Relaxed);
-    debug!("mux: connected to {addr} (session {id})");
-    drop(owner);
-    attempt.finish(Ok(session.clone()));
-    let setup = ReaderSetup {
-        limits: connection.limits,
-        idle_timeout: connection.idle_timeout,
-    };
-    session::read_replies(&session, &setup, &counters);
-}
-
-/// A connect failure as each waiting caller reports it; the original error is its source.
-fn connect_failed(e: &Arc<io::Error>) -> ClientError {
-    ClientError::Connect(io::Error::new(e.kind(), SharedError(e.clone())))
-}
-
-/// One connect error, reported to every caller that waited for that connect.
-#[derive(Debug)]
-struct SharedError(Arc<io::Error>);
-
-impl std::fmt::Display for SharedError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for SharedError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
-
-impl Attempt {
-    /// Waits for the connect's outcome until `deadline` (`None`: as long as the connect takes,
-    /// which its own timeout bounds); `None` if the deadline came first.
-    fn wait_until(
-        &self,
-        deadline: Option<Instant>,
-    ) -> Option<Result<Arc<Session>, Arc<io::Error>>> {
-        let mut outcome = self.outcome.lock();
-        loop {
-            if let Some(outcome) = &*outcome {
-                return Some(outcome.clone());
-            }
-            match deadline {
-                Some(deadline) => {
-                    if self.done.wait_until(&mut outcome, deadline).timed_out() {
-                        return outcome.clone();
-                    }
-                }
-                None => self.done.wait(&mut outcome),
-            }
-        }
-    }
-
-    fn finish(&self, outcome: Result<Arc<Session>, Arc<io::Error>>) {
-        *self.outcome.lock() = Some(outcome);
-        self.done.notify_all();
     }
 }
 
