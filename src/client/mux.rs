@@ -42,7 +42,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use log::debug;
 use parking_lot::{Condvar, Mutex};
 
-use crate::protocol::{Encode, MessageType};
+use crate::protocol::{Encode, Limits, MessageType};
 
 use super::config::MuxConfig;
 use super::link::IDLE_PAUSE;
@@ -251,6 +251,10 @@ impl MuxConnection {
 impl Channel for MuxConnection {
     fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
         self.call_with_timeout(method, args, self.shared.config.connection.call_timeout)
+    }
+
+    fn limits(&self) -> Limits {
+        self.shared.config.connection.limits
     }
 
     /// Queues the message and writes it. Never retried: once any of it may have been written,
