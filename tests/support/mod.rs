@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+#[cfg(feature = "cli")]
 pub mod process;
 pub mod wire;
 
