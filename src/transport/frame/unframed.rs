@@ -86,6 +86,17 @@ impl UnframedScanner {
                 needed: self.wanted - buf.len(),
             });
         }
+        // A reader over what follows the walked part; the frame limit applies to what is left
+        // of the message, so a declared length is refused before its bytes are awaited.
+        let start = self.position.min(buf.len());
+        let room = limits.max_frame.saturating_sub(start);
+        let mut reader = Reader::with_limits(
+            &buf[start..],
+            Limits {
+                max_frame: room,
+                ..*limits
+            },
+        );
         loop {
             if self.header_done && self.stack.is_empty() {
                 return Ok(FrameStatus::Complete {
@@ -93,20 +104,10 @@ impl UnframedScanner {
                     consumed: self.position,
                 });
             }
-            // A reader over what follows the walked part; the frame limit applies to what is
-            // left of the message, so a declared length is refused before bytes are awaited.
-            let rest = &buf[self.position.min(buf.len())..];
-            let room = limits.max_frame.saturating_sub(self.position);
-            let mut reader = Reader::with_limits(
-                rest,
-                Limits {
-                    max_frame: room,
-                    ..*limits
-                },
-            );
+            let at = reader.position();
             match self.step(&mut reader, limits.max_depth) {
                 Ok(()) => {
-                    let taken = reader.position();
+                    let taken = reader.position() - at;
                     self.position += taken;
                     self.walked += taken as u64;
                     if self.position > limits.max_frame {
@@ -114,7 +115,7 @@ impl UnframedScanner {
                     }
                 }
                 Err(ProtocolError::UnexpectedEnd { needed }) => {
-                    self.walked += reader.position() as u64;
+                    self.walked += (reader.position() - at) as u64;
                     let wanted = buf.len().saturating_add(needed);
                     if wanted > limits.max_frame {
                         return Err(too_long(wanted, limits));
