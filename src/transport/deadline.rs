@@ -16,7 +16,7 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
 /// runs, and far from the platform's `Instant` overflow.
 const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
 
-/// `now + timeout`, saturating at [`FAR_FUTURE`] so a huge configured timeout means "never"
+/// `now + timeout`, saturating at about 30 years so a huge configured timeout means "never"
 /// instead of a panic on `Instant` overflow.
 pub fn deadline_after(now: Instant, timeout: Duration) -> Instant {
     now + timeout.min(FAR_FUTURE)
