@@ -99,3 +99,51 @@ fn under_a_300_mib_address_space_limit_the_server_caps_threads_and_keeps_serving
     assert!(status.success(), "{status:?}");
     assert!(start.elapsed() < 30 * SECOND, "took {:?}", start.elapsed());
 }
+
+/// The scale probe behind README's figures, by hand on a tuned box (release build advised):
+/// `cargo test --release --test server_limits -- --ignored --nocapture`. 19,000 idle
+/// connections from 127.0.0.2-9 against `--max-connections 50000`: the server holds what its
+/// thread capacity allows, stays up, and serves at the cap.
+#[test]
+#[ignore = "opens 19,000 sockets and ~15,000 threads; run by hand"]
+fn scale_probe_holds_idle_connections_up_to_its_thread_capacity() {
+    const PROBE: usize = 19_000;
+    let wanted = PROBE as u64 + 100;
+    if raise_open_files_limit(wanted) < wanted {
+        skip("needs 19,100 descriptors");
+        return;
+    }
+    let mut server = ServeProcess::start(&["--max-connections", "50000"]);
+    let mut first = RawClient::connect(server.addr);
+    first.call(&ping_call(0));
+    let sockets: Vec<Socket> = (0..PROBE)
+        .map(|i| {
+            let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+            let source = SocketAddr::from(([127, 0, 0, 2 + (i % 8) as u8], 0));
+            socket.bind(&source.into()).expect("bind a loopback source");
+            socket.set_nonblocking(true).unwrap();
+            let _ = socket.connect(&server.addr.into());
+            socket
+        })
+        .collect();
+    let mut held = 0;
+    let deadline = Instant::now() + 60 * SECOND;
+    while Instant::now() < deadline {
+        std::thread::sleep(SECOND);
+        let now = server.threads();
+        if now == held {
+            break;
+        }
+        held = now;
+    }
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    first.call(&ping_call(1));
+    eprintln!(
+        "{PROBE} connections offered: {held} threads held, {} KiB VmSize, still serving",
+        server.vm_size_kib()
+    );
+    drop(sockets);
+}

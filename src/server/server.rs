@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -18,7 +18,7 @@ use super::capacity::ThreadCapacity;
 use super::config::Config;
 use super::connection;
 use super::router::Router;
-use super::shared::{Connection, Registry, Shared, WorkerGuard, IDLE};
+use super::shared::{Connection, Registry, Shared, ThreadSlot, WorkerGuard, IDLE};
 use super::stats::{Stats, StatsSnapshot};
 use crate::transport::configure;
 
@@ -161,6 +161,7 @@ impl Server {
             draining: AtomicBool::new(false),
             forced: AtomicBool::new(false),
             accept_paused: AtomicBool::new(false),
+            threads: AtomicU64::new(0),
             connection_cap,
             waker,
         });
@@ -358,8 +359,10 @@ impl Acceptor {
         }
     }
 
+    /// Whether the cap is reached: worker threads that still exist count, also those whose
+    /// connection has just closed.
     fn at_capacity(&self) -> bool {
-        self.shared.stats.active.load(SeqCst) as usize >= self.shared.connection_cap
+        self.shared.threads.load(SeqCst) as usize >= self.shared.connection_cap
     }
 
     /// Polls the listener only while a slot is free and no connection waits for a thread, so a
@@ -453,10 +456,15 @@ impl Acceptor {
             started: false,
             reason: None,
         };
+        let slot = ThreadSlot(Arc::clone(shared));
+        shared.threads.fetch_add(1, SeqCst);
         let spawned = thread::Builder::new()
             .name(format!("tether-conn-{}", connection.id))
             .stack_size(shared.config.worker_stack_size)
-            .spawn(move || connection::run(&mut guard));
+            .spawn(move || {
+                slot.keep_until_thread_exit();
+                connection::run(&mut guard)
+            });
         match spawned {
             Ok(_) => {
                 if self.spawn.backoff.take().is_some() {
@@ -466,6 +474,7 @@ impl Acceptor {
                 self.waiting = None;
             }
             Err(e) => {
+                // The closure was dropped unrun, and with it the slot: `threads` is back.
                 shared.stats.spawn_failures.fetch_add(1, SeqCst);
                 self.spawn
                     .failed(&e, shared.stats.active.load(SeqCst), &connection);

@@ -1,9 +1,10 @@
 //! State shared by the accept loop, the workers and shutdown handles.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 
 use log::debug;
@@ -81,6 +82,12 @@ pub(crate) struct Shared {
     pub draining: AtomicBool,
     pub forced: AtomicBool,
     pub accept_paused: AtomicBool,
+    /// Worker threads that exist: counted before the spawn, uncounted by [`ThreadSlot`] at the
+    /// very end of the thread, after Rust has unmapped its signal stack. A closing connection's
+    /// thread lives on briefly after its connection is uncounted; capping on this instead of
+    /// on open connections keeps a burst of closes and accepts from holding more threads (and
+    /// memory maps) than the capacity allows.
+    pub threads: AtomicU64,
     /// The most connections served at once: the smaller of max_connections and the thread
     /// capacity.
     pub connection_cap: usize,
@@ -186,6 +193,32 @@ impl Drop for WorkerGuard {
         shared.unregister(id);
         shared.stats.active.fetch_sub(1, SeqCst);
         if shared.accept_paused.load(SeqCst) || shared.draining.load(SeqCst) {
+            shared.wake();
+        }
+    }
+}
+
+thread_local! {
+    static SLOT: RefCell<Option<ThreadSlot>> = const { RefCell::new(None) };
+}
+
+/// A worker thread's place in [`Shared::threads`], given back by a thread-local destructor:
+/// those run after the thread's main function has returned and Rust's runtime has unmapped the
+/// thread's signal stack, the last thing the thread maps.
+pub(crate) struct ThreadSlot(pub Arc<Shared>);
+
+impl ThreadSlot {
+    /// Hands the slot to the current thread, to be given back when the thread ends.
+    pub fn keep_until_thread_exit(self) {
+        SLOT.with(|slot| *slot.borrow_mut() = Some(self));
+    }
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        shared.threads.fetch_sub(1, SeqCst);
+        if shared.accept_paused.load(SeqCst) {
             shared.wake();
         }
     }
