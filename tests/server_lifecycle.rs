@@ -14,10 +14,14 @@ const MS: Duration = Duration::from_millis(1);
 fn idle_connection_is_closed_at_idle_timeout() {
     let server = TestServer::start(Config::default().idle_timeout(200 * MS));
     let mut client = server.connect();
+    // Timed from before the call: the server's idle clock starts after its reply, so it can
+    // only be later than this, however loaded the machine is.
+    let sent = Instant::now();
     assert!(client.call(&ping_call(1)).exception().is_none());
-    let waited = client.wait_closed(Duration::from_secs(2)).expect("closed");
-    assert!(waited >= 190 * MS, "closed early: {waited:?}");
-    assert!(waited <= 350 * MS, "closed late: {waited:?}");
+    client.wait_closed(Duration::from_secs(3)).expect("closed");
+    let waited = sent.elapsed();
+    assert!(waited >= 200 * MS, "closed early: {waited:?}");
+    assert!(waited <= 2000 * MS, "closed late: {waited:?}");
     server.wait_stats("idle close", |s| s.closed(CloseReason::Idle) == 1);
 }
 
@@ -52,7 +56,7 @@ fn silent_connection_is_closed_while_others_are_served() {
     };
     let waited = silent.wait_closed(Duration::from_secs(2)).expect("closed");
     assert!(
-        start.elapsed() >= 290 * MS && waited <= 450 * MS,
+        start.elapsed() >= 300 * MS && waited <= 1500 * MS,
         "{waited:?}"
     );
     busy.join().unwrap();
@@ -102,8 +106,9 @@ fn peer_that_never_reads_is_closed_at_write_timeout() {
     socket.connect(&server.addr.into()).unwrap();
     let mut client = RawClient::from_stream(socket.into());
     let payload = vec![7u8; 15_000_000];
-    client.send_framed(&echo_call(1, &payload)).unwrap();
+    // Before the send: the server starts its write clock after reading the request.
     let sent = Instant::now();
+    client.send_framed(&echo_call(1, &payload)).unwrap();
     server.wait_stats("request read", |s| s.requests == 1);
     let start = Instant::now();
     if !wait_until(Duration::from_secs(3), || {
@@ -112,7 +117,7 @@ fn peer_that_never_reads_is_closed_at_write_timeout() {
         panic!("not closed at write timeout: {}", server.stats());
     }
     assert!(
-        sent.elapsed() >= 290 * MS,
+        sent.elapsed() >= 300 * MS,
         "closed early: {:?}",
         sent.elapsed()
     );
@@ -120,15 +125,16 @@ fn peer_that_never_reads_is_closed_at_write_timeout() {
 }
 
 #[test]
-fn max_requests_gives_three_replies_then_eof() {
+fn max_requests_answers_every_pipelined_request_it_read_then_closes() {
     let server = TestServer::start(Config::default().max_requests_per_connection(Some(3)));
     let mut client = server.connect();
     let mut batch = Vec::new();
     for seqid in 0..4 {
         batch.extend(framed(&ping_call(seqid)));
     }
+    // One write: the 4th request is read with the 3rd, so it is answered too.
     client.send(&batch).unwrap();
-    for seqid in 0..3 {
+    for seqid in 0..4 {
         assert_eq!(
             client.read_framed(Duration::from_secs(2)).reply().seqid,
             seqid
@@ -139,8 +145,37 @@ fn max_requests_gives_three_replies_then_eof() {
         Received::Closed
     ));
     server.wait_stats("max requests close", |s| {
-        s.closed(CloseReason::MaxRequests) == 1 && s.requests == 3
+        s.closed(CloseReason::MaxRequests) == 1 && s.requests == 4
     });
+
+    // One request at a time: the 3rd reply is followed by the close.
+    let mut client = server.connect();
+    for seqid in 0..3 {
+        client.call(&ping_call(seqid));
+    }
+    assert!(client.wait_closed(Duration::from_secs(2)).is_some());
+}
+
+#[test]
+fn pipelined_request_behind_a_slow_handler_is_not_charged_for_its_time() {
+    let server = TestServer::start(
+        Config::default()
+            .idle_timeout(Duration::from_secs(5))
+            .request_timeout(200 * MS),
+    );
+    let mut client = server.connect();
+    let echo = framed(&echo_call(2, b"after the sleep"));
+    let mut bytes = framed(&sleep_call(1, 500));
+    // The echo's first bytes arrive with the sleep; the rest while the handler sleeps.
+    bytes.extend(&echo[..6]);
+    client.send(&bytes).unwrap();
+    server.wait_stats("sleep started", |s| s.requests == 1);
+    client.send(&echo[6..]).unwrap();
+    let first = client.read_framed(Duration::from_secs(3)).reply();
+    assert_eq!((first.name.as_str(), first.seqid), ("sleep", 1));
+    let second = client.read_framed(Duration::from_secs(3)).reply();
+    assert_eq!(second.binary_field(0), Some(b"after the sleep".to_vec()));
+    assert_eq!(server.stats().closed(CloseReason::RequestTimeout), 0);
 }
 
 #[test]
@@ -212,8 +247,9 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
     let second = framed(&ping_call(2));
     let mut bytes = framed(&ping_call(1));
     bytes.extend(&second[..3]);
-    client.send(&bytes).unwrap();
+    // Before the send: the second request's clock cannot start earlier than this.
     let start = Instant::now();
+    client.send(&bytes).unwrap();
     assert_eq!(client.read_framed(Duration::from_secs(2)).reply().seqid, 1);
     // 17 more bytes, one per 100 ms: a per-read deadline would keep it open for 2 s.
     for byte in &second[3..second.len() - 1] {
@@ -224,21 +260,41 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
     }
     client.wait_closed(Duration::from_secs(2)).expect("closed");
     let waited = start.elapsed();
-    assert!(waited >= 290 * MS && waited <= 1500 * MS, "{waited:?}");
+    assert!(waited >= 300 * MS && waited <= 1500 * MS, "{waited:?}");
     server.wait_stats("request timeout", |s| {
         s.closed(CloseReason::RequestTimeout) == 1 && s.requests == 1
     });
 }
 
+/// Address space cut under the server while it runs: the next worker thread cannot be
+/// started. The accepted connection is kept (not closed), and served once threads can start.
 #[test]
-fn worker_thread_spawn_failure_rejects_that_connection_and_keeps_accepting() {
-    // A 64 TiB stack cannot be mapped: every spawn fails.
-    let server = TestServer::start(Config::default().worker_stack_size(1 << 46));
-    for _ in 0..2 {
-        let mut client = server.connect();
-        assert!(client.wait_closed(Duration::from_secs(2)).is_some());
+fn failed_thread_spawn_keeps_the_connection_waiting_until_a_retry_succeeds() {
+    if !prlimit_works() {
+        skip("prlimit (util-linux) is missing");
+        return;
     }
-    server.wait_stats("two rejected", |s| {
-        s.rejected == 2 && s.accepted == 2 && s.active == 0
-    });
+    let server = support::process::ServeProcess::start(&[]);
+    let pid = server.pid().to_string();
+    let vm_kib = server.vm_size_kib();
+    // 128 KiB more than in use now: less than one 256 KiB worker stack.
+    let prlimit = |soft: &str| {
+        let status = std::process::Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--as={soft}:unlimited")])
+            .status()
+            .expect("prlimit");
+        assert!(status.success());
+    };
+    prlimit(&((vm_kib + 128) * 1024).to_string());
+    let mut waiting = RawClient::connect(server.addr);
+    waiting.send_framed(&ping_call(1)).unwrap();
+    assert!(
+        matches!(waiting.read_framed(300 * MS), Received::TimedOut),
+        "served (or closed) with no room for a thread"
+    );
+    let mut behind = RawClient::connect(server.addr);
+    behind.send_framed(&ping_call(2)).unwrap();
+    prlimit("unlimited");
+    assert_eq!(waiting.read_framed(Duration::from_secs(3)).reply().seqid, 1);
+    assert_eq!(behind.read_framed(Duration::from_secs(3)).reply().seqid, 2);
 }

@@ -35,7 +35,7 @@ fn total_calls(summary: &str) -> u64 {
 #[test]
 fn about_two_syscalls_per_request_on_one_connection() {
     if !strace_works() {
-        eprintln!("strace is missing or not permitted here; skipped");
+        skip("strace is missing or not permitted here");
         return;
     }
     let dir = std::env::temp_dir().join(format!("tether-strace-{}", std::process::id()));

@@ -1,6 +1,5 @@
 //! A connection's worker: read, process, write, back to Idle, with a deadline on every wait.
 
-use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
@@ -12,7 +11,7 @@ use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
 use crate::transport::{
-    detect, parse, DeadlineError, DeadlineStream, FrameStatus, Framing, ReadBuffer,
+    deadline_after, DeadlineError, DeadlineStream, Deframer, FrameStatus, Framing, ReadBuffer,
 };
 
 /// A write buffer larger than this is freed once its reply is sent, so one large reply does not
@@ -20,26 +19,29 @@ use crate::transport::{
 const KEEP_WRITE_BUFFER: usize = 64 << 10;
 
 /// Serves one connection until it closes; records the reason in `guard`.
-pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
+pub(crate) fn run(guard: &mut WorkerGuard) {
     guard.started = true;
     let shared = &*guard.shared;
     let connection = &*guard.connection;
-    debug!("conn {}: open from {peer:?}", connection.id);
+    let peer = Some(connection.peer);
+    debug!("conn {}: open from {}", connection.id, connection.peer);
     let mut worker = Worker {
         shared,
         connection,
         io: DeadlineStream::new(&connection.stream),
         read_buffer: ReadBuffer::new(shared.config.read_buffer_size),
         write_buffer: Vec::new(),
-        framing: match shared.config.transport {
-            Transport::Auto => None,
-            Transport::Framed => Some(Framing::Framed),
-            Transport::Unframed => Some(Framing::Unframed),
-        },
+        deframer: Deframer::new(
+            match shared.config.transport {
+                Transport::Auto => None,
+                Transport::Framed => Some(Framing::Framed),
+                Transport::Unframed => Some(Framing::Unframed),
+            },
+            shared.config.limits,
+        ),
         born: Instant::now(),
         last_read: Instant::now(),
         served: 0,
-        wanted: 0,
         dispatcher: Dispatcher {
             router: &shared.router,
             stats: shared.stats.shard(connection.id),
@@ -57,24 +59,19 @@ struct Worker<'a> {
     io: DeadlineStream<'a>,
     read_buffer: ReadBuffer,
     write_buffer: Vec<u8>,
-    framing: Option<Framing>,
+    /// Where messages end; keeps its place in an unframed message that is still arriving.
+    deframer: Deframer,
     born: Instant,
-    /// When the latest read returned bytes: a request left partly buffered after the complete
-    /// ones began in that read, so its deadline counts from there.
+    /// When the read that ended the Idle wait returned: the first byte of the request.
     last_read: Instant,
     served: u64,
-    /// Buffered bytes below which the message in hand cannot be complete. An unframed message
-    /// is found by parsing it; without this, a large one arriving in many reads would be
-    /// re-parsed from its start after each read (quadratic work a peer could provoke).
-    wanted: usize,
     dispatcher: Dispatcher<'a>,
 }
 
 impl Worker<'_> {
     fn serve(&mut self) -> CloseReason {
-        let mut just_served = false;
         loop {
-            if let Some(reason) = self.close_if_due(just_served) {
+            if let Some(reason) = self.close_if_due() {
                 return reason;
             }
             if let Some(reason) = self.wait_for_request() {
@@ -107,34 +104,30 @@ impl Worker<'_> {
             if self.write_buffer.capacity() > KEEP_WRITE_BUFFER {
                 self.write_buffer = Vec::new();
             }
-            just_served = true;
         }
     }
 
     /// The reasons to close an Idle connection before waiting for another request.
-    fn close_if_due(&self, just_served: bool) -> Option<CloseReason> {
+    fn close_if_due(&self) -> Option<CloseReason> {
+        // The state was stored IDLE before the drain check, and the drainer sets `draining`
+        // before it looks at states: one of the two always sees the other.
+        self.limit_reached(Instant::now)
+    }
+
+    /// The limit that ends the connection once the requests it has read are answered: max
+    /// requests, max age, or a drain. `now` is called only when an age limit is set.
+    fn limit_reached(&self, now: impl FnOnce() -> Instant) -> Option<CloseReason> {
         let config = &self.shared.config;
-        if config
-            .max_requests_per_connection
-            .is_some_and(|max| self.served >= max)
-        {
+        if self.max_requests_reached() {
             return Some(CloseReason::MaxRequests);
         }
         if config
             .max_connection_age
-            .is_some_and(|age| self.born.elapsed() >= age)
+            .is_some_and(|age| now().saturating_duration_since(self.born) >= age)
         {
             return Some(CloseReason::MaxAge);
         }
-        // The state was stored IDLE before this load, and the drainer sets `draining` before
-        // it looks at states: one of the two always sees the other.
         if self.shared.draining.load(SeqCst) {
-            let counter = if just_served {
-                &self.shared.drain.completed
-            } else {
-                &self.shared.drain.closed_idle
-            };
-            counter.fetch_add(1, SeqCst);
             return Some(CloseReason::Drain);
         }
         None
@@ -145,8 +138,10 @@ impl Worker<'_> {
         let config = &self.shared.config;
         // One clock read serves the idle deadline and the read's first wait.
         let now = Instant::now();
-        let idle_deadline = now + config.idle_timeout;
-        let age_deadline = config.max_connection_age.map(|age| self.born + age);
+        let idle_deadline = deadline_after(now, config.idle_timeout);
+        let age_deadline = config
+            .max_connection_age
+            .map(|age| deadline_after(self.born, age));
         let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
         match self.io.read_by_at(&mut self.read_buffer, deadline, now) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
@@ -172,41 +167,43 @@ impl Worker<'_> {
     /// Busy: handles every complete buffered request, writes the replies in one go, and reads
     /// on while a request is partly in. `None` when the buffer is empty and the connection
     /// goes back to Idle.
+    ///
+    /// Every request read whole is answered. Once a limit is reached (max requests, max age,
+    /// drain) the request partly in hand is finished too, and nothing after it is started.
     fn serve_requests(&mut self) -> Option<CloseReason> {
-        let config = &self.shared.config;
-        let mut request_deadline = self.last_read + config.request_timeout;
-        // Requests served when the drain was first seen here.
+        let timeout = self.shared.config.request_timeout;
+        let mut request_deadline = deadline_after(self.last_read, timeout);
+        // Requests served when a limit was first seen here, and that limit.
         let mut finish_line = None;
         loop {
             let served_before = self.served;
             let after = self.handle_buffered();
-            if self.served > served_before {
-                request_deadline = self.last_read + config.request_timeout;
-            }
             if let Some(reason) = self.flush() {
                 return Some(reason);
             }
             if after == After::Close {
                 return Some(CloseReason::ProtocolError);
             }
-            if self.read_buffer.is_empty() || self.max_requests_reached() {
+            if self.read_buffer.is_empty() {
                 return None;
             }
-            if self.shared.draining.load(SeqCst) {
-                // The partly received request in hand is finished; nothing after it is started.
-                match finish_line {
-                    Some(served) if self.served > served => {
-                        self.shared.drain.completed.fetch_add(1, SeqCst);
-                        return Some(CloseReason::Drain);
-                    }
-                    Some(_) => {}
-                    None => finish_line = Some(self.served),
+            if self.served > served_before {
+                // The next request began in the last read, but the time its predecessors
+                // spent in handlers and in the write is not its own: its deadline starts now.
+                request_deadline = deadline_after(Instant::now(), timeout);
+            }
+            match finish_line {
+                Some((served, reason)) if self.served > served => return Some(reason),
+                Some(_) => {}
+                None => {
+                    finish_line = self
+                        .limit_reached(Instant::now)
+                        .map(|reason| (self.served, reason));
                 }
             }
             match self.io.read_by(&mut self.read_buffer, request_deadline) {
                 Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
                 Ok(n) => {
-                    self.last_read = Instant::now();
                     self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
                 }
                 Err(DeadlineError::TimedOut) => return Some(CloseReason::RequestTimeout),
@@ -220,41 +217,27 @@ impl Worker<'_> {
 
     /// Dispatches the complete requests at the front of the read buffer, in order.
     fn handle_buffered(&mut self) -> After {
-        let limits = self.shared.config.limits;
-        while !self.max_requests_reached() {
-            let Some(framing) = self.framing.or_else(|| detect(self.read_buffer.filled())) else {
-                return After::Continue;
-            };
-            self.framing = Some(framing);
-            if self.read_buffer.len() < self.wanted {
-                return After::Continue;
-            }
-            match parse(self.read_buffer.filled(), framing, &limits) {
+        loop {
+            match self.deframer.next(self.read_buffer.filled()) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &self.read_buffer.filled()[message];
-                    let after = self.dispatcher.handle(
-                        bytes,
-                        framing == Framing::Framed,
-                        &mut self.write_buffer,
-                    );
+                    let framed = self.deframer.framing() == Some(Framing::Framed);
+                    let after = self
+                        .dispatcher
+                        .handle(bytes, framed, &mut self.write_buffer);
                     self.read_buffer.consume(consumed);
-                    self.wanted = 0;
                     self.served += 1;
                     if after == After::Close {
                         return After::Close;
                     }
                 }
-                Ok(FrameStatus::Incomplete { needed }) => {
-                    self.wanted = self.read_buffer.len() + needed;
-                    return After::Continue;
-                }
+                Ok(FrameStatus::Incomplete { .. }) => return After::Continue,
                 Err(e) => {
                     debug!("conn {}: bad frame: {e}", self.connection.id);
                     return After::Close;
                 }
             }
         }
-        After::Continue
     }
 
     /// Writes the buffered replies with one deadline.
@@ -263,7 +246,7 @@ impl Worker<'_> {
             return None;
         }
         let now = Instant::now();
-        let deadline = now + self.shared.config.write_timeout;
+        let deadline = deadline_after(now, self.shared.config.write_timeout);
         let result = self.io.write_all_by_at(&self.write_buffer, deadline, now);
         let written = self.write_buffer.len() as u64;
         self.write_buffer.clear();
@@ -293,7 +276,6 @@ impl Worker<'_> {
         if self.shared.forced.load(SeqCst) {
             CloseReason::Forced
         } else if self.connection.state.load(SeqCst) == CLOSING {
-            self.shared.drain.closed_idle.fetch_add(1, SeqCst);
             CloseReason::Drain
         } else {
             otherwise

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering::Relaxed;
 
-use log::debug;
+use log::{debug, warn};
 
 use super::processor::CallContext;
 use super::router::Router;
@@ -114,14 +114,16 @@ impl Dispatcher<'_> {
                 self.stats.panics.fetch_add(1, Relaxed);
                 out.truncate(body_start);
                 let what = panic_message(payload.as_ref());
-                debug!(
+                // The panic text stays in the log: it may hold internals (paths, values) that
+                // are none of the peer's business.
+                warn!(
                     "conn {}: handler for {} panicked: {what}",
                     self.connection_id, routed.name
                 );
                 if !oneway {
                     let e = ApplicationException::new(
                         ApplicationExceptionKind::InternalError,
-                        format!("internal error in {}: {what}", routed.name),
+                        format!("internal error in {}", routed.name),
                     );
                     self.send_exception(out, &e, &routed);
                 }

@@ -7,6 +7,7 @@
 //! [`drain_on_signals`]) drains: listener closed, idle connections closed at once, busy ones
 //! after their request, the rest forced at the drain deadline.
 
+mod capacity;
 mod config;
 mod connection;
 mod dispatch;

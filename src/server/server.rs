@@ -1,10 +1,9 @@
 //! The server: bind, the accept loop, drain, and the handle that stops it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,10 +14,11 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::capacity::ThreadCapacity;
 use super::config::Config;
 use super::connection;
 use super::router::Router;
-use super::shared::{Connection, DrainCounts, Shared, WorkerGuard, IDLE};
+use super::shared::{Connection, Registry, Shared, ThreadSlot, WorkerGuard, IDLE};
 use super::stats::{Stats, StatsSnapshot};
 use crate::transport::configure;
 
@@ -28,6 +28,18 @@ const WAKER: Token = Token(1);
 /// First pause after accept() fails for lack of file descriptors; doubles up to the maximum.
 const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// First pause after a worker thread could not be started; doubles up to the maximum. A closing
+/// connection frees a thread and ends the pause early.
+const SPAWN_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const SPAWN_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Failed spawns are logged at warn at most this often (each one at debug).
+const SPAWN_WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// After a force, how long the report waits for workers to notice their closed sockets, so its
+/// stats are final; a handler that is still running is not waited for beyond this.
+const FORCE_GRACE: Duration = Duration::from_millis(500);
 
 /// A bound server, ready to [`run`](Server::run).
 ///
@@ -73,13 +85,17 @@ impl fmt::Debug for ShutdownHandle {
     }
 }
 
-/// How a drain went.
+/// How a drain went. Every connection open when the drain began is counted once:
+/// `closed_idle + completed + forced == connections`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DrainReport {
+    /// Connections open when the drain began.
+    pub connections: u64,
     /// Connections closed while idle.
     pub closed_idle: u64,
-    /// Connections that finished the request in hand and then closed.
+    /// Connections that were busy, answered the requests they had read, and closed (also when
+    /// they closed for max requests, max age or a broken peer on the way).
     pub completed: u64,
     /// Connections still open at the drain deadline (or a second signal), closed by force.
     pub forced: u64,
@@ -100,8 +116,8 @@ impl fmt::Display for DrainReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "drained in {:?}: closed idle {}, completed {}, forced {}",
-            self.duration, self.closed_idle, self.completed, self.forced
+            "drained {} connections in {:?}: closed idle {}, completed {}, forced {}",
+            self.connections, self.duration, self.closed_idle, self.completed, self.forced
         )
     }
 }
@@ -128,17 +144,25 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let capacity = ThreadCapacity::detect(config.worker_stack_size);
+        info!("thread capacity {capacity}");
+        let connection_cap = config.max_connections.min(capacity.threads);
+        let stats = Stats::default();
+        stats
+            .thread_capacity
+            .store(capacity.threads.try_into().unwrap_or(u64::MAX), SeqCst);
         let shared = Arc::new(Shared {
             config,
             router: router.into(),
-            stats: Stats::default(),
-            connections: Mutex::new(HashMap::new()),
+            stats,
+            registry: Mutex::new(Registry::default()),
             shutdown_requested: AtomicBool::new(false),
             force_requested: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             forced: AtomicBool::new(false),
             accept_paused: AtomicBool::new(false),
-            drain: DrainCounts::default(),
+            threads: AtomicU64::new(0),
+            connection_cap,
             waker,
         });
         Ok(Server {
@@ -152,6 +176,12 @@ impl Server {
     /// The bound address (the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The most connections served at once: the smaller of max_connections and the number of
+    /// worker threads the process can hold under the kernel's limits, derived at bind.
+    pub fn connection_cap(&self) -> usize {
+        self.shared.connection_cap
     }
 
     /// A handle to stop the server and read its stats.
@@ -179,6 +209,8 @@ impl Server {
             registered: false,
             backoff: None,
             retry_at: None,
+            waiting: None,
+            spawn: SpawnBackoff::default(),
             next_id: 1,
             next_stats: None,
         };
@@ -189,6 +221,35 @@ impl Server {
         }
         let report = acceptor.drain();
         served.map(|()| report)
+    }
+}
+
+impl SpawnBackoff {
+    /// Records a failed spawn: pauses (doubling) and warns at most every SPAWN_WARN_INTERVAL.
+    fn failed(&mut self, e: &io::Error, active: u64, connection: &Connection) {
+        let backoff = self
+            .backoff
+            .map_or(SPAWN_BACKOFF_MIN, |b| (b * 2).min(SPAWN_BACKOFF_MAX));
+        let now = Instant::now();
+        self.backoff = Some(backoff);
+        self.retry_at = Some(now + backoff);
+        self.active_at_failure = active;
+        self.failures_since_warn += 1;
+        debug!(
+            "conn {}: no worker thread ({e}); {active} open, retrying in {backoff:?}",
+            connection.id
+        );
+        let quiet =
+            matches!(self.last_warn, Some(at) if now.duration_since(at) < SPAWN_WARN_INTERVAL);
+        if !quiet {
+            warn!(
+                "could not start a worker thread ({e}) with {active} connections open: accepting \
+                 paused, the connection waits ({} failures since the last warning)",
+                self.failures_since_warn
+            );
+            self.failures_since_warn = 0;
+            self.last_warn = Some(now);
+        }
     }
 }
 
@@ -212,6 +273,11 @@ impl ShutdownHandle {
         self.shared.draining.load(SeqCst)
     }
 
+    /// The most connections served at once (see [`Server::connection_cap`]).
+    pub fn connection_cap(&self) -> usize {
+        self.shared.connection_cap
+    }
+
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
@@ -230,8 +296,23 @@ struct Acceptor {
     registered: bool,
     backoff: Option<Duration>,
     retry_at: Option<Instant>,
+    /// An accepted connection whose worker thread could not be started yet. While it waits,
+    /// accepting pauses (the next connections wait in the backlog); it is never dropped.
+    waiting: Option<Arc<Connection>>,
+    spawn: SpawnBackoff,
     next_id: u64,
     next_stats: Option<Instant>,
+}
+
+/// The pause after failed spawns, and their rate-limited log.
+#[derive(Debug, Default)]
+struct SpawnBackoff {
+    backoff: Option<Duration>,
+    retry_at: Option<Instant>,
+    /// Open connections at the last failure: when fewer are open, a thread was freed.
+    active_at_failure: u64,
+    failures_since_warn: u64,
+    last_warn: Option<Instant>,
 }
 
 impl Acceptor {
@@ -247,13 +328,14 @@ impl Acceptor {
             if self.shared.shutdown_requested.load(SeqCst) {
                 return Ok(());
             }
+            self.retry_waiting();
             self.update_registration()?;
             if self.registered && self.retry_at.is_none() {
                 self.accept_all();
             }
             // Accepting may have filled the last slot or hit EMFILE.
             self.update_registration()?;
-            let timeout = [self.retry_at, self.next_stats]
+            let timeout = [self.retry_at, self.spawn.retry_at, self.next_stats]
                 .into_iter()
                 .flatten()
                 .min()
@@ -277,14 +359,16 @@ impl Acceptor {
         }
     }
 
+    /// Whether the cap is reached: worker threads that still exist count, also those whose
+    /// connection has just closed.
     fn at_capacity(&self) -> bool {
-        self.shared.stats.active.load(SeqCst) as usize >= self.shared.config.max_connections
+        self.shared.threads.load(SeqCst) as usize >= self.shared.connection_cap
     }
 
-    /// Polls the listener only while a slot is free, so a full server neither spins on
-    /// readiness nor accepts connections it would have to drop.
+    /// Polls the listener only while a slot is free and no connection waits for a thread, so a
+    /// full server neither spins on readiness nor accepts connections it would have to drop.
     fn update_registration(&mut self) -> io::Result<()> {
-        let full = self.at_capacity();
+        let full = self.at_capacity() || self.waiting.is_some();
         let Some(listener) = self.listener.as_mut() else {
             return Ok(());
         };
@@ -292,7 +376,7 @@ impl Acceptor {
         if full && self.registered {
             self.poll.registry().deregister(listener)?;
             self.registered = false;
-            debug!("at max_connections: accepting paused");
+            debug!("at the connection cap or out of threads: accepting paused");
         } else if !full && !self.registered {
             self.poll
                 .registry()
@@ -300,14 +384,14 @@ impl Acceptor {
             self.registered = true;
         }
         // A slot may have freed between the check and the flag store; recheck next round.
-        if full && !self.at_capacity() {
+        if full && self.waiting.is_none() && !self.at_capacity() {
             self.shared.wake();
         }
         Ok(())
     }
 
     fn accept_all(&mut self) {
-        while !self.at_capacity() {
+        while self.waiting.is_none() && !self.at_capacity() {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
@@ -353,26 +437,62 @@ impl Acceptor {
             id,
             state: AtomicU8::new(IDLE),
             stream,
+            peer,
         });
-        self.shared
-            .connections
-            .lock()
-            .insert(id, Arc::clone(&connection));
-        self.shared.stats.active.fetch_add(1, SeqCst);
+        self.spawn_worker(connection);
+    }
+
+    /// Starts a worker for `connection`; if the thread cannot be started, keeps the connection
+    /// waiting and pauses accepting until a retry succeeds.
+    fn spawn_worker(&mut self, connection: Arc<Connection>) {
+        let shared = &self.shared;
+        shared.register(Arc::clone(&connection));
+        shared.stats.active.fetch_add(1, SeqCst);
         // The guard goes into the thread; if the spawn fails it is dropped here and undoes the
-        // registration above.
+        // registration above, leaving the socket open.
         let mut guard = WorkerGuard {
-            shared: Arc::clone(&self.shared),
-            connection,
+            shared: Arc::clone(shared),
+            connection: Arc::clone(&connection),
             started: false,
             reason: None,
         };
+        let slot = ThreadSlot(Arc::clone(shared));
+        shared.threads.fetch_add(1, SeqCst);
         let spawned = thread::Builder::new()
-            .name(format!("tether-conn-{id}"))
-            .stack_size(config.worker_stack_size)
-            .spawn(move || connection::run(&mut guard, Some(peer)));
-        if let Err(e) = spawned {
-            warn!("could not start a worker thread for {peer}: {e}");
+            .name(format!("tether-conn-{}", connection.id))
+            .stack_size(shared.config.worker_stack_size)
+            .spawn(move || {
+                slot.keep_until_thread_exit();
+                connection::run(&mut guard)
+            });
+        match spawned {
+            Ok(_) => {
+                if self.spawn.backoff.take().is_some() {
+                    info!("worker threads start again");
+                }
+                self.spawn.retry_at = None;
+                self.waiting = None;
+            }
+            Err(e) => {
+                // The closure was dropped unrun, and with it the slot: `threads` is back.
+                shared.stats.spawn_failures.fetch_add(1, SeqCst);
+                self.spawn
+                    .failed(&e, shared.stats.active.load(SeqCst), &connection);
+                self.waiting = Some(connection);
+            }
+        }
+    }
+
+    /// Retries the waiting connection once its pause is over or a connection has closed.
+    fn retry_waiting(&mut self) {
+        let Some(connection) = self.waiting.as_ref() else {
+            return;
+        };
+        let freed = self.shared.stats.active.load(SeqCst) < self.spawn.active_at_failure;
+        let due = !matches!(self.spawn.retry_at, Some(at) if Instant::now() < at);
+        if freed || due {
+            let connection = Arc::clone(connection);
+            self.spawn_worker(connection);
         }
     }
 
@@ -384,6 +504,15 @@ impl Acceptor {
                 let _ = self.poll.registry().deregister(&mut listener);
             }
         }
+        if let Some(connection) = self.waiting.take() {
+            // Never served, so no request of it was read: the peer sees a close before any
+            // reply byte and may retry elsewhere.
+            debug!(
+                "conn {}: closed at drain before a worker could start",
+                connection.id
+            );
+            self.shared.stats.rejected.fetch_add(1, SeqCst);
+        }
         let shared = &self.shared;
         info!(
             "draining {} connections (drain timeout {:?})",
@@ -393,20 +522,36 @@ impl Acceptor {
         shared.begin_drain();
         let deadline = started + shared.config.drain_timeout;
         let mut events = Events::with_capacity(8);
-        let mut forced = 0;
+        let mut counts = None;
         while shared.stats.active.load(SeqCst) > 0 {
             let now = Instant::now();
             if now >= deadline || shared.force_requested.load(SeqCst) {
-                forced = shared.force_close() as u64;
-                warn!("drain forced: {forced} connections closed mid-request");
+                let forced = shared.force_close();
+                warn!(
+                    "drain forced: {} connections closed mid-request",
+                    forced.forced
+                );
+                counts = Some(forced);
+                // Workers blocked on their sockets end at once; give them a moment so the
+                // stats below are final.
+                let grace = Instant::now() + FORCE_GRACE;
+                while shared.stats.active.load(SeqCst) > 0 {
+                    let now = Instant::now();
+                    if now >= grace {
+                        break;
+                    }
+                    let _ = self.poll.poll(&mut events, Some(grace - now));
+                }
                 break;
             }
             let _ = self.poll.poll(&mut events, Some(deadline - now));
         }
+        let counts = counts.unwrap_or_else(|| shared.drain_counts());
         let report = DrainReport {
-            closed_idle: shared.drain.closed_idle.load(SeqCst),
-            completed: shared.drain.completed.load(SeqCst),
-            forced,
+            connections: counts.connections,
+            closed_idle: counts.closed_idle,
+            completed: counts.completed,
+            forced: counts.forced,
             duration: started.elapsed(),
             stats: shared.stats.snapshot(),
         };

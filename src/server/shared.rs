@@ -1,8 +1,9 @@
 //! State shared by the accept loop, the workers and shutdown handles.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 
@@ -28,26 +29,68 @@ pub(crate) struct Connection {
     /// against "worker starts a request that just arrived": whoever moves it off IDLE first wins.
     pub state: AtomicU8,
     pub stream: TcpStream,
+    pub peer: SocketAddr,
 }
 
-/// How drained connections ended, for the [`DrainReport`](super::DrainReport).
-#[derive(Debug, Default)]
+/// How drained connections ended, for the [`DrainReport`](super::DrainReport). Updated only
+/// under the `connections` lock, so every connection open at the drain's start is counted
+/// exactly once: by its worker's guard when it closes, or by the force.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DrainCounts {
-    pub closed_idle: AtomicU64,
-    pub completed: AtomicU64,
+    /// Connections open when the drain began.
+    pub connections: u64,
+    /// Of those, Idle at the drain's start and closed.
+    pub closed_idle: u64,
+    /// Of those, Busy at the drain's start and closed after their requests.
+    pub completed: u64,
+    /// Of those, still open at the drain deadline (or a second signal) and closed by force.
+    pub forced: u64,
+}
+
+/// Where a connection stood when the drain began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DrainClass {
+    /// The drain has not begun.
+    Serving,
+    /// Idle: the drainer claimed it.
+    Idle,
+    /// Busy: it finishes the requests it has read, then closes.
+    Busy,
+}
+
+/// A connection in the registry the drainer walks.
+#[derive(Debug)]
+pub(crate) struct Registered {
+    pub connection: Arc<Connection>,
+    pub class: DrainClass,
+}
+
+/// The open connections and the drain's counts, under one lock.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    pub connections: HashMap<u64, Registered>,
+    pub drain: DrainCounts,
 }
 
 pub(crate) struct Shared {
     pub config: Config,
     pub router: Router,
     pub stats: Stats,
-    pub connections: Mutex<HashMap<u64, Arc<Connection>>>,
+    pub registry: Mutex<Registry>,
     pub shutdown_requested: AtomicBool,
     pub force_requested: AtomicBool,
     pub draining: AtomicBool,
     pub forced: AtomicBool,
     pub accept_paused: AtomicBool,
-    pub drain: DrainCounts,
+    /// Worker threads that exist: counted before the spawn, uncounted by [`ThreadSlot`] at the
+    /// very end of the thread, after Rust has unmapped its signal stack. A closing connection's
+    /// thread lives on briefly after its connection is uncounted; capping on this instead of
+    /// on open connections keeps a burst of closes and accepts from holding more threads (and
+    /// memory maps) than the capacity allows.
+    pub threads: AtomicU64,
+    /// The most connections served at once: the smaller of max_connections and the thread
+    /// capacity.
+    pub connection_cap: usize,
     pub waker: mio::Waker,
 }
 
@@ -60,39 +103,76 @@ impl Shared {
     }
 
     /// Starts draining: every connection that is Idle is claimed and woken so its worker closes
-    /// it; Busy ones close themselves once their request is answered.
+    /// it; Busy ones close themselves once their requests are answered.
     pub fn begin_drain(&self) {
         self.draining.store(true, SeqCst);
-        for connection in self.snapshot_connections() {
+        let mut registry = self.registry.lock();
+        registry.drain.connections = registry.connections.len() as u64;
+        for registered in registry.connections.values_mut() {
+            let connection = &registered.connection;
             if connection
                 .state
                 .compare_exchange(IDLE, CLOSING, SeqCst, SeqCst)
                 .is_ok()
             {
+                registered.class = DrainClass::Idle;
                 // Wakes the worker's blocked read with end-of-stream.
                 let _ = connection.stream.shutdown(Shutdown::Read);
+            } else {
+                registered.class = DrainClass::Busy;
             }
         }
     }
 
-    /// Closes every remaining connection now, busy or not; returns how many there were.
-    pub fn force_close(&self) -> usize {
+    /// Closes every remaining connection now, busy or not, and returns the final drain counts.
+    /// Their workers may still be running a handler; they count nothing more.
+    pub fn force_close(&self) -> DrainCounts {
         self.forced.store(true, SeqCst);
-        let connections = self.snapshot_connections();
-        for connection in &connections {
+        let mut registry = self.registry.lock();
+        let Registry { connections, drain } = &mut *registry;
+        for (_, registered) in connections.drain() {
+            let connection = &registered.connection;
             connection.state.store(CLOSING, SeqCst);
             let _ = connection.stream.shutdown(Shutdown::Both);
+            if registered.class != DrainClass::Serving {
+                drain.forced += 1;
+            }
         }
-        connections.len()
+        *drain
     }
 
-    fn snapshot_connections(&self) -> Vec<Arc<Connection>> {
-        self.connections.lock().values().cloned().collect()
+    /// The drain counts now.
+    pub fn drain_counts(&self) -> DrainCounts {
+        self.registry.lock().drain
+    }
+
+    /// Adds a connection to the registry the drainer walks.
+    pub fn register(&self, connection: Arc<Connection>) {
+        self.registry.lock().connections.insert(
+            connection.id,
+            Registered {
+                connection,
+                class: DrainClass::Serving,
+            },
+        );
+    }
+
+    /// Removes connection `id` and counts how it ended if it was open when the drain began.
+    fn unregister(&self, id: u64) {
+        let mut registry = self.registry.lock();
+        let Some(registered) = registry.connections.remove(&id) else {
+            return;
+        };
+        match registered.class {
+            DrainClass::Serving => {}
+            DrainClass::Idle => registry.drain.closed_idle += 1,
+            DrainClass::Busy => registry.drain.completed += 1,
+        }
     }
 }
 
 /// Keeps the counts right however a worker ends: normal return, panic, or never started
-/// (thread spawn failed).
+/// (thread spawn failed: the connection is then left open for the accept loop to retry).
 pub(crate) struct WorkerGuard {
     pub shared: Arc<Shared>,
     pub connection: Arc<Connection>,
@@ -104,20 +184,41 @@ impl Drop for WorkerGuard {
     fn drop(&mut self) {
         let shared = &self.shared;
         let id = self.connection.id;
-        close_gently(&self.connection.stream);
-        shared.connections.lock().remove(&id);
-        match (self.started, self.reason) {
-            (false, _) => {
-                shared.stats.rejected.fetch_add(1, SeqCst);
-            }
-            (true, reason) => {
-                let reason = reason.unwrap_or(CloseReason::IoError);
-                shared.stats.count_close(reason);
-                debug!("conn {id}: closed ({reason})");
-            }
+        if self.started {
+            close_gently(&self.connection.stream);
+            let reason = self.reason.unwrap_or(CloseReason::IoError);
+            shared.stats.count_close(reason);
+            debug!("conn {id}: closed ({reason})");
         }
+        shared.unregister(id);
         shared.stats.active.fetch_sub(1, SeqCst);
         if shared.accept_paused.load(SeqCst) || shared.draining.load(SeqCst) {
+            shared.wake();
+        }
+    }
+}
+
+thread_local! {
+    static SLOT: RefCell<Option<ThreadSlot>> = const { RefCell::new(None) };
+}
+
+/// A worker thread's place in [`Shared::threads`], given back by a thread-local destructor:
+/// those run after the thread's main function has returned and Rust's runtime has unmapped the
+/// thread's signal stack, the last thing the thread maps.
+pub(crate) struct ThreadSlot(pub Arc<Shared>);
+
+impl ThreadSlot {
+    /// Hands the slot to the current thread, to be given back when the thread ends.
+    pub fn keep_until_thread_exit(self) {
+        SLOT.with(|slot| *slot.borrow_mut() = Some(self));
+    }
+}
+
+impl Drop for ThreadSlot {
+    fn drop(&mut self) {
+        let shared = &self.0;
+        shared.threads.fetch_sub(1, SeqCst);
+        if shared.accept_paused.load(SeqCst) {
             shared.wake();
         }
     }

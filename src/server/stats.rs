@@ -82,6 +82,8 @@ pub(crate) struct Stats {
     pub active: AtomicU64,
     pub rejected: AtomicU64,
     pub accept_errors: AtomicU64,
+    pub spawn_failures: AtomicU64,
+    pub thread_capacity: AtomicU64,
     closed: [AtomicU64; 10],
     shards: [RequestCounters; SHARDS],
 }
@@ -130,6 +132,8 @@ impl Stats {
             busy: sum(|s| &s.busy),
             rejected: self.rejected.load(Relaxed),
             accept_errors: self.accept_errors.load(Relaxed),
+            spawn_failures: self.spawn_failures.load(Relaxed),
+            thread_capacity: self.thread_capacity.load(Relaxed),
             closed,
             requests: sum(|s| &s.requests),
             oneway: sum(|s| &s.oneway),
@@ -155,6 +159,12 @@ pub struct StatsSnapshot {
     pub rejected: u64,
     /// accept() failures (EMFILE, ENFILE, ...).
     pub accept_errors: u64,
+    /// Worker threads that could not be started; each connection waited and was retried.
+    pub spawn_failures: u64,
+    /// Worker threads the process can hold, derived at start from the kernel's limits
+    /// (`u64::MAX` when nothing limits it); connections are capped at the smaller of this and
+    /// max_connections.
+    pub thread_capacity: u64,
     closed: [u64; 10],
     /// Requests handled, oneway included.
     pub requests: u64,
@@ -186,13 +196,14 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted={} active={} busy={} rejected={} accept_errors={} requests={} oneway={} \
-             exceptions={} panics={} bytes_in={} bytes_out={} closed:",
+            "accepted={} active={} busy={} rejected={} accept_errors={} spawn_failures={} \
+             requests={} oneway={} exceptions={} panics={} bytes_in={} bytes_out={} closed:",
             self.accepted,
             self.active,
             self.busy,
             self.rejected,
             self.accept_errors,
+            self.spawn_failures,
             self.requests,
             self.oneway,
             self.exceptions,

@@ -8,8 +8,12 @@ use crate::protocol::ApplicationException;
 use crate::server::CallContext;
 use crate::services::echo::{EchoError, EchoFailError, EchoHandler};
 
+/// The longest `sleep` the Echo handler performs: 30 s, the server's default drain timeout. The
+/// argument comes from the wire; uncapped, one call could pin a worker thread for 24 days.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
 /// The reference Echo handler: echo returns its payload, ping and fire do nothing, sleep
-/// sleeps, fail fails on request ("error" throws EchoError, "panic" panics, anything else is
+/// sleeps (negative as 0, at most 30 s), fail fails on request ("error" throws EchoError, "panic" panics, anything else is
 /// returned). Serve it with
 /// [`EchoProcessor::new(EchoService)`](crate::services::echo::EchoProcessor).
 #[derive(Debug, Default, Clone, Copy)]
@@ -25,7 +29,7 @@ impl EchoHandler for EchoService {
     }
 
     fn sleep(&self, _: &CallContext, millis: i32) -> Result<(), ApplicationException> {
-        thread::sleep(Duration::from_millis(millis.max(0) as u64));
+        thread::sleep(Duration::from_millis(millis.max(0) as u64).min(MAX_SLEEP));
         Ok(())
     }
 

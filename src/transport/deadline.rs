@@ -12,6 +12,16 @@ use super::buffer::ReadBuffer;
 /// and one write per request would become three syscalls.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(5);
 
+/// Deadlines past this are treated as this far off: about 30 years, longer than any process
+/// runs, and far from the platform's `Instant` overflow.
+const FAR_FUTURE: Duration = Duration::from_secs(1 << 30);
+
+/// `now + timeout`, saturating at about 30 years so a huge configured timeout means "never"
+/// instead of a panic on `Instant` overflow.
+pub fn deadline_after(now: Instant, timeout: Duration) -> Instant {
+    now + timeout.min(FAR_FUTURE)
+}
+
 /// Why a deadline-bounded read or write did not complete.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -7,6 +7,9 @@ pub mod frame;
 mod socket;
 
 pub use buffer::ReadBuffer;
-pub use deadline::{DeadlineError, DeadlineStream};
-pub use frame::{detect, parse, parse_framed, parse_unframed, FrameStatus, Framing};
+pub use deadline::{deadline_after, DeadlineError, DeadlineStream};
+pub use frame::{
+    check_first_bytes, detect, parse, parse_framed, parse_unframed, Deframer, FrameStatus, Framing,
+    UnframedScanner,
+};
 pub use socket::{configure, Keepalive};

@@ -298,3 +298,46 @@ impl Reply {
         wire::find_binary_field(&self.body, id)
     }
 }
+
+/// Says on the terminal, past cargo's output capture, that a test did not run and why.
+pub fn skip(why: &str) {
+    let _ = io::stderr().write_all(format!("skipped: {why}\n").as_bytes());
+}
+
+/// Whether `prlimit` (util-linux) runs here.
+pub fn prlimit_works() -> bool {
+    std::process::Command::new("prlimit")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The soft and hard RLIMIT_NOFILE of this process, from /proc.
+pub fn open_files_limit() -> (u64, u64) {
+    let limits = std::fs::read_to_string("/proc/self/limits").expect("/proc/self/limits");
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .expect("an open files line");
+    let mut values = line["Max open files".len()..]
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(u64::MAX));
+    (values.next().unwrap(), values.next().unwrap())
+}
+
+/// Raises this process's soft RLIMIT_NOFILE to at least `wanted` (within the hard limit) with
+/// prlimit; returns the soft limit in force afterwards.
+pub fn raise_open_files_limit(wanted: u64) -> u64 {
+    let (soft, hard) = open_files_limit();
+    if soft >= wanted || !prlimit_works() {
+        return soft;
+    }
+    let target = wanted.min(hard);
+    let _ = std::process::Command::new("prlimit")
+        .arg(format!("--pid={}", std::process::id()))
+        .arg(format!("--nofile={target}:{hard}"))
+        .status();
+    open_files_limit().0
+}

@@ -82,6 +82,11 @@ impl ServeProcess {
         proc_status_field(self.pid(), "VmRSS:")
     }
 
+    /// Address space in KiB (VmSize), from /proc.
+    pub fn vm_size_kib(&self) -> u64 {
+        proc_status_field(self.pid(), "VmSize:")
+    }
+
     /// Threads in the process, from /proc.
     pub fn threads(&self) -> u64 {
         proc_status_field(self.pid(), "Threads:")

@@ -124,6 +124,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
 fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
     let router = Router::new().service(EchoProcessor::new(EchoService));
     let server = Server::bind(config(args), router)?;
+    log::info!(
+        "serving at most {} connections at once (--max-connections or the thread capacity, \
+         whichever is smaller)",
+        server.connection_cap()
+    );
     drain_on_signals(server.handle())?;
     // The contract with scripts and tests: this is the first stdout line, flushed at once.
     let mut stdout = io::stdout().lock();

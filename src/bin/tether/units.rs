@@ -2,7 +2,12 @@
 
 use std::time::Duration;
 
-/// Parses `250ms`, `10s`, `1.5s`, `2m`, `1h`, `500us`; a bare number is seconds.
+/// The longest duration a flag takes: 10 years. Longer means "never" in practice, and a
+/// deadline that far off must not overflow the clock (`Instant` + a huge duration panics).
+const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Parses `250ms`, `10s`, `1.5s`, `2m`, `1h`, `500us`; a bare number is seconds. At most 10
+/// years.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -20,7 +25,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         other => return Err(format!("invalid duration unit {other:?} in {text:?}")),
     };
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("invalid duration {text:?}: {e}"))
+    let duration = Duration::try_from_secs_f64(seconds)
+        .map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+    if duration > MAX_DURATION {
+        return Err(format!("duration {text:?} is too long: at most 10 years"));
+    }
+    Ok(duration)
 }
 
 /// Parses a byte count: `1024`, `64B`, `16KiB`, `16KB`, `2MiB`, `2MB` (KB/MB are decimal).
@@ -61,6 +71,10 @@ mod tests {
         assert!(parse_duration("ten").is_err());
         assert!(parse_duration("5d").is_err());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("10000000000000000000s").is_err());
+        assert!(parse_duration("1e30").is_err());
+        assert!(parse_duration("87600h").is_ok());
+        assert!(parse_duration("87601h").is_err());
     }
 
     #[test]

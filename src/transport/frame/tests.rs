@@ -288,3 +288,162 @@ fn detect_waits_for_five_bytes_unless_strict() {
     }
     assert_eq!(detect(&framed[..DETECT_LEN]), Some(Framing::Framed));
 }
+
+/// A call whose argument struct holds `fields` byte fields (4 bytes each on the wire).
+fn many_fields(fields: usize) -> Vec<u8> {
+    use crate::protocol::{write_field_begin, write_field_stop, TType};
+    let mut out = Vec::new();
+    let header = MessageHeader {
+        name: "echo",
+        kind: MessageType::Call,
+        seqid: 7,
+    };
+    write_message_begin(&mut out, &header);
+    for i in 0..fields {
+        write_field_begin(&mut out, TType::Byte, 100 + (i % 1000) as i16);
+        out.push(i as u8);
+    }
+    write_field_stop(&mut out);
+    out
+}
+
+#[test]
+fn unframed_scan_resumes_and_walks_each_byte_about_once() {
+    let message = many_fields(200_000);
+    let mut scanner = UnframedScanner::new();
+    let limits = Limits::default();
+    let mut end = 0;
+    let status = loop {
+        end = (end + 4096).min(message.len());
+        match scanner.scan(&message[..end], &limits).unwrap() {
+            FrameStatus::Incomplete { .. } => assert!(end < message.len()),
+            complete => break complete,
+        }
+    };
+    assert_eq!(
+        status,
+        FrameStatus::Complete {
+            message: 0..message.len(),
+            consumed: message.len()
+        }
+    );
+    // Each read re-examines at most the one value it cut in two.
+    let reads = message.len().div_ceil(4096) as u64;
+    assert!(
+        scanner.walked() <= message.len() as u64 + 4 * reads,
+        "walked {} of {} bytes",
+        scanner.walked(),
+        message.len()
+    );
+}
+
+#[test]
+fn unframed_scan_in_one_byte_pieces_agrees_with_a_whole_parse() {
+    let mut message = message("pieces");
+    message.extend([0x80]); // the next message's first byte
+    let whole = parse_unframed(&message, &Limits::default()).unwrap();
+    let mut scanner = UnframedScanner::new();
+    for end in 1..message.len() {
+        match scanner.scan(&message[..end], &Limits::default()).unwrap() {
+            FrameStatus::Incomplete { needed } => assert!(needed >= 1),
+            complete => {
+                assert_eq!(complete, whole);
+                return;
+            }
+        }
+    }
+    panic!("never complete");
+}
+
+#[test]
+fn unframed_max_frame_holds_exactly_in_one_read_or_many() {
+    let message = many_fields(1000);
+    let exact = Limits::default().max_frame(message.len());
+    assert!(matches!(
+        parse_unframed(&message, &exact),
+        Ok(FrameStatus::Complete { .. })
+    ));
+    let short = Limits::default().max_frame(message.len() - 1);
+    assert!(matches!(
+        parse_unframed(&message, &short),
+        Err(ProtocolError::SizeLimit { .. })
+    ));
+    let mut scanner = UnframedScanner::new();
+    let failed = (1..=message.len()).find_map(|end| scanner.scan(&message[..end], &short).err());
+    assert!(matches!(failed, Some(ProtocolError::SizeLimit { .. })));
+}
+
+#[test]
+fn unframed_scan_keeps_the_depth_limit() {
+    use crate::protocol::{write_field_begin, TType};
+    let mut message = Vec::new();
+    let header = MessageHeader {
+        name: "deep",
+        kind: MessageType::Call,
+        seqid: 1,
+    };
+    write_message_begin(&mut message, &header);
+    for _ in 0..70 {
+        write_field_begin(&mut message, TType::Struct, 1);
+    }
+    let limits = Limits::default().max_depth(64);
+    assert!(matches!(
+        parse_unframed(&message, &limits),
+        Err(ProtocolError::DepthLimit { limit: 64 })
+    ));
+}
+
+#[test]
+fn first_bytes_no_framing_accepts_are_refused_before_detection() {
+    let max = DEFAULT_MAX_FRAME;
+    assert!(check_first_bytes(&[0x7f, 0xff, 0xff, 0xff], max).is_err());
+    assert!(check_first_bytes(&[0x81], max).is_err());
+    assert!(check_first_bytes(&[0xff, 0xff], max).is_err());
+    assert!(check_first_bytes(&[0x80, 1, 0, 1], max).is_ok());
+    assert!(check_first_bytes(&[0, 0, 0, 20], max).is_ok());
+    assert!(
+        check_first_bytes(&[0x7f, 0xff], max).is_ok(),
+        "not decided yet"
+    );
+    let mut deframer = Deframer::new(None, Limits::default());
+    assert!(deframer.next(&[0x7f, 0xff, 0xff, 0xff]).is_err());
+    let mut deframer = Deframer::new(None, Limits::default());
+    let body = message("echo");
+    assert_eq!(
+        deframer.next(&framed(&body)).unwrap(),
+        FrameStatus::Complete {
+            message: 4..4 + body.len(),
+            consumed: 4 + body.len()
+        }
+    );
+    assert_eq!(deframer.framing(), Some(Framing::Framed));
+}
+
+#[test]
+fn scanner_and_whole_parse_agree_on_hostile_prefixes() {
+    let mut inputs = vec![message("x"), many_fields(50)];
+    inputs.push(vec![
+        0x80, 1, 0, 1, 0, 0, 0, 1, b'a', 0, 0, 0, 1, 15, 12, 0x7f, 0xff, 0xff, 0xff,
+    ]);
+    inputs.push(vec![
+        0x80, 1, 0, 1, 0, 0, 0, 1, b'a', 0, 0, 0, 1, 13, 8, 8, 0, 0, 0, 2, 0, 0,
+    ]);
+    inputs.push(vec![0x80, 1, 0, 1, 0, 0, 0, 1, b'a', 0, 0, 0, 1, 9, 0, 1]);
+    let limits = Limits::default();
+    for input in &inputs {
+        for end in 0..=input.len() {
+            let whole = parse_unframed(&input[..end], &limits);
+            let mut scanner = UnframedScanner::new();
+            let resumed = scanner.scan(&input[..end], &limits);
+            assert_eq!(
+                whole.is_ok(),
+                resumed.is_ok(),
+                "{:?}: {whole:?} vs {resumed:?}",
+                &input[..end]
+            );
+            if let (Ok(FrameStatus::Complete { .. }), Ok(status)) = (&whole, &resumed) {
+                assert_eq!(whole.as_ref().unwrap(), status);
+            }
+        }
+    }
+}
