@@ -21,11 +21,15 @@ use crate::units::{parse_bytes, parse_duration};
 mod cpu;
 mod events;
 mod load;
+mod plan;
 mod progress;
 mod report;
+mod slot;
+mod threads;
+mod timeline;
 mod workload;
 
-use load::{Bound, Driver, Plan};
+use plan::{Bound, Driver, Plan};
 use progress::{Progress, Unit};
 use report::{Report, Setup};
 use workload::Workload;

@@ -17,7 +17,8 @@ use tether::protocol::{
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
-use super::load::{record, Plan, ThreadStats, Timeline, RECONNECT_PAUSE};
+use super::plan::Plan;
+use super::timeline::{record, ThreadStats, Timeline, RECONNECT_PAUSE};
 use super::workload::ErrorKind;
 
 /// Longest wait for events, so deadlines (call timeout, end of run) are checked promptly.

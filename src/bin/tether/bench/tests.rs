@@ -14,7 +14,8 @@ use tether::protocol::{
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
-use super::load::{self, Bound, Driver, Outcome, Plan};
+use super::load::{self, Outcome};
+use super::plan::{Bound, Driver, Plan};
 use super::progress::{Progress, Unit};
 use super::workload::{ErrorKind, Workload};
 use super::{plan, BenchArgs};
