@@ -14,6 +14,9 @@ pub struct ConnectionConfig {
     pub(crate) nodelay: bool,
     pub(crate) keepalive: Option<Keepalive>,
     pub(crate) limits: Limits,
+    pub(crate) retry: bool,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) retry_budget: Option<RetryBudgetConfig>,
 }
 
 impl Default for ConnectionConfig {
@@ -27,6 +30,11 @@ impl Default for ConnectionConfig {
             nodelay: true,
             keepalive: Some(Keepalive::default()),
             limits: Limits::default(),
+            retry: true,
+            // 45 s: below the server's 60 s, so the client drops a connection before the server
+            // does and a FIN racing a reuse stays rare (the peek and the retry cover the rest).
+            idle_timeout: Duration::from_secs(45),
+            retry_budget: Some(RetryBudgetConfig::default()),
         }
     }
 }
@@ -71,6 +79,77 @@ impl ConnectionConfig {
     /// (16,384,000-byte frames, depth 64).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Sets whether the keep-alive contract's client side is on: a reused connection is checked
+    /// for a peer FIN with a non-blocking peek after an idle pause, and a call that failed on a
+    /// reused connection before any reply byte arrived (EOF, reset, broken pipe) is retried once
+    /// on a fresh connection. Off gives a naive client, to see the stale-connection race it
+    /// meets. Defaults to on.
+    pub fn retry(mut self, on: bool) -> Self {
+        self.retry = on;
+        self
+    }
+
+    /// Sets how long a connection may sit idle before it is closed instead of reused. Keep it
+    /// below the server's idle timeout. Defaults to 45 s (tether's server uses 60 s).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// Sets the budget retries draw on, or `None` to let the retry rule alone decide (every
+    /// eligible call is retried once). A channel's retries share one budget.
+    /// Defaults to [`RetryBudgetConfig::default`] (20% of calls plus 10 per second over 10 s).
+    pub fn retry_budget(mut self, budget: Option<RetryBudgetConfig>) -> Self {
+        self.retry_budget = budget;
+        self
+    }
+}
+
+/// How many retries a channel may make: a share of its recent calls plus a floor per second,
+/// so a fleet that fails every call is not hit with twice its load (Finagle's retry budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryBudgetConfig {
+    pub(crate) percent: u32,
+    pub(crate) min_per_second: u32,
+    pub(crate) window: Duration,
+}
+
+impl Default for RetryBudgetConfig {
+    fn default() -> Self {
+        // Finagle's defaults: plenty for stale connections and transient failures (a rolling
+        // restart retries a few calls per connection), far below a retry storm's doubling.
+        RetryBudgetConfig {
+            percent: 20,
+            min_per_second: 10,
+            window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryBudgetConfig {
+    /// Sets the share of calls (in percent, at most 1000) that may be retried, counted over the
+    /// window. Defaults to 20.
+    pub fn percent(mut self, percent: u32) -> Self {
+        // 1000%: Finagle's upper bound; ten retries per call is already no budget at all.
+        self.percent = percent.min(1000);
+        self
+    }
+
+    /// Sets the retries per second allowed on top of the percentage, so a client that has just
+    /// started or calls rarely can still retry; 0 for none. Defaults to 10.
+    pub fn min_per_second(mut self, n: u32) -> Self {
+        self.min_per_second = n;
+        self
+    }
+
+    /// Sets how long a call's deposit and a retry's withdrawal count, between 1 s and 60 s
+    /// (Finagle's bounds: shorter forgets a failure spike at once, longer lets an old quiet
+    /// period pay for a new storm). Defaults to 10 s.
+    pub fn window(mut self, window: Duration) -> Self {
+        self.window = window.clamp(Duration::from_secs(1), Duration::from_secs(60));
         self
     }
 }

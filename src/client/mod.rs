@@ -27,7 +27,7 @@ mod pool;
 mod retry;
 
 pub use channel::{Channel, ClientError};
-pub use config::{ConnectionConfig, MuxConfig, PoolConfig};
+pub use config::{ConnectionConfig, MuxConfig, PoolConfig, RetryBudgetConfig};
 pub use connection::Connection;
 pub use mux::{MuxConnection, MuxStats, PendingCall};
 pub use pool::{Pool, PoolStats};
