@@ -21,6 +21,7 @@ use crate::units::{parse_bytes, parse_duration};
 mod cpu;
 mod events;
 mod load;
+mod outcome;
 mod plan;
 mod progress;
 mod report;
@@ -74,6 +75,13 @@ pub struct BenchArgs {
     /// Pause between calls on each connection.
     #[arg(long, value_parser = parse_duration)]
     pub idle_between: Option<Duration>,
+    /// Turn tether's client-side keep-alive contract off: no liveness peek before reusing a
+    /// connection after an idle pause, no retry of a call that a reused connection lost before
+    /// any reply byte. Shows what a naive client meets (the stale-connection race), next to
+    /// what tether's client meets. The events driver never peeks or retries, so it always runs
+    /// like this.
+    #[arg(long)]
+    pub no_retry: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -150,6 +158,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             Driver::Threads => "threads",
             Driver::Events => "events",
         },
+        retry: plan.retry,
     };
     let outcome = match load::run(Arc::new(plan), &progress) {
         Ok(outcome) => outcome,
@@ -218,6 +227,7 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
         idle_between: args.idle_between,
         connect_timeout: args.connect_timeout,
         call_timeout: args.timeout,
+        retry: !args.no_retry,
         workload: match args.method {
             MethodArg::Echo => Workload::echo(args.payload),
             MethodArg::Ping => Workload::ping(),

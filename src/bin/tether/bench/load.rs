@@ -21,38 +21,20 @@ use std::sync::{Arc, Barrier};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 use super::cpu;
 use super::events::EventLoop;
+use super::outcome::{gather, Outcome};
 use super::plan::{Bound, Driver, Plan};
 use super::progress::Progress;
 use super::slot::Slot;
 use super::threads::{closed_loop, open_loop, windowed_loop};
-use super::timeline::{latency_histogram, ThreadStats, Timeline};
+use super::timeline::{ThreadStats, Timeline};
 use super::workload::ErrorKind;
 
 /// How often the coordinating thread wakes to redraw progress and check the bound.
 const TICK: Duration = Duration::from_millis(100);
 /// Load threads do little beyond a call; a small stack keeps 1,000+ of them cheap.
 const LOAD_THREAD_STACK: usize = 256 * 1024;
-
-/// What a run measured.
-#[derive(Debug)]
-pub struct Outcome {
-    /// Successful calls in the measured phase.
-    pub calls: u64,
-    /// Failed calls (and connects) by kind.
-    pub errors: BTreeMap<ErrorKind, u64>,
-    /// Latency of the measured successful calls, in nanoseconds.
-    pub latency_ns: Histogram<u64>,
-    /// Successful calls of each connection.
-    pub per_connection: Vec<u64>,
-    /// Length of the measured phase.
-    pub elapsed: Duration,
-    /// CPU time this process used during the measured phase, when the OS reports it.
-    pub cpu: Option<Duration>,
-}
 
 /// Runs the plan: connects, warms up, measures, and gathers what every thread recorded.
 /// Fails only when the load threads cannot be started.
@@ -72,6 +54,10 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
 
     let barrier = Arc::new(Barrier::new(plan.threads() + 1));
     let handles = spawn_load_threads(&plan, &timeline, &slots, &barrier)?;
+    // The measured phase's start is fixed before any load thread runs, so with no warmup the
+    // first calls already count (and a `--requests` thread knows when it made the last one).
+    let start_ns = timeline.now_ns() + plan.warmup.as_nanos() as u64;
+    timeline.start_ns.store(start_ns, Ordering::Release);
     barrier.wait();
 
     let warmup_end = Instant::now() + plan.warmup;
@@ -80,8 +66,6 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
         thread::sleep(TICK.min(warmup_end.saturating_duration_since(Instant::now())));
     }
     let cpu_start = cpu::process_time();
-    let start_ns = timeline.now_ns();
-    timeline.start_ns.store(start_ns, Ordering::Release);
     wait_for_bound(&plan, &timeline, &handles, progress);
 
     let stats: Vec<ThreadStats> = handles
@@ -177,36 +161,5 @@ fn wait_for_bound(
                 thread::sleep(TICK);
             }
         }
-    }
-}
-
-fn gather(
-    plan: &Plan,
-    timeline: &Timeline,
-    stats: Vec<ThreadStats>,
-    mut errors: BTreeMap<ErrorKind, u64>,
-    cpu: Option<Duration>,
-    elapsed: Duration,
-) -> Outcome {
-    let mut latency_ns = latency_histogram();
-    for shard in &timeline.latency_ns {
-        latency_ns.add(&*shard.lock()).expect("same bounds");
-    }
-    let mut per_connection = vec![0; plan.connections];
-    let mut calls = 0;
-    for s in stats {
-        per_connection[s.connection] += s.calls;
-        calls += s.calls;
-        for (kind, count) in s.errors {
-            *errors.entry(kind).or_default() += count;
-        }
-    }
-    Outcome {
-        calls,
-        errors,
-        latency_ns,
-        per_connection,
-        elapsed,
-        cpu,
     }
 }

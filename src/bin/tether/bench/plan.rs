@@ -52,6 +52,9 @@ pub struct Plan {
     pub connect_timeout: Duration,
     /// Bound on each call.
     pub call_timeout: Duration,
+    /// The keep-alive contract's client side (liveness peek, retry) on tether's channels;
+    /// false for `--no-retry`.
+    pub retry: bool,
     /// What every call sends.
     pub workload: Workload,
 }

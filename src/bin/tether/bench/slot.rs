@@ -53,7 +53,8 @@ impl Slot {
         let config = ConnectionConfig::default()
             .connect_timeout(plan.connect_timeout)
             .call_timeout(plan.call_timeout)
-            .framing(plan.framing);
+            .framing(plan.framing)
+            .retry(plan.retry);
         let client = if plan.pipeline > 1 {
             let config = MuxConfig::default()
                 .connection(config)

@@ -7,7 +7,7 @@ use tether::client::PendingCall;
 
 use super::plan::Plan;
 use super::slot::{call_once, Client, Slot};
-use super::timeline::{pause_after_connect_failure, record, ThreadStats, Timeline};
+use super::timeline::{pause_after_connect_failure, record, record_unsent, ThreadStats, Timeline};
 use super::workload::ErrorKind;
 
 /// Closed loop: next call as soon as the previous one is answered (after `--idle-between`).
@@ -26,7 +26,10 @@ pub fn closed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut Th
             pause_after_connect_failure(timeline);
         }
         if let Some(pause) = plan.idle_between {
-            if !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64) {
+            // After the last of `--requests` there is no next call to pause for.
+            if timeline.attempts_used_up()
+                || !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64)
+            {
                 return;
             }
         }
@@ -56,7 +59,11 @@ pub fn windowed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut 
             finish(plan, timeline, stats, begin, pending);
         }
         if let Some(pause) = plan.idle_between {
-            if !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64) {
+            // Once no call may start, the pause would only delay waiting for the rest.
+            if !stopping
+                && (timeline.attempts_used_up()
+                    || !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64))
+            {
                 stopping = true;
             }
         }
@@ -131,6 +138,8 @@ fn finish(
 }
 
 /// Open loop: this thread's share of `rate`, on a fixed schedule; latency from the schedule.
+/// Calls that fell due in the measured phase while the thread still waited on an earlier one
+/// and were never sent are recorded as late when the phase ends.
 pub fn open_loop(
     plan: &Plan,
     timeline: &Timeline,
@@ -143,9 +152,13 @@ pub fn open_loop(
     let interval_ns = (threads * 1e9 / rate).max(1.0);
     // Threads are spread evenly over one interval so calls do not go out in bursts.
     let first = timeline.now_ns() as f64 + interval_ns * thread_index as f64 / threads;
+    let schedule = Schedule { first, interval_ns };
     for k in 0u64.. {
-        let scheduled = (first + interval_ns * k as f64) as u64;
+        let scheduled = schedule.at(k);
         if !timeline.sleep_until(scheduled) {
+            if let (Some(start), Some(end)) = (timeline.start_ns(), timeline.end_ns()) {
+                record_unsent(timeline, stats, schedule.due(k, start, end));
+            }
             return;
         }
         if timeline.measuring_at(scheduled) && !timeline.take_attempt() {
@@ -153,5 +166,57 @@ pub fn open_loop(
         }
         let result = call_once(plan, slot);
         record(timeline, stats, scheduled, timeline.now_ns(), result);
+        if result == Err(ErrorKind::Connect) {
+            pause_after_connect_failure(timeline);
+        }
+    }
+}
+
+/// One open-loop thread's send times: `first`, then one every `interval_ns`.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    first: f64,
+    interval_ns: f64,
+}
+
+impl Schedule {
+    /// When call `k` is due, in timeline nanoseconds.
+    fn at(&self, k: u64) -> u64 {
+        (self.first + self.interval_ns * k as f64) as u64
+    }
+
+    /// How many calls from the `k`th on fall due in `start..end`.
+    fn due(&self, k: u64, start: u64, end: u64) -> u64 {
+        // The first call index due at or after `at`.
+        let index_at = |at: u64| {
+            ((at as f64 - self.first) / self.interval_ns)
+                .ceil()
+                .max(0.0) as u64
+        };
+        let from = index_at(start).max(k);
+        index_at(end).saturating_sub(from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+
+    #[test]
+    fn due_counts_the_calls_of_a_window_from_the_kth() {
+        // Calls at 100, 110, 120, ...
+        let schedule = Schedule {
+            first: 100.0,
+            interval_ns: 10.0,
+        };
+        assert_eq!(schedule.at(3), 130);
+        // 130, 140, 150 are due in 125..160.
+        assert_eq!(schedule.due(0, 125, 160), 3);
+        // From the 4th (140) on: 140, 150.
+        assert_eq!(schedule.due(4, 125, 160), 2);
+        assert_eq!(schedule.due(9, 125, 160), 0);
+        // A window before the first call.
+        assert_eq!(schedule.due(0, 0, 100), 0);
+        assert_eq!(schedule.due(0, 0, 101), 1);
     }
 }

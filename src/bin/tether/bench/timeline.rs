@@ -84,6 +84,22 @@ impl Timeline {
         self.attempts.fetch_add(1, Ordering::Relaxed) < self.attempt_limit
     }
 
+    /// Whether every `--requests` attempt is claimed: no call may start any more, so a thread
+    /// has nothing to pause for.
+    pub fn attempts_used_up(&self) -> bool {
+        self.attempts.load(Ordering::Relaxed) >= self.attempt_limit
+    }
+
+    /// When the measured phase ended (`--duration`), if it has.
+    pub fn end_ns(&self) -> Option<u64> {
+        Some(self.end_ns.load(Ordering::Acquire)).filter(|&end| end != NOT_YET)
+    }
+
+    /// When the measured phase started, if it has.
+    pub fn start_ns(&self) -> Option<u64> {
+        Some(self.start_ns.load(Ordering::Acquire)).filter(|&start| start != NOT_YET)
+    }
+
     /// Sleeps until `at_ns` in short slices; false if the run ended meanwhile.
     pub fn sleep_until(&self, at_ns: u64) -> bool {
         loop {
@@ -105,6 +121,9 @@ pub struct ThreadStats {
     latency_shard: usize,
     pub(super) calls: u64,
     pub(super) errors: BTreeMap<ErrorKind, u64>,
+    /// Failures to open the connections before the load began, kept apart from the
+    /// measured errors (events driver; the threads driver connects before it starts threads).
+    pub(super) setup_errors: BTreeMap<ErrorKind, u64>,
     pub(super) last_done_ns: u64,
 }
 
@@ -116,13 +135,16 @@ impl ThreadStats {
             latency_shard: thread_index % LATENCY_SHARDS,
             calls: 0,
             errors: BTreeMap::new(),
+            setup_errors: BTreeMap::new(),
             last_done_ns: 0,
         }
     }
 }
 
 /// Records a call that began (or was scheduled) at `begin_ns` and ended at `done_ns`, if it
-/// belongs to the measured phase.
+/// belongs to the measured phase: it began inside it, however late it ended. A call still in
+/// flight when the phase ends is waited for (up to its timeout) and counts, so a server that
+/// stalls near the end shows as latency and errors instead of a clean run.
 pub fn record(
     timeline: &Timeline,
     stats: &mut ThreadStats,
@@ -130,7 +152,7 @@ pub fn record(
     done_ns: u64,
     result: Result<(), ErrorKind>,
 ) {
-    if !timeline.measuring_at(begin_ns) || timeline.ended_at(done_ns) {
+    if !timeline.measuring_at(begin_ns) || timeline.ended_at(begin_ns) {
         return;
     }
     stats.last_done_ns = stats.last_done_ns.max(done_ns);
@@ -146,6 +168,15 @@ pub fn record(
             *stats.errors.entry(kind).or_default() += 1;
             timeline.errors.fetch_add(1, Ordering::Relaxed);
         }
+    }
+}
+
+/// Records `count` open-loop calls that were due in the measured phase but never sent, because
+/// the thread was still waiting on an earlier call when the phase ended.
+pub fn record_unsent(timeline: &Timeline, stats: &mut ThreadStats, count: u64) {
+    if count > 0 {
+        *stats.errors.entry(ErrorKind::Late).or_default() += count;
+        timeline.errors.fetch_add(count, Ordering::Relaxed);
     }
 }
 

@@ -1,0 +1,91 @@
+//! `tether bench --idle-between` longer than the server's idle timeout, against `tether serve`:
+//! every call after a pause finds its connection closed by the server. tether's client (the
+//! liveness peek and the retry) meets no error; with `--no-retry` the errors appear, which shows
+//! the run really meets stale connections.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+use support::process::ServeProcess;
+
+/// The server closes a connection idle for 300 ms; the bench pauses 400 ms between calls.
+const SERVER_IDLE: &str = "300ms";
+const IDLE_BETWEEN: &str = "400ms";
+
+/// Runs `tether bench` against `addr` with `args` and returns its JSON report.
+fn bench(addr: &str, name: &str, args: &[&str]) -> Value {
+    let json = json_path(name);
+    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["bench", addr, "--warmup", "0s", "--timeout", "1s"])
+        .args(["--idle-between", IDLE_BETWEEN, "--json"])
+        .arg(&json)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tether bench");
+    let report = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stdout {} stderr {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let _ = std::fs::remove_file(&json);
+    println!("tether bench {}: {report}", args.join(" "));
+    serde_json::from_str(&report).expect("valid JSON")
+}
+
+fn json_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "tether-bench-idle-{}-{name}.json",
+        std::process::id()
+    ))
+}
+
+fn error_total(report: &Value) -> u64 {
+    report["errors"]
+        .as_object()
+        .expect("errors is an object")
+        .values()
+        .map(|n| n.as_u64().expect("a count"))
+        .sum()
+}
+
+/// One call at a time on 2 connections, 4 calls each: 3 pauses per connection, each past the
+/// server's idle timeout.
+const SINGLE: &[&str] = &["--connections", "2", "--requests", "8"];
+/// A window of 4 on 2 connections, 3 windows each.
+const WINDOW: &[&str] = &["--connections", "2", "--requests", "24", "--pipeline", "4"];
+
+fn with(base: &[&'static str], extra: &[&'static str]) -> Vec<&'static str> {
+    base.iter().chain(extra).copied().collect()
+}
+
+#[test]
+#[ignore = "needs the keep-alive contract on Connection and MuxConnection (issue 9, branches client and mux)"]
+fn tethers_client_meets_no_error_after_idle_pauses() {
+    let server = ServeProcess::start(&["--idle-timeout", SERVER_IDLE]);
+    let addr = server.addr.to_string();
+    for (name, args) in [("single", SINGLE), ("window", WINDOW)] {
+        let report = bench(&addr, name, args);
+        assert_eq!(report["retry"], true);
+        assert_eq!(error_total(&report), 0, "{name}: {report}");
+        let requests: u64 = args[3].parse().unwrap();
+        assert_eq!(report["calls"], requests, "{name}: {report}");
+    }
+}
+
+#[test]
+fn no_retry_meets_the_stale_connections() {
+    let server = ServeProcess::start(&["--idle-timeout", SERVER_IDLE]);
+    let addr = server.addr.to_string();
+    let report = bench(&addr, "single-no-retry", &with(SINGLE, &["--no-retry"]));
+    assert_eq!(report["retry"], false);
+    let errors = error_total(&report);
+    assert!(errors > 0, "{report}");
+    assert_eq!(report["errors"]["io"], errors, "{report}");
+    assert_eq!(report["calls"].as_u64().unwrap() + errors, 8, "{report}");
+}
