@@ -547,6 +547,26 @@ fn failed_first_connects_are_setup_errors_and_retries_pause() {
 }
 
 #[test]
+fn reconnects_that_fail_are_connect_errors_and_pause() {
+    for (name, variant) in variants() {
+        // Takes the first connection, closes it and stops listening: every reconnect is refused.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = thread::spawn(move || drop(listener.accept()));
+        let mut plan = test_plan(addr, Bound::Duration(Duration::from_millis(200)));
+        plan.connections = 1;
+        variant(&mut plan);
+        let outcome = run(plan);
+        closer.join().unwrap();
+        assert!(outcome.setup_errors.is_empty(), "{name}");
+        // 10 ms between reconnects: about 20 in 200 ms, where a hot loop makes thousands.
+        let connects = errors(&outcome, ErrorKind::Connect);
+        assert!((1..=60).contains(&connects), "{name}: {:?}", outcome.errors);
+        assert_eq!(errors(&outcome, ErrorKind::Other), 0, "{name}");
+    }
+}
+
+#[test]
 fn a_server_that_stalls_before_the_end_shows_timeouts() {
     // The server stops answering 1 s before the end of a 3 s run. The calls it leaves hanging
     // time out 1.5 s later, after the run's end: they are waited for and count as timeouts, and

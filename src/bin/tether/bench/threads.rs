@@ -108,7 +108,9 @@ fn fill_window(
             Err(e) => {
                 let kind = ErrorKind::of(&e);
                 record(timeline, stats, begin, timeline.now_ns(), Err(kind));
-                if kind == ErrorKind::Connect && window.is_empty() {
+                // With nothing pending, nothing else would slow the next attempt: a
+                // reconnect that fails at once would become a hot loop.
+                if window.is_empty() {
                     pause_after_connect_failure(timeline);
                 }
                 break;
