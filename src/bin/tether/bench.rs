@@ -3,9 +3,12 @@
 //!
 //! Closed loop by default (each connection sends its next call when the reply is in), open
 //! loop with `--rate` (latency from the scheduled send time, coordinated omission corrected).
-//! The report: calls/s, latency percentiles from an HdrHistogram, errors by kind, calls per
-//! connection (starvation shows as a min far below the median) and the client's CPU time;
-//! `--json FILE` writes the same as one JSON object.
+//! Every call that starts in the measured phase counts, however late it ends: calls in flight
+//! at the end are waited for (up to `--timeout`), and open-loop calls that fell due but were
+//! never sent count as late, so a server that stalls shows instead of hiding.
+//! The report: calls/s, latency percentiles from an HdrHistogram, errors by kind (failed first
+//! connects apart, as setup errors), calls per connection (starvation shows as a min far below
+//! the median) and the client's CPU time; `--json FILE` writes the same as one JSON object.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;

@@ -28,6 +28,18 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// Every figure to three decimals (nanoseconds), as the JSON report gives them.
+    fn in_thousandths(self) -> Latency {
+        Latency {
+            p50: thousandths(self.p50),
+            p90: thousandths(self.p90),
+            p99: thousandths(self.p99),
+            p999: thousandths(self.p999),
+            max: thousandths(self.max),
+            mean: thousandths(self.mean),
+        }
+    }
+
     fn from_histogram(ns: &Histogram<u64>) -> Latency {
         if ns.is_empty() {
             return Latency::default();
@@ -228,7 +240,7 @@ impl Report {
             setup_errors: &self.setup_errors,
             duration_s: thousandths(self.duration.as_secs_f64()),
             calls_per_s: thousandths(self.calls_per_s()),
-            latency_us: self.latency,
+            latency_us: self.latency.in_thousandths(),
             calls_per_connection: self.per_connection,
             client_cpu_s: self.cpu.map(|c| thousandths(c.as_secs_f64())),
         };
@@ -276,7 +288,7 @@ fn kinds(counts: &BTreeMap<&'static str, u64>) -> String {
     kinds.join(", ")
 }
 
-/// `v` to three decimals, as the report always gave seconds and rates (serde_json writes a
+/// `v` to three decimals, as the report always gave its numbers (serde_json writes a
 /// non-finite number as null).
 fn thousandths(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
