@@ -12,8 +12,9 @@
 //!
 //! The timeline is shared: threads connect, wait on a barrier, run the warmup (not recorded),
 //! then the measured phase, which ends at a deadline (`--duration`) or when its attempts are
-//! used up (`--requests`). Every thread stops by itself at that bound; a call in flight is bounded
-//! by the call timeout.
+//! used up (`--requests`). Every thread stops starting calls at that bound by itself; the calls
+//! it has in flight then are waited for (each bounded by the call timeout) and count, so a
+//! server that stalls near the end shows in the figures.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -67,6 +68,7 @@ pub fn run(plan: Arc<Plan>, progress: &Progress) -> Result<Outcome, String> {
     }
     let cpu_start = cpu::process_time();
     wait_for_bound(&plan, &timeline, &handles, progress);
+    progress.finishing(plan.call_timeout);
 
     let stats: Vec<ThreadStats> = handles
         .into_iter()
