@@ -34,8 +34,9 @@ fn bench(addr: &str, name: &str, args: &[&str]) -> Value {
         )
     });
     let _ = std::fs::remove_file(&json);
+    let report: Value = serde_json::from_str(&report).expect("valid JSON");
     println!("tether bench {}: {report}", args.join(" "));
-    serde_json::from_str(&report).expect("valid JSON")
+    report
 }
 
 fn json_path(name: &str) -> PathBuf {
@@ -89,14 +90,29 @@ fn mux_connection_meets_no_error_after_idle_pauses() {
     meets_no_error("window", WINDOW, 24);
 }
 
-#[test]
-fn no_retry_meets_the_stale_connections() {
+/// Runs `args` with `--no-retry` against a server with a 300 ms idle timeout: calls fail with
+/// `io` on the connections it closed.
+fn meets_stale_connections(name: &str, args: &[&'static str], requests: u64) {
     let server = ServeProcess::start(&["--idle-timeout", SERVER_IDLE]);
-    let addr = server.addr.to_string();
-    let report = bench(&addr, "single-no-retry", &with(SINGLE, &["--no-retry"]));
+    let report = bench(&server.addr.to_string(), name, &with(args, &["--no-retry"]));
     assert_eq!(report["retry"], false);
     let errors = error_total(&report);
-    assert!(errors > 0, "{report}");
-    assert_eq!(report["errors"]["io"], errors, "{report}");
-    assert_eq!(report["calls"].as_u64().unwrap() + errors, 8, "{report}");
+    assert!(errors > 0, "{name}: {report}");
+    assert_eq!(report["errors"]["io"], errors, "{name}: {report}");
+    assert_eq!(
+        report["calls"].as_u64().unwrap() + errors,
+        requests,
+        "{name}: {report}"
+    );
+}
+
+#[test]
+fn connection_without_retry_meets_the_stale_connections() {
+    meets_stale_connections("single-no-retry", SINGLE, 8);
+}
+
+#[test]
+#[ignore = "needs MuxConnection's retry(false) from issue 9 (branch mux): the mux on main sees the idle close through its reader and reconnects"]
+fn mux_connection_without_retry_meets_the_stale_connections() {
+    meets_stale_connections("window-no-retry", WINDOW, 24);
 }
