@@ -3,9 +3,11 @@
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use log::debug;
 use std::time::Instant;
 
-use super::config::RetryBudgetConfig;
+use super::config::{ConnectionConfig, RetryBudgetConfig};
 use super::ClientError;
 
 /// How far a call got before it failed.
@@ -44,20 +46,16 @@ impl CallFailure {
     /// failure is not a stale socket), and a oneway call only if its write failed (a written
     /// oneway may have been processed).
     pub(crate) fn may_retry(&self, reused: bool, oneway: bool) -> bool {
-        if !reused {
-            return false;
-        }
+        self.is_stale_connection(reused) && (self.stage == Stage::Write || !oneway)
+    }
+
+    /// Whether this is how a stale keep-alive connection fails: reused, and the peer went away
+    /// before any reply byte arrived. Says nothing about the server's health.
+    pub(crate) fn is_stale_connection(&self, reused: bool) -> bool {
         let ClientError::Io(e) = &self.error else {
             return false;
         };
-        if !peer_went_away(e) {
-            return false;
-        }
-        match self.stage {
-            Stage::Write => true,
-            Stage::AwaitReply => !oneway,
-            Stage::Reply => false,
-        }
+        reused && peer_went_away(e) && self.stage != Stage::Reply
     }
 }
 
@@ -71,6 +69,61 @@ fn peer_went_away(e: &io::Error) -> bool {
             | io::ErrorKind::BrokenPipe
             | io::ErrorKind::NotConnected
     )
+}
+
+/// One channel's retries: whether the rule is on, the budget they share, and what they did.
+#[derive(Debug)]
+pub(crate) struct Retries {
+    enabled: bool,
+    budget: Option<RetryBudget>,
+    retried: AtomicU64,
+    budget_exhausted: AtomicU64,
+}
+
+impl Retries {
+    pub(crate) fn new(enabled: bool, config: &ConnectionConfig) -> Retries {
+        Retries {
+            enabled,
+            budget: config.retry_budget.as_ref().map(RetryBudget::new),
+            retried: AtomicU64::new(0),
+            budget_exhausted: AtomicU64::new(0),
+        }
+    }
+
+    /// A call's first attempt is starting.
+    pub(crate) fn record_call(&self) {
+        if let (true, Some(budget)) = (self.enabled, &self.budget) {
+            budget.record_call();
+        }
+    }
+
+    /// Whether `failure` is sent again: the rule allows it and the budget pays for it.
+    pub(crate) fn allow(&self, failure: &CallFailure, reused: bool, oneway: bool) -> bool {
+        if !(self.enabled && failure.may_retry(reused, oneway)) {
+            return false;
+        }
+        if self.budget.as_ref().is_some_and(|b| !b.try_withdraw()) {
+            self.budget_exhausted.fetch_add(1, Ordering::Relaxed);
+            debug!(
+                "retry budget exhausted; failing the call: {}",
+                failure.error
+            );
+            return false;
+        }
+        self.retried.fetch_add(1, Ordering::Relaxed);
+        debug!("retrying on a fresh connection after: {}", failure.error);
+        true
+    }
+
+    /// Calls retried so far.
+    pub(crate) fn retried(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
+
+    /// Retries the rule allowed but the budget refused.
+    pub(crate) fn budget_exhausted(&self) -> u64 {
+        self.budget_exhausted.load(Ordering::Relaxed)
+    }
 }
 
 /// Slices the budget's window is cut into: deposits and withdrawals expire a slice at a time, so
@@ -88,7 +141,6 @@ const RETRY_COST: i64 = 100;
 /// is always there on top, so a client that has just started, or calls rarely, can still
 /// retry. Lock-free: one atomic word per slice holds the slice's time tag and its balance.
 #[derive(Debug)]
-#[allow(dead_code)] // used by the channels from the next commit on
 pub(crate) struct RetryBudget {
     start: Instant,
     slice_nanos: u64,
@@ -97,7 +149,6 @@ pub(crate) struct RetryBudget {
     slices: [AtomicU64; SLICES],
 }
 
-#[allow(dead_code)] // used by the channels from the next commit on
 impl RetryBudget {
     pub(crate) fn new(config: &RetryBudgetConfig) -> RetryBudget {
         let window = config.window.as_nanos().min(u128::from(u64::MAX)) as u64;
