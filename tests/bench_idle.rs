@@ -80,7 +80,6 @@ fn meets_no_error(name: &str, args: &[&str], requests: u64) {
 }
 
 #[test]
-#[ignore = "needs the keep-alive contract on Connection (issue 9, branch client)"]
 fn connection_meets_no_error_after_idle_pauses() {
     meets_no_error("single", SINGLE, 8);
 }
