@@ -39,7 +39,8 @@ pub fn closed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut Th
 /// Closed loop with a window: keeps `--pipeline` pending calls on the slot's `MuxConnection`.
 /// Each wait takes the oldest call, then every call behind it whose reply is in too; their
 /// replacements are queued and flushed together, so they share one write. Latency runs from
-/// each call's own start.
+/// each call's own start. With `--idle-between` the whole window is answered before the pause,
+/// so the connection really sits idle and no reply waits out the pause unrecorded.
 pub fn windowed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut ThreadStats) {
     let mut window: VecDeque<(u64, PendingCall)> = VecDeque::with_capacity(plan.pipeline);
     let mut stopping = false;
@@ -59,6 +60,9 @@ pub fn windowed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut 
             finish(plan, timeline, stats, begin, pending);
         }
         if let Some(pause) = plan.idle_between {
+            while let Some((begin, pending)) = window.pop_front() {
+                finish(plan, timeline, stats, begin, pending);
+            }
             // Once no call may start, the pause would only delay waiting for the rest.
             if !stopping
                 && (timeline.attempts_used_up()
