@@ -63,7 +63,7 @@ pub fn windowed_loop(plan: &Plan, timeline: &Timeline, slot: &Slot, stats: &mut 
             while let Some((begin, pending)) = window.pop_front() {
                 finish(plan, timeline, stats, begin, pending);
             }
-            // Once no call may start, the pause would only delay waiting for the rest.
+            // After the last of `--requests` there is no next window to pause for.
             if !stopping
                 && (timeline.attempts_used_up()
                     || !timeline.sleep_until(timeline.now_ns() + pause.as_nanos() as u64))
