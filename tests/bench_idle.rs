@@ -111,7 +111,6 @@ fn connection_without_retry_meets_the_stale_connections() {
 }
 
 #[test]
-#[ignore = "needs MuxConnection's retry(false) from issue 9 (branch mux): the mux on main sees the idle close through its reader and reconnects"]
 fn mux_connection_without_retry_meets_the_stale_connections() {
     meets_stale_connections("window-no-retry", WINDOW, 24);
 }
