@@ -3,9 +3,12 @@
 //!
 //! Closed loop by default (each connection sends its next call when the reply is in), open
 //! loop with `--rate` (latency from the scheduled send time, coordinated omission corrected).
-//! The report: calls/s, latency percentiles from an HdrHistogram, errors by kind, calls per
-//! connection (starvation shows as a min far below the median) and the client's CPU time;
-//! `--json FILE` writes the same as one JSON object.
+//! Every call that starts in the measured phase counts, however late it ends: calls in flight
+//! at the end are waited for (up to `--timeout`), and open-loop calls that fell due but were
+//! never sent count as late, so a server that stalls shows instead of hiding.
+//! The report: calls/s, latency percentiles from an HdrHistogram, errors by kind (failed first
+//! connects apart, as setup errors), calls per connection (starvation shows as a min far below
+//! the median) and the client's CPU time; `--json FILE` writes the same as one JSON object.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -21,11 +24,16 @@ use crate::units::{parse_bytes, parse_duration};
 mod cpu;
 mod events;
 mod load;
+mod outcome;
+mod plan;
 mod progress;
 mod report;
+mod slot;
+mod threads;
+mod timeline;
 mod workload;
 
-use load::{Bound, Driver, Plan};
+use plan::{Bound, Driver, Plan};
 use progress::{Progress, Unit};
 use report::{Report, Setup};
 use workload::Workload;
@@ -70,6 +78,13 @@ pub struct BenchArgs {
     /// Pause between calls on each connection.
     #[arg(long, value_parser = parse_duration)]
     pub idle_between: Option<Duration>,
+    /// Turn tether's client-side keep-alive contract off: no liveness peek before reusing a
+    /// connection after an idle pause, no retry of a call that a reused connection lost before
+    /// any reply byte. Shows what a naive client meets (the stale-connection race), next to
+    /// what tether's client meets. The events driver never peeks or retries, so it always runs
+    /// like this.
+    #[arg(long)]
+    pub no_retry: bool,
     /// Write the report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -146,6 +161,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             Driver::Threads => "threads",
             Driver::Events => "events",
         },
+        retry: plan.retry,
     };
     let outcome = match load::run(Arc::new(plan), &progress) {
         Ok(outcome) => outcome,
@@ -214,6 +230,7 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
         idle_between: args.idle_between,
         connect_timeout: args.connect_timeout,
         call_timeout: args.timeout,
+        retry: !args.no_retry,
         workload: match args.method {
             MethodArg::Echo => Workload::echo(args.payload),
             MethodArg::Ping => Workload::ping(),

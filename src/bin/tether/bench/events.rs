@@ -17,7 +17,8 @@ use tether::protocol::{
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
-use super::load::{record, Plan, ThreadStats, Timeline, RECONNECT_PAUSE};
+use super::plan::Plan;
+use super::timeline::{record, ThreadStats, Timeline, RECONNECT_PAUSE};
 use super::workload::ErrorKind;
 
 /// Longest wait for events, so deadlines (call timeout, end of run) are checked promptly.
@@ -57,16 +58,15 @@ impl<'a> EventLoop<'a> {
         })
     }
 
-    /// Runs until the run ends (deadline, or every connection used up its attempts).
+    /// Runs until the run ends (deadline, or every connection used up its attempts) and the
+    /// calls still in flight then are answered or timed out.
     pub fn run(mut self) -> Vec<ThreadStats> {
         let mut events = Events::with_capacity(1024);
         let mut next_check = 0;
         loop {
             let now = self.timeline.now_ns();
-            if self.timeline.ended_at(now) {
-                break;
-            }
-            if now >= next_check {
+            // Once the run is over, every pass checks whether the last calls are in.
+            if now >= next_check || self.timeline.ended_at(now) {
                 if self.check_deadlines(now) {
                     break;
                 }
@@ -91,10 +91,11 @@ impl<'a> EventLoop<'a> {
     }
 
     /// Times out late calls and connects, reopens failed connections; true when every
-    /// connection is done (its attempts used up and nothing in flight).
+    /// connection is done: nothing in flight, and the run over or its attempts used up.
     fn check_deadlines(&mut self, now: u64) -> bool {
         let call_timeout = self.plan.call_timeout.as_nanos() as u64;
         let connect_timeout = self.plan.connect_timeout.as_nanos() as u64;
+        let ended = self.timeline.ended_at(now);
         let mut all_done = true;
         for (slot, conn) in self.conns.iter_mut().enumerate() {
             match &conn.state {
@@ -107,12 +108,12 @@ impl<'a> EventLoop<'a> {
                         conn.fail(ErrorKind::Timeout, self.timeline, &self.poll);
                     }
                 }
-                State::Closed { retry_at } if now >= *retry_at && !conn.exhausted => {
+                State::Closed { retry_at } if now >= *retry_at && !conn.exhausted && !ended => {
                     conn.open(self.plan, self.timeline, &self.poll, Token(slot));
                 }
                 _ => {}
             }
-            all_done &= conn.exhausted && conn.in_flight.is_empty();
+            all_done &= (ended || conn.exhausted) && conn.in_flight.is_empty();
         }
         all_done
     }
@@ -131,6 +132,9 @@ struct Conn {
     next_seqid: i32,
     in_flight: Vec<(i32, u64)>,
     exhausted: bool,
+    /// Whether its first open finished (connected or failed): a connect that fails before
+    /// that is a setup error, not a measured one.
+    setup_done: bool,
     out: Vec<u8>,
     written: usize,
     buf: Vec<u8>,
@@ -146,6 +150,7 @@ impl Conn {
             next_seqid: 0,
             in_flight: Vec::new(),
             exhausted: false,
+            setup_done: false,
             out: Vec::new(),
             written: 0,
             buf: vec![0; READ_CHUNK],
@@ -175,13 +180,17 @@ impl Conn {
     }
 
     /// Drops the socket after a failure: calls in flight fail with `kind` (a failed connect
-    /// counts as one failed attempt), and the connection is reopened after a pause.
+    /// counts as one failed attempt, or as a setup error if the connection never opened), and
+    /// the connection is reopened after a pause.
     fn fail(&mut self, kind: ErrorKind, timeline: &Timeline, poll: &Poll) {
         let now = timeline.now_ns();
         if let Some(mut stream) = self.stream.take() {
             let _ = poll.registry().deregister(&mut stream);
         }
-        if kind == ErrorKind::Connect {
+        if kind == ErrorKind::Connect && !self.setup_done {
+            *self.stats.setup_errors.entry(kind).or_default() += 1;
+            self.setup_done = true;
+        } else if kind == ErrorKind::Connect {
             if !timeline.measuring_at(now) || timeline.take_attempt() {
                 record(timeline, &mut self.stats, now, now, Err(kind));
             } else {
@@ -219,6 +228,7 @@ impl Conn {
             }
             stream.set_nodelay(true).map_err(|_| ErrorKind::Connect)?;
             self.state = State::Connected;
+            self.setup_done = true;
         }
         if readable {
             self.read_replies(plan, timeline)?;

@@ -77,6 +77,16 @@ impl Progress {
             .set_position(self.position(started, calls + errors));
     }
 
+    /// The measured phase is over; the calls still in flight are being waited for.
+    pub fn finishing(&self, timeout: Duration) {
+        self.bar.set_prefix("finish");
+        self.bar.set_message(format!(
+            "waiting for the calls in flight (up to {:.1} s)",
+            timeout.as_secs_f64()
+        ));
+        self.bar.tick();
+    }
+
     fn position(&self, started: Instant, calls: u64) -> u64 {
         match self.unit {
             Unit::Milliseconds => started.elapsed().as_millis() as u64,

@@ -1,17 +1,17 @@
-//! The final report, as text for people and as JSON (written by hand: a flat object of
-//! numbers and a few strings) for scripts.
+//! The final report, as text for people and as JSON (serde) for scripts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
 
-use super::load::Outcome;
+use super::outcome::Outcome;
 use super::workload::ErrorKind;
 
 /// Latency percentiles in microseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Latency {
     /// Median.
     pub p50: f64,
@@ -28,6 +28,18 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// Every figure to three decimals (nanoseconds), as the JSON report gives them.
+    fn in_thousandths(self) -> Latency {
+        Latency {
+            p50: thousandths(self.p50),
+            p90: thousandths(self.p90),
+            p99: thousandths(self.p99),
+            p999: thousandths(self.p999),
+            max: thousandths(self.max),
+            mean: thousandths(self.mean),
+        }
+    }
+
     fn from_histogram(ns: &Histogram<u64>) -> Latency {
         if ns.is_empty() {
             return Latency::default();
@@ -46,7 +58,7 @@ impl Latency {
 
 /// Min, median and max of successful calls per connection: a min far below the median means
 /// the server starved some connections.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Spread {
     /// Fewest calls on one connection.
     pub min: u64,
@@ -93,6 +105,8 @@ pub struct Setup {
     pub rate: Option<f64>,
     /// `threads` or `events`.
     pub driver: &'static str,
+    /// Whether tether's liveness check and retry were on (off with `--no-retry`).
+    pub retry: bool,
 }
 
 /// Everything `tether bench` reports.
@@ -104,6 +118,8 @@ pub struct Report {
     pub calls: u64,
     /// Failed calls by kind name.
     pub errors: BTreeMap<&'static str, u64>,
+    /// Failed connects before the load began, by kind name.
+    pub setup_errors: BTreeMap<&'static str, u64>,
     /// Length of the measured phase.
     pub duration: Duration,
     /// Latency of successful calls.
@@ -120,11 +136,8 @@ impl Report {
         Report {
             setup,
             calls: outcome.calls,
-            errors: outcome
-                .errors
-                .iter()
-                .map(|(kind, count)| (ErrorKind::name(*kind), *count))
-                .collect(),
+            errors: by_name(&outcome.errors),
+            setup_errors: by_name(&outcome.setup_errors),
             duration: outcome.elapsed,
             latency: Latency::from_histogram(&outcome.latency_ns),
             per_connection: Spread::of(&outcome.per_connection),
@@ -173,14 +186,17 @@ impl Report {
         let errors = if self.errors.is_empty() {
             "0".to_string()
         } else {
-            let kinds: Vec<String> = self
-                .errors
-                .iter()
-                .map(|(k, n)| format!("{k} {n}"))
-                .collect();
-            format!("{} ({})", self.error_total(), kinds.join(", "))
+            format!("{} ({})", self.error_total(), kinds(&self.errors))
         };
         let _ = writeln!(out, "  errors       {errors}");
+        if !self.setup_errors.is_empty() {
+            let _ = writeln!(
+                out,
+                "  setup errors {} ({}), not counted above",
+                self.setup_errors.values().sum::<u64>(),
+                kinds(&self.setup_errors)
+            );
+        }
         let l = &self.latency;
         let _ = writeln!(
             out,
@@ -205,87 +221,77 @@ impl Report {
         out
     }
 
-    /// The report as one JSON object.
+    /// The report as one JSON object (pretty-printed, one field a line).
     pub fn to_json(&self) -> String {
         let s = &self.setup;
-        let l = &self.latency;
-        let p = &self.per_connection;
-        let errors: Vec<String> = self
-            .errors
-            .iter()
-            .map(|(kind, n)| format!("{}: {n}", json_string(kind)))
-            .collect();
-        let mut out = String::from("{\n");
-        let mut field = |name: &str, value: String| {
-            let _ = writeln!(out, "  {}: {value},", json_string(name));
+        let json = JsonReport {
+            addr: &s.addr,
+            method: s.method,
+            payload: s.payload,
+            transport: s.transport,
+            connections: s.connections,
+            pipeline: s.pipeline,
+            rate: s.rate,
+            driver: s.driver,
+            retry: s.retry,
+            calls: self.calls,
+            errors: &self.errors,
+            error_total: self.error_total(),
+            setup_errors: &self.setup_errors,
+            duration_s: thousandths(self.duration.as_secs_f64()),
+            calls_per_s: thousandths(self.calls_per_s()),
+            latency_us: self.latency.in_thousandths(),
+            calls_per_connection: self.per_connection,
+            client_cpu_s: self.cpu.map(|c| thousandths(c.as_secs_f64())),
         };
-        field("addr", json_string(&s.addr));
-        field("method", json_string(s.method));
-        field("payload", s.payload.to_string());
-        field("transport", json_string(s.transport));
-        field("connections", s.connections.to_string());
-        field("pipeline", s.pipeline.to_string());
-        field("rate", s.rate.map_or("null".to_string(), json_number));
-        field("driver", json_string(s.driver));
-        field("calls", self.calls.to_string());
-        field("errors", format!("{{{}}}", errors.join(", ")));
-        field("error_total", self.error_total().to_string());
-        field("duration_s", json_number(self.duration.as_secs_f64()));
-        field("calls_per_s", json_number(self.calls_per_s()));
-        field(
-            "latency_us",
-            format!(
-                "{{\"p50\": {}, \"p90\": {}, \"p99\": {}, \"p999\": {}, \"max\": {}, \"mean\": {}}}",
-                json_number(l.p50),
-                json_number(l.p90),
-                json_number(l.p99),
-                json_number(l.p999),
-                json_number(l.max),
-                json_number(l.mean)
-            ),
-        );
-        field(
-            "calls_per_connection",
-            format!(
-                "{{\"min\": {}, \"median\": {}, \"max\": {}, \"without_calls\": {}}}",
-                p.min, p.median, p.max, p.without_calls
-            ),
-        );
-        out.push_str(&format!(
-            "  \"client_cpu_s\": {}\n}}\n",
-            self.cpu
-                .map_or("null".to_string(), |c| json_number(c.as_secs_f64()))
-        ));
+        let mut out = serde_json::to_string_pretty(&json).expect("plain data serialises");
+        out.push('\n');
         out
     }
 }
 
-/// A finite number with three decimals (JSON has no NaN or infinity).
-fn json_number(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.3}")
-    } else {
-        "null".to_string()
-    }
+/// The JSON report's fields, in the order they are written. `calls`, `errors`, `duration_s`,
+/// `calls_per_s` and `latency_us` are the contract of DESIGN.md's CLI section.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    addr: &'a str,
+    method: &'a str,
+    payload: usize,
+    transport: &'a str,
+    connections: usize,
+    pipeline: usize,
+    rate: Option<f64>,
+    driver: &'a str,
+    retry: bool,
+    calls: u64,
+    errors: &'a BTreeMap<&'static str, u64>,
+    error_total: u64,
+    setup_errors: &'a BTreeMap<&'static str, u64>,
+    duration_s: f64,
+    calls_per_s: f64,
+    latency_us: Latency,
+    calls_per_connection: Spread,
+    client_cpu_s: Option<f64>,
 }
 
-/// A JSON string literal with the escapes RFC 8259 requires.
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+/// Counts keyed by the kinds' report names.
+fn by_name(counts: &BTreeMap<ErrorKind, u64>) -> BTreeMap<&'static str, u64> {
+    counts
+        .iter()
+        .map(|(kind, count)| (kind.name(), *count))
+        .collect()
+}
+
+/// `io 2, timeout 1`.
+fn kinds(counts: &BTreeMap<&'static str, u64>) -> String {
+    let kinds: Vec<String> = counts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    kinds.join(", ")
+}
+
+/// `v` to three decimals, as the report always gave its numbers (serde_json writes a
+/// non-finite number as null).
+fn thousandths(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]
@@ -300,6 +306,7 @@ mod tests {
         let outcome = Outcome {
             calls: 1000,
             errors: BTreeMap::from([(ErrorKind::Io, 2), (ErrorKind::Timeout, 1)]),
+            setup_errors: BTreeMap::from([(ErrorKind::Connect, 1)]),
             latency_ns,
             per_connection: vec![300, 100, 600, 0],
             elapsed: Duration::from_secs(2),
@@ -314,6 +321,7 @@ mod tests {
             pipeline: 1,
             rate: None,
             driver: "threads",
+            retry: true,
         };
         Report::new(setup, &outcome)
     }
@@ -342,24 +350,44 @@ mod tests {
 
     #[test]
     fn json_has_the_contract_fields() {
-        let json = sample().to_json();
-        for needle in [
-            "\"calls\": 1000,",
-            "\"errors\": {\"io\": 2, \"timeout\": 1},",
-            "\"duration_s\": 2.000,",
-            "\"calls_per_s\": 500.000,",
-            "\"latency_us\": {\"p50\": ",
-            "\"p999\": ",
-            "\"rate\": null,",
-            "\"client_cpu_s\": 0.500\n}",
-        ] {
-            assert!(json.contains(needle), "{needle} missing from {json}");
+        let text = sample().to_json();
+        let json: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(json["calls"], 1000);
+        assert_eq!(json["errors"], serde_json::json!({"io": 2, "timeout": 1}));
+        assert_eq!(json["error_total"], 3);
+        assert_eq!(json["setup_errors"], serde_json::json!({"connect": 1}));
+        assert_eq!(json["duration_s"], 2.0);
+        assert_eq!(json["calls_per_s"], 500.0);
+        for p in ["p50", "p90", "p99", "p999", "max", "mean"] {
+            assert!(json["latency_us"][p].is_f64(), "{p} missing from {text}");
         }
+        assert_eq!(json["rate"], serde_json::Value::Null);
+        assert_eq!(json["retry"], true);
+        assert_eq!(json["client_cpu_s"], 0.5);
+        assert_eq!(json["calls_per_connection"]["without_calls"], 1);
+        assert_eq!(json["addr"], "127.0.0.1:9090");
+        assert!(text.ends_with("}\n"), "{text}");
     }
 
     #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
-        assert_eq!(json_number(f64::NAN), "null");
+    fn json_escapes_strings_and_nulls_non_finite_numbers() {
+        let mut report = sample();
+        report.setup.addr = "a\"b\\c\n\u{1}".into();
+        report.latency.p50 = f64::NAN;
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(json["addr"], "a\"b\\c\n\u{1}");
+        assert_eq!(json["latency_us"]["p50"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn setup_errors_get_their_own_line() {
+        let text = sample().to_text();
+        assert!(
+            text.contains("  setup errors 1 (connect 1), not counted above\n"),
+            "{text}"
+        );
+        let mut clean = sample();
+        clean.setup_errors.clear();
+        assert!(!clean.to_text().contains("setup"), "{}", clean.to_text());
     }
 }

@@ -1,6 +1,6 @@
 //! The load loops against a small in-process Echo server over loopback.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -14,7 +14,9 @@ use tether::protocol::{
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
-use super::load::{self, Bound, Driver, Outcome, Plan};
+use super::load;
+use super::outcome::Outcome;
+use super::plan::{Bound, Driver, Plan};
 use super::progress::{Progress, Unit};
 use super::workload::{ErrorKind, Workload};
 use super::{plan, BenchArgs};
@@ -28,6 +30,9 @@ struct Behaviour {
     delay: Option<Duration>,
     /// Answer the requests found buffered together in reverse order.
     reverse: bool,
+    /// Stop answering (keep every connection open, read and drop what arrives) this long after
+    /// the server started.
+    stall_after: Option<Duration>,
 }
 
 /// An Echo server (echo and ping) on 127.0.0.1:0, thread per connection; stops on drop.
@@ -45,14 +50,17 @@ impl EchoServer {
         let stop = Arc::new(AtomicBool::new(false));
         let max_batch = Arc::new(AtomicUsize::new(0));
         let (stopping, batch) = (stop.clone(), max_batch.clone());
+        let stall_at = behaviour.stall_after.map(|after| Instant::now() + after);
         thread::spawn(move || {
             for stream in listener.incoming() {
                 if stopping.load(Ordering::Acquire) {
                     return;
                 }
                 if let Ok(stream) = stream {
-                    let batch = batch.clone();
-                    thread::spawn(move || serve(stream, framing, behaviour, &batch));
+                    let (batch, stopping) = (batch.clone(), stopping.clone());
+                    thread::spawn(move || {
+                        serve(stream, framing, behaviour, stall_at, &stopping, &batch)
+                    });
                 }
             }
         });
@@ -72,8 +80,19 @@ impl Drop for EchoServer {
     }
 }
 
-fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour, max_batch: &AtomicUsize) {
+fn serve(
+    mut stream: TcpStream,
+    framing: Framing,
+    behaviour: Behaviour,
+    stall_at: Option<Instant>,
+    stop: &AtomicBool,
+    max_batch: &AtomicUsize,
+) {
     stream.set_nodelay(true).unwrap();
+    // Short reads so a stalled connection notices the server stopping.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
     let limits = Limits::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
@@ -101,6 +120,9 @@ fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour, max_batc
             batch.reverse();
         }
         for reply in batch {
+            if stall_at.is_some_and(|at| Instant::now() >= at) {
+                break;
+            }
             if behaviour.close_after == Some(replies) {
                 return;
             }
@@ -112,9 +134,18 @@ fn serve(mut stream: TcpStream, framing: Framing, behaviour: Behaviour, max_batc
             }
             replies += 1;
         }
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
         match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
+            Ok(0) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
         }
     }
 }
@@ -161,6 +192,7 @@ fn test_plan(addr: SocketAddr, bound: Bound) -> Plan {
         idle_between: None,
         connect_timeout: Duration::from_millis(500),
         call_timeout: Duration::from_millis(500),
+        retry: true,
         workload: Workload::echo(100),
     }
 }
@@ -473,6 +505,139 @@ fn refused_with(driver: Driver) {
         "{:?}",
         outcome.errors
     );
+}
+
+/// A named change to a test plan.
+type Variant = (&'static str, fn(&mut Plan));
+
+/// Every way the threads driver can run, and the events driver.
+fn variants() -> [Variant; 4] {
+    [
+        ("closed loop", |_| {}),
+        ("window of 4", |plan| plan.pipeline = 4),
+        ("open loop", |plan| plan.rate = Some(100_000.0)),
+        ("events", |plan| plan.driver = Driver::Events),
+    ]
+}
+
+#[test]
+fn failed_first_connects_are_setup_errors_and_retries_pause() {
+    let addr = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    for (name, variant) in variants() {
+        let mut plan = test_plan(addr, Bound::Duration(Duration::from_millis(200)));
+        plan.connections = 2;
+        variant(&mut plan);
+        let outcome = run(plan);
+        assert_eq!(outcome.calls, 0, "{name}");
+        // One failed first connect per connection, apart from the measured phase.
+        assert_eq!(
+            outcome.setup_errors,
+            [(ErrorKind::Connect, 2)].into(),
+            "{name}"
+        );
+        // Reconnects in the measured phase are connect errors, each followed by a 10 ms pause:
+        // at most ~20 per connection in 200 ms, where a hot loop makes thousands.
+        let connects = errors(&outcome, ErrorKind::Connect);
+        assert!(
+            (1..=100).contains(&connects),
+            "{name}: {:?}",
+            outcome.errors
+        );
+        // The open loop falls behind its schedule while it pauses: those calls are late.
+        let others = outcome
+            .errors
+            .keys()
+            .filter(|&&kind| kind != ErrorKind::Connect && kind != ErrorKind::Late);
+        assert_eq!(others.count(), 0, "{name}: {:?}", outcome.errors);
+    }
+}
+
+#[test]
+fn reconnects_that_fail_are_connect_errors_and_pause() {
+    for (name, variant) in variants() {
+        // Takes the first connection, closes it and stops listening: every reconnect is refused.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let closer = thread::spawn(move || drop(listener.accept()));
+        let mut plan = test_plan(addr, Bound::Duration(Duration::from_millis(200)));
+        plan.connections = 1;
+        variant(&mut plan);
+        let outcome = run(plan);
+        closer.join().unwrap();
+        assert!(outcome.setup_errors.is_empty(), "{name}");
+        // 10 ms between reconnects: about 20 in 200 ms, where a hot loop makes thousands.
+        let connects = errors(&outcome, ErrorKind::Connect);
+        assert!((1..=60).contains(&connects), "{name}: {:?}", outcome.errors);
+        assert_eq!(errors(&outcome, ErrorKind::Other), 0, "{name}");
+    }
+}
+
+#[test]
+fn a_server_that_stalls_before_the_end_shows_timeouts() {
+    // The server stops answering 1 s before the end of a 3 s run. The calls it leaves hanging
+    // time out 1.5 s later, after the run's end: they are waited for and count as timeouts, and
+    // the open loop's calls that fell due meanwhile count as late.
+    thread::scope(|scope| {
+        for (name, variant) in variants() {
+            scope.spawn(move || {
+                let server = EchoServer::start(
+                    Framing::Framed,
+                    Behaviour {
+                        stall_after: Some(Duration::from_secs(2)),
+                        ..Behaviour::default()
+                    },
+                );
+                let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_secs(3)));
+                plan.connections = 2;
+                plan.call_timeout = Duration::from_millis(1500);
+                variant(&mut plan);
+                let open_loop = plan.rate.is_some();
+                if open_loop {
+                    plan.rate = Some(200.0);
+                }
+                let began = Instant::now();
+                let outcome = run(plan);
+                assert!(outcome.calls > 0, "{name}");
+                // Every connection had a call hanging when the server stalled.
+                let timeouts = errors(&outcome, ErrorKind::Timeout);
+                assert!(timeouts >= 2, "{name}: {:?}", outcome.errors);
+                if open_loop {
+                    // 100 calls/s per thread were due in the last second; most were never sent.
+                    let late = errors(&outcome, ErrorKind::Late);
+                    assert!(late >= 50, "{name}: {:?}", outcome.errors);
+                }
+                // The wait for the hanging calls is bounded by their timeout.
+                assert!(
+                    began.elapsed() < Duration::from_secs(10),
+                    "{name}: {:?}",
+                    began.elapsed()
+                );
+            });
+        }
+    });
+}
+
+#[test]
+fn no_pause_after_the_last_of_the_requests() {
+    for pipeline in [1, 4] {
+        let server = EchoServer::start(Framing::Framed, Behaviour::default());
+        let mut plan = test_plan(server.addr, Bound::Requests(2 * pipeline as u64));
+        plan.connections = 2;
+        plan.pipeline = pipeline;
+        plan.idle_between = Some(Duration::from_secs(5));
+        let began = Instant::now();
+        let outcome = run(plan);
+        assert_eq!(outcome.calls, 2 * pipeline as u64);
+        // Each connection's one call (or window) was its last: nothing to pause 5 s for.
+        assert!(
+            began.elapsed() < Duration::from_secs(4),
+            "pipeline {pipeline}: {:?}",
+            began.elapsed()
+        );
+    }
 }
 
 #[derive(Debug, Parser)]

@@ -20,6 +20,9 @@ pub enum ErrorKind {
     Application,
     /// The reply decoded but did not carry the payload that was sent.
     Mismatch,
+    /// An open-loop call that was due in the measured phase but never sent: the thread was
+    /// still waiting on an earlier call when the phase ended.
+    Late,
     /// An error kind the client added after this report was written.
     Other,
 }
@@ -34,6 +37,7 @@ impl ErrorKind {
             ErrorKind::Protocol => "protocol",
             ErrorKind::Application => "application",
             ErrorKind::Mismatch => "mismatch",
+            ErrorKind::Late => "late",
             ErrorKind::Other => "other",
         }
     }
@@ -41,9 +45,10 @@ impl ErrorKind {
     /// The kind of a failed call.
     pub fn of(error: &ClientError) -> ErrorKind {
         match error {
+            ClientError::Connect(_) => ErrorKind::Connect,
             ClientError::Io(_) => ErrorKind::Io,
             ClientError::Timeout => ErrorKind::Timeout,
-            ClientError::Protocol(_) => ErrorKind::Protocol,
+            ClientError::Protocol(_) | ClientError::SeqidMismatch { .. } => ErrorKind::Protocol,
             ClientError::Application(_) => ErrorKind::Application,
             _ => ErrorKind::Other,
         }
