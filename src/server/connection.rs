@@ -3,11 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
 
-use super::config::Transport;
+use super::config::{jittered_age, Transport};
 use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
@@ -37,6 +37,10 @@ pub(crate) fn run(guard: &mut WorkerGuard, peer: Option<SocketAddr>) {
             Transport::Unframed => Some(Framing::Unframed),
         },
         born: Instant::now(),
+        max_age: shared
+            .config
+            .max_connection_age
+            .map(|age| jittered_age(age, connection.id)),
         last_read: Instant::now(),
         served: 0,
         wanted: 0,
@@ -59,6 +63,8 @@ struct Worker<'a> {
     write_buffer: Vec<u8>,
     framing: Option<Framing>,
     born: Instant,
+    /// This connection's max age: the configured one with its jitter.
+    max_age: Option<Duration>,
     /// When the latest read returned bytes: a request left partly buffered after the complete
     /// ones began in that read, so its deadline counts from there.
     last_read: Instant,
@@ -120,10 +126,7 @@ impl Worker<'_> {
         {
             return Some(CloseReason::MaxRequests);
         }
-        if config
-            .max_connection_age
-            .is_some_and(|age| self.born.elapsed() >= age)
-        {
+        if self.max_age.is_some_and(|age| self.born.elapsed() >= age) {
             return Some(CloseReason::MaxAge);
         }
         // The state was stored IDLE before this load, and the drainer sets `draining` before
@@ -146,7 +149,7 @@ impl Worker<'_> {
         // One clock read serves the idle deadline and the read's first wait.
         let now = Instant::now();
         let idle_deadline = now + config.idle_timeout;
-        let age_deadline = config.max_connection_age.map(|age| self.born + age);
+        let age_deadline = self.max_age.map(|age| self.born + age);
         let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
         match self.io.read_by_at(&mut self.read_buffer, deadline, now) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
@@ -183,7 +186,7 @@ impl Worker<'_> {
             if self.served > served_before {
                 request_deadline = self.last_read + config.request_timeout;
             }
-            if let Some(reason) = self.flush() {
+            if let Some(reason) = self.flush(self.served - served_before) {
                 return Some(reason);
             }
             if after == After::Close {
@@ -257,12 +260,16 @@ impl Worker<'_> {
         After::Continue
     }
 
-    /// Writes the buffered replies with one deadline.
-    fn flush(&mut self) -> Option<CloseReason> {
+    /// Writes the buffered replies of the `answered` requests just handled, with one deadline.
+    fn flush(&mut self, answered: u64) -> Option<CloseReason> {
         if self.write_buffer.is_empty() {
+            if answered > 0 {
+                self.record_latency(Instant::now(), answered);
+            }
             return None;
         }
         let now = Instant::now();
+        self.record_latency(now, answered);
         let deadline = now + self.shared.config.write_timeout;
         let result = self.io.write_all_by_at(&self.write_buffer, deadline, now);
         let written = self.write_buffer.len() as u64;
@@ -277,6 +284,15 @@ impl Worker<'_> {
                 debug!("conn {}: write failed: {e}", self.connection.id);
                 Some(self.broken(CloseReason::IoError))
             }
+        }
+    }
+
+    /// Counts `requests` handled by `now`: they were complete at the latest read, so the time
+    /// since is theirs (decode, handler, encode). It reuses clock reads the worker takes anyway.
+    fn record_latency(&self, now: Instant, requests: u64) {
+        if requests > 0 {
+            let took = now.saturating_duration_since(self.last_read);
+            self.dispatcher.stats.latency.record(took, requests);
         }
     }
 

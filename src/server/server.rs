@@ -15,6 +15,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
+#[cfg(feature = "admin")]
+use super::admin::Admin;
 use super::config::Config;
 use super::connection;
 use super::router::Router;
@@ -47,6 +49,9 @@ pub struct Server {
     listener: TcpListener,
     poll: Poll,
     local_addr: SocketAddr,
+    /// The admin endpoint; it serves from `bind` and stops when `run` returns (or on drop).
+    #[cfg(feature = "admin")]
+    admin: Option<Admin>,
 }
 
 impl fmt::Debug for Server {
@@ -83,7 +88,8 @@ pub struct DrainReport {
     pub completed: u64,
     /// Connections still open at the drain deadline (or a second signal), closed by force.
     pub forced: u64,
-    /// From the shutdown request to the last connection closed (or forced).
+    /// From the start of the drain (after any announce) to the last connection closed (or
+    /// forced).
     pub duration: Duration,
     /// The counters at the end.
     pub stats: StatsSnapshot,
@@ -128,10 +134,11 @@ impl Server {
         let local_addr = listener.local_addr()?;
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER)?;
+        let router = router.into();
         let shared = Arc::new(Shared {
             config,
-            router: router.into(),
-            stats: Stats::default(),
+            stats: Stats::new(router.method_slots().len()),
+            router,
             connections: Mutex::new(HashMap::new()),
             shutdown_requested: AtomicBool::new(false),
             force_requested: AtomicBool::new(false),
@@ -141,12 +148,25 @@ impl Server {
             drain: DrainCounts::default(),
             waker,
         });
+        #[cfg(feature = "admin")]
+        let admin = match shared.config.admin_listen {
+            Some(addr) => Some(Admin::start(addr, Arc::clone(&shared))?),
+            None => None,
+        };
         Ok(Server {
             shared,
             listener,
             poll,
             local_addr,
+            #[cfg(feature = "admin")]
+            admin,
         })
+    }
+
+    /// The admin endpoint's bound address, when [`Config::admin_listen`] set one.
+    #[cfg(feature = "admin")]
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().map(Admin::local_addr)
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -170,6 +190,8 @@ impl Server {
             listener,
             poll,
             local_addr,
+            #[cfg(feature = "admin")]
+            admin,
         } = self;
         info!("listening on {local_addr}");
         let mut acceptor = Acceptor {
@@ -188,13 +210,18 @@ impl Server {
             warn!("accept loop failed: {e}; draining");
         }
         let report = acceptor.drain();
+        #[cfg(feature = "admin")]
+        drop(admin);
         served.map(|()| report)
     }
 }
 
 impl ShutdownHandle {
-    /// Starts a graceful drain: the listener closes, idle connections close at once, busy ones
-    /// after their request. Returns at once; [`Server::run`] returns when the drain is done.
+    /// Starts a graceful shutdown: for the configured
+    /// [`drain_announce`](super::Config::drain_announce) the server keeps serving while it
+    /// reports not ready, then it drains: the listener closes, idle connections close at once,
+    /// busy ones after their request. Returns at once; [`Server::run`] returns when the drain
+    /// is done.
     pub fn shutdown(&self) {
         self.shared.shutdown_requested.store(true, SeqCst);
         self.shared.wake();
@@ -212,6 +239,12 @@ impl ShutdownHandle {
         self.shared.draining.load(SeqCst)
     }
 
+    /// Whether the server wants new connections: true until a shutdown is requested, false
+    /// from then on, through the announce phase and the drain (what `/readyz` reports).
+    pub fn is_ready(&self) -> bool {
+        self.shared.phase() == Phase::Serving
+    }
+
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
@@ -220,6 +253,45 @@ impl ShutdownHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+}
+
+/// Where a server is between start and stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Accepting and serving; ready.
+    Serving,
+    /// A shutdown was requested: still accepting and serving for `drain_announce`, not ready.
+    Announcing,
+    /// The listener is closed and connections are closing.
+    Draining,
+}
+
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 3] = [Phase::Serving, Phase::Announcing, Phase::Draining];
+
+    /// The label value in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Serving => "serving",
+            Phase::Announcing => "announcing",
+            Phase::Draining => "draining",
+        }
+    }
+}
+
+impl Shared {
+    /// The phase now, read from the flags the accept loop and the drainer set.
+    pub(crate) fn phase(&self) -> Phase {
+        if self.draining.load(SeqCst) {
+            Phase::Draining
+        } else if self.shutdown_requested.load(SeqCst) {
+            Phase::Announcing
+        } else {
+            Phase::Serving
+        }
     }
 }
 
@@ -243,9 +315,19 @@ impl Acceptor {
             .config
             .stats_interval
             .map(|i| Instant::now() + i);
+        let mut announce_until = None;
         loop {
             if self.shared.shutdown_requested.load(SeqCst) {
-                return Ok(());
+                let until = *announce_until.get_or_insert_with(|| {
+                    let announce = self.shared.config.drain_announce;
+                    if !announce.is_zero() {
+                        info!("shutdown: announcing the drain for {announce:?} before it starts");
+                    }
+                    Instant::now() + announce
+                });
+                if Instant::now() >= until || self.shared.force_requested.load(SeqCst) {
+                    return Ok(());
+                }
             }
             self.update_registration()?;
             if self.registered && self.retry_at.is_none() {
@@ -253,7 +335,7 @@ impl Acceptor {
             }
             // Accepting may have filled the last slot or hit EMFILE.
             self.update_registration()?;
-            let timeout = [self.retry_at, self.next_stats]
+            let timeout = [self.retry_at, self.next_stats, announce_until]
                 .into_iter()
                 .flatten()
                 .min()
