@@ -68,6 +68,7 @@ impl fmt::Debug for Server {
 pub struct ShutdownHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
 }
 
 impl fmt::Debug for ShutdownHandle {
@@ -163,10 +164,13 @@ impl Server {
         })
     }
 
-    /// The admin endpoint's bound address, when [`Config::admin_listen`] set one.
-    #[cfg(feature = "admin")]
+    /// The admin endpoint's bound address, when
+    /// [`Config::admin_listen`](super::Config::admin_listen) set one.
     pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin.as_ref().map(Admin::local_addr)
+        #[cfg(feature = "admin")]
+        return self.admin.as_ref().map(Admin::local_addr);
+        #[cfg(not(feature = "admin"))]
+        None
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -179,6 +183,7 @@ impl Server {
         ShutdownHandle {
             shared: Arc::clone(&self.shared),
             local_addr: self.local_addr,
+            admin_addr: self.admin_addr(),
         }
     }
 
@@ -253,6 +258,11 @@ impl ShutdownHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin endpoint's bound address, if the server has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 }
 

@@ -154,7 +154,6 @@ fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
     // The contract with scripts and tests: this is the first stdout line, flushed at once.
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
-    #[cfg(feature = "admin")]
     if let Some(addr) = server.admin_addr() {
         writeln!(stdout, "admin on http://{addr}")?;
     }
