@@ -26,7 +26,11 @@ fn health_readiness_and_routes() {
     let addr = admin(&server);
     assert_eq!(get(addr, "/healthz"), (200, "ok\n".to_string()));
     assert_eq!(get(addr, "/readyz"), (200, "ready\n".to_string()));
-    assert_eq!(get(addr, "/readyz?verbose=1").0, 200, "a query string is ignored");
+    assert_eq!(
+        get(addr, "/readyz?verbose=1").0,
+        200,
+        "a query string is ignored"
+    );
     assert_eq!(get(addr, "/nope").0, 404);
     assert_eq!(request(addr, "POST", "/metrics").0, 405);
     assert_eq!(request(addr, "HEAD", "/healthz").0, 200);
@@ -68,11 +72,18 @@ fn metrics_count_what_the_server_did() {
         1.0
     );
     assert_eq!(value("tether_request_duration_seconds_count"), 8.0);
-    assert_eq!(value("tether_request_duration_seconds_bucket{le=\"+Inf\"}"), 8.0);
+    assert_eq!(
+        value("tether_request_duration_seconds_bucket{le=\"+Inf\"}"),
+        8.0
+    );
     assert!(value("tether_request_duration_seconds_sum") > 0.0);
     assert_eq!(value("tether_connections_open"), 1.0);
     assert_eq!(value("tether_connections_accepted_total"), 1.0);
-    assert_eq!(value("tether_exceptions_total"), 2.0, "panic and unknown method");
+    assert_eq!(
+        value("tether_exceptions_total"),
+        2.0,
+        "panic and unknown method"
+    );
     let stats = server.stats();
     assert_eq!(value("tether_received_bytes_total"), stats.bytes_in as f64);
     assert_eq!(value("tether_sent_bytes_total"), stats.bytes_out as f64);

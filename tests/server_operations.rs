@@ -99,7 +99,11 @@ fn a_drain_under_load_answers_every_request_it_read() {
 
     eprintln!("{report}; pool: {:?}", pool.stats());
     let errors = load.errors.lock();
-    assert!(errors.is_empty(), "{} calls failed: {errors:?}", errors.len());
+    assert!(
+        errors.is_empty(),
+        "{} calls failed: {errors:?}",
+        errors.len()
+    );
     assert!(report.is_clean(), "{report}");
     let drained = report.stats;
     assert_eq!(drained.active, 0);
