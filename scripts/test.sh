@@ -12,11 +12,31 @@ cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export DEBIAN_FRONTEND=noninteractive
 
+# Each stage prints its name and the time so far; on exit (pass or fail) a table gives every
+# stage's own duration, so a slow stage is visible at a glance.
 started=$(date +%s)
-section() {
-    echo
-    echo "==== $* ($(($(date +%s) - started))s)"
+stage_name=""
+stage_began=$started
+stage_times=()
+end_stage() {
+    [ -n "$stage_name" ] && stage_times+=("$(printf '%5ss  %s' $(($(date +%s) - stage_began)) "$stage_name")")
+    stage_name=""
 }
+section() {
+    end_stage
+    stage_name="$*"
+    stage_began=$(date +%s)
+    echo
+    echo "==== $* ($((stage_began - started))s)"
+}
+stage_summary() {
+    local status=$?
+    end_stage
+    echo
+    echo "==== stage times (total $(($(date +%s) - started))s, exit $status)"
+    printf '%s\n' "${stage_times[@]}"
+}
+trap stage_summary EXIT
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then

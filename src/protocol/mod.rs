@@ -21,7 +21,8 @@ pub use limits::{Limits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME};
 pub use reader::Reader;
 pub use ttype::{MessageHeader, MessageType, TType};
 pub use value::{
-    decode_from, encode_to_vec, write_field, write_optional_field, Decode, Encode, WireType,
+    decode_from, decode_with_limits, encode_to_vec, write_field, write_optional_field, Decode,
+    Encode, WireType,
 };
 pub use writer::{
     begin_frame, finish_frame, write_binary, write_bool, write_double, write_field_begin,
