@@ -22,11 +22,15 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 export DEBIAN_FRONTEND=noninteractive
 
-if ! command -v haproxy >/dev/null 2>&1; then
-    echo "installing haproxy"
+missing=()
+for command in haproxy curl python3; do
+    command -v "$command" >/dev/null 2>&1 || missing+=("$command")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing: ${missing[*]}"
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update
-    $sudo apt-get install -y --no-install-recommends haproxy
+    $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 haproxy -v | sed -n 1p
 
@@ -38,7 +42,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do
-        kill -KILL "$pid" 2>/dev/null || true
+        { kill -KILL "$pid" && wait "$pid"; } 2>/dev/null || true
     done
     rm -rf "$work"
 }
@@ -238,6 +242,7 @@ run_with_load /dev/null 15 "${bench[@]}" --duration 15s --json "$work/lb_during.
     restart_each tether1 tether2 tether3
 report "haproxy + bench" "$work/lb_before.json" "$work/lb_during.json"
 unset HAPROXY
+{ kill -TERM "$haproxy_pid" && wait "$haproxy_pid"; } 2>/dev/null || true
 
 echo
 echo "== 2. No load balancer: a Pool over the 3 endpoints"

@@ -118,4 +118,7 @@ python3 scripts/golden.py --check
 section "interop"
 bash scripts/interop.sh
 
+section "rolling restarts"
+bash scripts/rolling_restart.sh
+
 section "all passed"
