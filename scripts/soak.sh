@@ -32,7 +32,7 @@ idle_ms=2000
 # 1 s request and write timeouts: hostile partial frames and slow readers are cut quickly.
 "$root/target/debug/tether" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
     --idle-timeout "${idle_ms}ms" --max-requests 500 --request-timeout 1s --write-timeout 1s \
-    --max-connection-age 5s >"$work/serve.out" 2>"$work/serve.log" &
+    >"$work/serve.out" 2>"$work/serve.log" &
 server_pid=$!
 for _ in $(seq 1 250); do
     grep -q '^listening on ' "$work/serve.out" 2>/dev/null && break
