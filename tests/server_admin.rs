@@ -167,3 +167,31 @@ fn a_stalled_admin_client_does_not_block_scrapes() {
     // The RPC side is untouched by it.
     server.connect().call(&ping_call(1));
 }
+
+#[test]
+fn tether_serve_announces_on_sigterm_then_drains_and_exits_zero() {
+    let mut serve =
+        process::ServeProcess::start(&["--admin-listen", "127.0.0.1:0", "--drain-announce", "30s"]);
+    let admin = serve.admin.expect("admin line");
+    assert_eq!(get(admin, "/readyz").0, 200);
+    let mut client = RawClient::connect(serve.addr);
+    client.call(&ping_call(1));
+    serve.signal("TERM");
+    assert!(
+        wait_until(Duration::from_secs(5), || get(admin, "/readyz").0 == 503),
+        "readyz never failed after SIGTERM"
+    );
+    // Announcing: still serving the open connection and new ones.
+    client.call(&ping_call(2));
+    RawClient::connect(serve.addr).call(&echo_call(3, b"new"));
+    drop(client);
+    let open = || sample(&get(admin, "/metrics").1, "tether_connections_open");
+    assert!(
+        wait_until(Duration::from_secs(5), || open() == Some(0.0)),
+        "connections stayed open"
+    );
+    // The second signal cuts the 30 s announce short; nothing is open, so the exit is clean.
+    serve.signal("TERM");
+    let status = serve.wait_exit(Duration::from_secs(10)).expect("exited");
+    assert!(status.success(), "{status:?}");
+}
