@@ -338,16 +338,29 @@ fn generated_client_decodes_with_the_configured_limits() {
     let config = fast().limits(limits);
     let connection = EchoClient::new(Connection::connect(&target, config.clone()).unwrap());
     let pool = EchoClient::new(
-        Pool::new([target.clone()], PoolConfig::default().connection(config)).unwrap(),
+        Pool::new(
+            [target.clone()],
+            PoolConfig::default().connection(config.clone()),
+        )
+        .unwrap(),
+    );
+    let mux = EchoClient::new(
+        MuxConnection::connect(&target, MuxConfig::default().connection(config)).unwrap(),
     );
     assert_eq!(connection.echo(vec![1; 16]).unwrap(), vec![1; 16]);
     assert_eq!(pool.echo(vec![1; 16]).unwrap(), vec![1; 16]);
+    assert_eq!(mux.echo(vec![1; 16]).unwrap(), vec![1; 16]);
     let result = connection.echo(vec![1; 17]);
     assert!(
         matches!(result, Err(ClientError::Protocol(_))),
         "{result:?}"
     );
     let result = pool.echo(vec![1; 17]);
+    assert!(
+        matches!(result, Err(ClientError::Protocol(_))),
+        "{result:?}"
+    );
+    let result = mux.echo(vec![1; 17]);
     assert!(
         matches!(result, Err(ClientError::Protocol(_))),
         "{result:?}"

@@ -319,21 +319,27 @@ impl Default for MuxConfig {
     fn default() -> Self {
         MuxConfig {
             connection: ConnectionConfig::default(),
+            // 1024: far more calls than one socket needs in flight to stay busy (one thread's
+            // window of 32 runs 3-10x one call at a time on loopback), yet a stalled server
+            // holds at most this many callers waiting.
             max_in_flight: 1024,
         }
     }
 }
 
 impl MuxConfig {
-    /// Sets how the socket is opened and how long calls may take.
+    /// Sets how the socket is opened, how long calls may take, and the keep-alive contract's
+    /// settings: the idle timeout after which an unused socket is closed, the liveness peek and
+    /// retry rule (on or off), and the retry budget all the connection's retries share.
     /// Defaults to [`ConnectionConfig::default`].
     pub fn connection(mut self, connection: ConnectionConfig) -> Self {
         self.connection = connection;
         self
     }
 
-    /// Sets how many calls may await replies at once; a call started beyond that waits (within
-    /// its call timeout) for a reply to arrive or a pending call to be dropped. Defaults to 1024.
+    /// Sets how many calls may await replies at once; a call started beyond that first writes
+    /// the queued requests, then waits (within its call timeout) for a reply to arrive or a
+    /// pending call to be dropped. Defaults to 1024.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n.max(1);
         self

@@ -384,8 +384,10 @@ fn pipelined_calls_lost_with(driver: Driver) {
     plan.pipeline = 4;
     plan.driver = driver;
     let outcome = run(plan);
+    // The mux retries a call its reused socket lost before any reply byte (the keep-alive
+    // contract), so these may all succeed; none may go missing. With a naive client (retry
+    // off) they would all be Io errors.
     let lost = errors(&outcome, ErrorKind::Io);
-    assert!(lost > 0, "{:?}", outcome.errors);
     assert_eq!(outcome.calls + lost, 300, "{:?}", outcome.errors);
 }
 
