@@ -121,4 +121,7 @@ bash scripts/interop.sh
 section "rolling restarts"
 bash scripts/rolling_restart.sh
 
+section "soak (60 s)"
+bash scripts/soak.sh 60
+
 section "all passed"
