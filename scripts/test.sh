@@ -109,6 +109,36 @@ section "cargo test"
 cargo test --all-targets
 cargo test --doc
 
+section "runtime only: --no-default-features"
+# What a library user builds with `tether = { default-features = false }`: the runtime without
+# the code generator or the CLI. The tests that need either are gated in Cargo.toml.
+direct=$(cargo tree --no-default-features --edges normal --depth 1 --prefix none --format '{p}' |
+    tail -n +2 | awk '{print $1}' | sort -u | tr '\n' ' ')
+echo "runtime dependencies: $direct"
+for dep in $direct; do
+    case "$dep" in
+    mio | crossbeam-channel | parking_lot | log | byteorder | socket2 | signal-hook) ;;
+    *)
+        echo "unexpected runtime dependency without default features: $dep" >&2
+        exit 1
+        ;;
+    esac
+done
+cargo clippy --no-default-features --all-targets -- -D warnings
+cargo test --no-default-features --all-targets
+
+section "example crate: examples/kv"
+# A user's crate: tether without default features for the runtime, `codegen` for build.rs,
+# generated from IDL, served and called; its test also checks docs/guide.md's snippets.
+# It shares tether's target directory so the dependencies it has in common build once.
+(
+    cd examples/kv
+    export CARGO_TARGET_DIR="$PWD/../../target/kv"
+    cargo fmt -- --check
+    cargo clippy --locked --all-targets -- -D warnings
+    cargo test --locked
+)
+
 section "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 

@@ -17,6 +17,12 @@
 //! Services are described in Thrift IDL and compiled to Rust by [`codegen`] (`tether gen`, or
 //! [`codegen::Builder`] from a `build.rs`): types, a handler trait, a processor and a client
 //! per service. [`services`] holds the code generated for the IDL tether ships (`idl/`).
+//!
+//! Features: `codegen` (the IDL compiler, [`codegen::Builder`]) and `cli` (the `tether`
+//! binary) are in the default set. Without them (`default-features = false`) the crate is the
+//! runtime alone — protocol, transport, server, client, and what generated code uses — built on
+//! mio, crossbeam-channel, parking_lot, log, byteorder, socket2 and signal-hook; docs/guide.md
+//! shows a service set up that way, with `codegen` for its build script only.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -148,3 +148,103 @@ proptest! {
         }
     }
 }
+
+/// A fresh directory under the system's temp dir for one test.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tether-codegen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_include_cycle_is_an_error_naming_the_cycle() {
+    let dir = scratch("cycle");
+    std::fs::write(dir.join("a.thrift"), "include \"b.thrift\"\nstruct A {}\n").unwrap();
+    std::fs::write(dir.join("b.thrift"), "include \"c.thrift\"\nstruct B {}\n").unwrap();
+    std::fs::write(
+        dir.join("c.thrift"),
+        "\ninclude \"a.thrift\"\nstruct C {}\n",
+    )
+    .unwrap();
+    match Builder::new().file(dir.join("a.thrift")).generate() {
+        Err(Error::Syntax(e)) => {
+            let names: Vec<&str> = e
+                .message
+                .trim_start_matches("include cycle: ")
+                .split(" -> ")
+                .map(|p| p.rsplit('/').next().unwrap())
+                .collect();
+            assert_eq!(
+                names,
+                ["a.thrift", "b.thrift", "c.thrift", "a.thrift"],
+                "{e}"
+            );
+            assert!(e.path.ends_with("c.thrift"), "{e}");
+            assert_eq!(e.span.line, 2);
+        }
+        other => panic!("expected an include cycle error, got {other:?}"),
+    }
+    // A file included twice without a cycle (a diamond) is fine.
+    std::fs::write(dir.join("c.thrift"), "struct C {}\n").unwrap();
+    std::fs::write(
+        dir.join("d.thrift"),
+        "include \"b.thrift\"\ninclude \"c.thrift\"\nstruct D { 1: b.B b, 2: c.C c }\n",
+    )
+    .unwrap();
+    let generated = Builder::new()
+        .file(dir.join("d.thrift"))
+        .generate()
+        .unwrap();
+    assert_eq!(generated.files.len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_file_read_gets_a_rerun_if_changed() {
+    let dir = scratch("rerun");
+    let shared = dir.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("base.thrift"), "struct Base { i32 x }\n").unwrap();
+    std::fs::write(
+        dir.join("main.thrift"),
+        "include \"base.thrift\"\nstruct Main { 1: base.Base b }\n",
+    )
+    .unwrap();
+    let generated = Builder::new()
+        .file(dir.join("main.thrift"))
+        .include_dir(&shared)
+        .generate()
+        .unwrap();
+    let lines = generated.cargo_instructions();
+    let reruns: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("cargo:rerun-if-changed="))
+        .collect();
+    assert_eq!(
+        reruns,
+        [
+            &format!(
+                "cargo:rerun-if-changed={}",
+                dir.join("main.thrift").display()
+            ),
+            &format!(
+                "cargo:rerun-if-changed={}",
+                shared.join("base.thrift").display()
+            ),
+        ]
+    );
+    // `i32 x` has no id: Apache's compiler warns, and so does the build script.
+    let warnings: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("cargo:warning="))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{lines:?}");
+    assert!(warnings[0].contains("base.thrift:1:"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("field `x` has no id; it gets -1"),
+        "{}",
+        warnings[0]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

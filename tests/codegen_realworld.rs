@@ -33,7 +33,7 @@ fn checked_in_code_is_fresh() {
             .generate()
             .unwrap_or_else(|e| panic!("{idl}: {e}"));
         for file in generated.files {
-            let path = dir.join(format!("{}.rs", file.module));
+            let path = dir.join(&file.path);
             if bless {
                 std::fs::write(&path, &file.source).unwrap();
             } else {

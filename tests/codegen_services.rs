@@ -28,7 +28,7 @@ fn checked_in_services_are_fresh() {
     let mut expected: Vec<(String, &str)> = generated
         .files
         .iter()
-        .map(|f| (format!("{}.rs", f.module), f.source.as_str()))
+        .map(|f| (f.path.display().to_string(), f.source.as_str()))
         .collect();
     expected.push(("mod.rs".into(), &generated.mod_rs));
     let bless = std::env::var_os("TETHER_BLESS").is_some();

@@ -169,6 +169,7 @@ fn a_stalled_admin_client_does_not_block_scrapes() {
     server.connect().call(&ping_call(1));
 }
 
+#[cfg(feature = "cli")]
 #[test]
 fn tether_serve_announces_on_sigterm_then_drains_and_exits_zero() {
     let mut serve =

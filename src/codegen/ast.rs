@@ -10,6 +10,8 @@ pub(crate) struct Document {
     /// `namespace rs x.y`, if present.
     pub rs_namespace: Option<String>,
     pub definitions: Vec<Definition>,
+    /// What Apache's compiler would warn about too, with where.
+    pub warnings: Vec<(super::error::Span, String)>,
 }
 
 /// A type as written in the IDL.

@@ -67,27 +67,84 @@ impl SyntaxError {
 
 impl fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let line_no = self.span.line.to_string();
-        let pad = " ".repeat(line_no.len());
-        // Tabs are kept so the caret lines up under them.
-        let indent: String = self
-            .line_text
-            .chars()
-            .take(self.span.column.saturating_sub(1) as usize)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        writeln!(f, "error: {}", self.message)?;
-        writeln!(
+        render(
             f,
-            "{pad}--> {}:{}:{}",
-            self.path.display(),
-            self.span.line,
-            self.span.column
-        )?;
-        writeln!(f, "{pad} |")?;
-        writeln!(f, "{line_no} | {}", self.line_text)?;
-        write!(f, "{pad} | {indent}^")
+            "error",
+            &self.message,
+            &self.path,
+            self.span,
+            &self.line_text,
+        )
     }
+}
+
+/// Something the IDL compiler accepted but that deserves a look, as Apache's compiler warns
+/// about it too (a field id it renumbered, a module it had to rename).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// The file it is about.
+    pub path: PathBuf,
+    /// Where in the file.
+    pub span: Span,
+    /// The text of the line.
+    pub line_text: String,
+    /// What happened.
+    pub message: String,
+}
+
+impl Warning {
+    pub(crate) fn new(path: PathBuf, source: &str, span: Span, message: String) -> Self {
+        let e = SyntaxError::new(path, source, span, message);
+        Warning {
+            path: e.path,
+            span: e.span,
+            line_text: e.line_text,
+            message: e.message,
+        }
+    }
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        render(
+            f,
+            "warning",
+            &self.message,
+            &self.path,
+            self.span,
+            &self.line_text,
+        )
+    }
+}
+
+/// `level: message`, the place, and the line with a caret under the column.
+fn render(
+    f: &mut fmt::Formatter<'_>,
+    level: &str,
+    message: &str,
+    path: &std::path::Path,
+    span: Span,
+    line_text: &str,
+) -> fmt::Result {
+    let line_no = span.line.to_string();
+    let pad = " ".repeat(line_no.len());
+    // Tabs are kept so the caret lines up under them.
+    let indent: String = line_text
+        .chars()
+        .take(span.column.saturating_sub(1) as usize)
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    writeln!(f, "{level}: {message}")?;
+    writeln!(
+        f,
+        "{pad}--> {}:{}:{}",
+        path.display(),
+        span.line,
+        span.column
+    )?;
+    writeln!(f, "{pad} |")?;
+    writeln!(f, "{line_no} | {line_text}")?;
+    write!(f, "{pad} | {indent}^")
 }
 
 impl std::error::Error for SyntaxError {}

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::ast::*;
-use super::error::{Error, Span, SyntaxError};
+use super::error::{Error, Span, SyntaxError, Warning};
 use super::parser::parse;
 
 /// Longest chain of typedefs (or constants naming constants) followed; far beyond real IDL,
@@ -15,6 +15,16 @@ pub(crate) const MAX_CHAIN: usize = 64;
 #[derive(Debug)]
 pub(crate) struct Program {
     pub files: Vec<SourceFile>,
+    /// What Apache's compiler would warn about too (renumbered field ids, ...), in file order.
+    pub warnings: Vec<Warning>,
+}
+
+/// How to parse: the one choice Apache's compiler offers that changes the wire.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ParseOptions {
+    /// Keep explicit field ids <= 0 as written (Apache's `--allow-neg-keys`) instead of
+    /// renumbering them as if they had no id.
+    pub allow_negative_field_ids: bool,
 }
 
 /// One parsed IDL file.
@@ -22,11 +32,13 @@ pub(crate) struct Program {
 pub(crate) struct SourceFile {
     pub path: PathBuf,
     pub source: String,
-    /// The Rust module the file becomes.
-    pub module: String,
+    /// The Rust module the file becomes, from the root of the generated tree:
+    /// `["transit", "light", "streetcars"]`.
+    pub module: Vec<String>,
     pub document: Document,
-    /// Include prefix (the included file's stem) -> index in [`Program::files`].
-    pub includes: HashMap<String, usize>,
+    /// Include prefix (the included file's stem) -> indexes in [`Program::files`], in include
+    /// order: `a/common.thrift` and `b/common.thrift` share the prefix `common`.
+    pub includes: HashMap<String, Vec<usize>>,
 }
 
 /// A definition somewhere in the program: file index and position in its definitions.
@@ -68,12 +80,25 @@ impl Resolved {
 
 impl Program {
     /// Reads `roots` and, transitively, the files they include.
-    pub(crate) fn load(roots: &[PathBuf], include_dirs: &[PathBuf]) -> Result<Program, Error> {
-        let mut program = Program { files: Vec::new() };
-        let mut by_path: HashMap<PathBuf, usize> = HashMap::new();
+    pub(crate) fn load(
+        roots: &[PathBuf],
+        include_dirs: &[PathBuf],
+        options: ParseOptions,
+    ) -> Result<Program, Error> {
+        let mut program = Program {
+            files: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let mut loader = Loader {
+            include_dirs,
+            options,
+            by_path: HashMap::new(),
+            stack: Vec::new(),
+        };
         for root in roots {
-            program.load_file(root, None, include_dirs, &mut by_path)?;
+            program.load_file(root, None, &mut loader)?;
         }
+        program.assign_modules();
         Ok(program)
     }
 
@@ -81,11 +106,20 @@ impl Program {
         &mut self,
         path: &Path,
         included_from: Option<(usize, Span)>,
-        include_dirs: &[PathBuf],
-        by_path: &mut HashMap<PathBuf, usize>,
+        loader: &mut Loader<'_>,
     ) -> Result<usize, Error> {
         let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        if let Some(&index) = by_path.get(&key) {
+        if let Some(at) = loader.stack.iter().position(|(k, _)| *k == key) {
+            let (file, span) = included_from.expect("a root is never on the stack");
+            let mut cycle: Vec<String> = loader.stack[at..]
+                .iter()
+                .map(|(_, index)| self.files[*index].path.display().to_string())
+                .collect();
+            cycle.push(path.display().to_string());
+            let message = format!("include cycle: {}", cycle.join(" -> "));
+            return Err(self.error(file, span, message).into());
+        }
+        if let Some(&index) = loader.by_path.get(&key) {
             return Ok(index);
         }
         let source = match std::fs::read_to_string(path) {
@@ -106,45 +140,121 @@ impl Program {
                 })
             }
         };
-        let document = parse(&source).map_err(|(span, message)| {
+        let document = parse(&source, loader.options).map_err(|(span, message)| {
             SyntaxError::new(path.to_path_buf(), &source, span, message)
         })?;
-        let module = module_name(&document, path);
         let index = self.files.len();
-        by_path.insert(key, index);
+        loader.by_path.insert(key.clone(), index);
+        loader.stack.push((key, index));
+        for (span, message) in &document.warnings {
+            self.warnings.push(Warning::new(
+                path.to_path_buf(),
+                &source,
+                *span,
+                message.clone(),
+            ));
+        }
         let includes = document.includes.clone();
         self.files.push(SourceFile {
             path: path.to_path_buf(),
             source,
-            module,
+            module: Vec::new(),
             document,
             includes: HashMap::new(),
         });
         let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
         for (include, span) in includes {
-            let candidates = std::iter::once(&dir).chain(include_dirs);
+            let candidates = std::iter::once(&dir).chain(loader.include_dirs);
             let found = candidates
                 .map(|d| d.join(&include))
                 .find(|p| p.is_file())
                 .unwrap_or_else(|| dir.join(&include));
-            let included = self.load_file(&found, Some((index, span)), include_dirs, by_path)?;
+            let included = self.load_file(&found, Some((index, span)), loader)?;
             let prefix = file_stem(Path::new(&include));
-            self.files[index].includes.insert(prefix, included);
+            let same_prefix = self.files[index].includes.entry(prefix).or_default();
+            if !same_prefix.contains(&included) {
+                same_prefix.push(included);
+            }
         }
-        if let Some(clash) = self.files[..index]
-            .iter()
-            .find(|f| f.module == self.files[index].module)
-        {
-            let message = format!(
-                "module `{}` would be generated twice (also from {}); give one an `rs` namespace",
-                clash.module,
-                clash.path.display()
-            );
-            return Err(self
-                .error(index, Span { line: 1, column: 1 }, message)
-                .into());
-        }
+        loader.stack.pop();
         Ok(index)
+    }
+
+    /// Gives every file its module path: its `rs` namespace's segments and then its file
+    /// name, as Apache's Rust generator lays files out (Buses.thrift in `namespace rs transit`
+    /// is `transit::buses`). A file named like its namespace's last segment that no other file
+    /// sits under is that module itself (echo.thrift in `namespace rs echo` is `echo`, not
+    /// `echo::echo`). Two files that would share a path (same file name, other directories)
+    /// keep the first one's and `_2`, `_3`, ... on the others, with a warning.
+    fn assign_modules(&mut self) {
+        let full: Vec<Vec<String>> = self
+            .files
+            .iter()
+            .map(|f| {
+                let mut path: Vec<String> = match &f.document.rs_namespace {
+                    Some(namespace) => namespace.split('.').map(module_segment).collect(),
+                    None => Vec::new(),
+                };
+                path.push(module_segment(&super::names::snake_case(&file_stem(
+                    &f.path,
+                ))));
+                path
+            })
+            .collect();
+        let candidates: Vec<Vec<String>> = full
+            .iter()
+            .enumerate()
+            .map(|(index, path)| {
+                let mut module = path.clone();
+                let n = module.len();
+                if n >= 2 && module[n - 2] == module[n - 1] {
+                    let parent = &module[..n - 1];
+                    let others_under = full.iter().enumerate().any(|(other, p)| {
+                        other != index && p.len() > parent.len() && p.starts_with(parent)
+                    });
+                    if !others_under {
+                        module.pop();
+                    }
+                }
+                module
+            })
+            .collect();
+        // A namespace that holds files is an inline module; no file may take its name.
+        let namespaces: Vec<&[String]> = candidates
+            .iter()
+            .flat_map(|c| (1..c.len()).map(move |n| &c[..n]))
+            .collect();
+        let mut taken: Vec<Vec<String>> = Vec::new();
+        for (index, (path, candidate)) in full.iter().zip(&candidates).enumerate() {
+            let mut module = candidate.clone();
+            let clashes = |m: &Vec<String>, taken: &Vec<Vec<String>>| {
+                taken.contains(m) || namespaces.contains(&m.as_slice())
+            };
+            if clashes(&module, &taken) {
+                let base = module.last().cloned().unwrap_or_default();
+                let mut n = 2;
+                while clashes(&module, &taken) {
+                    *module.last_mut().expect("a module path is never empty") =
+                        format!("{base}_{n}");
+                    n += 1;
+                }
+                let f = &self.files[index];
+                let message = format!(
+                    "another file already generates module `{}`; this one is `{}` \
+                     (give it an `rs` namespace to choose)",
+                    path.join("::"),
+                    module.join("::")
+                );
+                self.warnings.push(Warning::new(
+                    f.path.clone(),
+                    &f.source,
+                    Span { line: 1, column: 1 },
+                    message,
+                ));
+            }
+            taken.push(module.clone());
+            self.files[index].module = module;
+        }
     }
 
     /// An error at `span` in file `file`.
@@ -173,12 +283,16 @@ impl Program {
             return Some((id, None));
         }
         let (head, rest) = name.split_once('.')?;
-        if let Some(&included) = self.files[file].includes.get(head) {
-            if let Some(id) = find(included, rest) {
+        if let Some(included) = self.files[file].includes.get(head) {
+            // Files sharing a prefix are searched in include order.
+            if let Some(id) = included.iter().find_map(|&i| find(i, rest)) {
                 return Some((id, None));
             }
             let (name, member) = rest.split_once('.')?;
-            return find(included, name).map(|id| (id, Some(member.to_string())));
+            return included
+                .iter()
+                .find_map(|&i| find(i, name))
+                .map(|id| (id, Some(member.to_string())));
         }
         find(file, head).map(|id| (id, Some(rest.to_string())))
     }
@@ -308,26 +422,35 @@ impl Program {
     }
 }
 
-/// The module a file becomes: its `rs` namespace, else its file name, as a Rust identifier.
-fn module_name(document: &Document, path: &Path) -> String {
-    let name = match &document.rs_namespace {
-        Some(namespace) => namespace.clone(),
-        None => super::names::snake_case(&file_stem(path)),
-    };
-    let mut module: String = name
+/// One module path segment from a namespace part or file name: a Rust identifier, and a file
+/// name (so `self` becomes `self_`, while `type` stays, declared as `r#type`).
+fn module_segment(name: &str) -> String {
+    let mut segment: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    if module.is_empty() || module.starts_with(|c: char| c.is_ascii_digit()) {
-        module.insert(0, '_');
+    if segment.is_empty() || segment.starts_with(|c: char| c.is_ascii_digit()) {
+        segment.insert(0, '_');
     }
-    module
+    super::names::escape(&segment)
+        .trim_start_matches("r#")
+        .to_string()
 }
 
 fn file_stem(path: &Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// What loading needs beside the program: where to look, how to parse, what was read.
+struct Loader<'a> {
+    include_dirs: &'a [PathBuf],
+    options: ParseOptions,
+    /// Canonical path -> index in [`Program::files`], so a file included twice is read once.
+    by_path: HashMap<PathBuf, usize>,
+    /// The chain of files being loaded (canonical path, index), to name an include cycle.
+    stack: Vec<(PathBuf, usize)>,
 }
 
 impl Program {
@@ -337,15 +460,24 @@ impl Program {
         source: &str,
         document: Document,
     ) -> Result<Program, SyntaxError> {
-        let program = Program {
+        let mut program = Program {
             files: vec![SourceFile {
                 path: path.to_path_buf(),
                 source: source.to_string(),
-                module: module_name(&document, path),
+                module: Vec::new(),
                 includes: HashMap::new(),
                 document,
             }],
+            warnings: Vec::new(),
         };
+        let file = &program.files[0];
+        program.warnings = file
+            .document
+            .warnings
+            .iter()
+            .map(|(span, message)| Warning::new(path.to_path_buf(), source, *span, message.clone()))
+            .collect();
+        program.assign_modules();
         if let Some((_, span)) = program.files[0].document.includes.first() {
             return Err(program.error(0, *span, "includes need files on disk; use Builder"));
         }

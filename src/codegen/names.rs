@@ -126,6 +126,10 @@ const RESERVED_TYPES: &[&str] = &[
     "String",
     "Box",
     "Default",
+    "Send",
+    "Sync",
+    "Sized",
+    "From",
     "LazyLock",
     "BTreeMap",
     "BTreeSet",
@@ -134,6 +138,9 @@ const RESERVED_TYPES: &[&str] = &[
     "protocol",
     "server",
     "std",
+    // The module's helper functions.
+    "write_reply",
+    "missing_result",
 ];
 
 /// A type, constant or variant identifier, kept as the IDL spells it (escaped if it is a
@@ -189,6 +196,9 @@ mod tests {
     fn prelude_names_are_not_shadowed() {
         assert_eq!(type_ident("Result").to_string(), "Result_");
         assert_eq!(type_ident("Results").to_string(), "Results");
+        for name in ["Send", "Sync", "From"] {
+            assert_eq!(type_ident(name).to_string(), format!("{name}_"));
+        }
     }
 
     #[test]

@@ -5,17 +5,20 @@ use std::collections::HashMap;
 use super::ast::*;
 use super::error::Span;
 use super::lexer::{tokenize, Token, TokenKind};
+use super::model::ParseOptions;
 
 /// Where and why parsing failed.
 pub(crate) type ParseError = (Span, String);
 
 /// Parses one file's text.
-pub(crate) fn parse(src: &str) -> std::result::Result<Document, ParseError> {
+pub(crate) fn parse(src: &str, options: ParseOptions) -> std::result::Result<Document, ParseError> {
     let tokens = tokenize(src)?;
     Parser {
         tokens,
         pos: 0,
         depth: 0,
+        options,
+        warnings: Vec::new(),
     }
     .document()
 }
@@ -25,6 +28,8 @@ struct Parser {
     pos: usize,
     /// Nesting of types and constant values, bounded so hostile IDL cannot exhaust the stack.
     depth: u32,
+    options: ParseOptions,
+    warnings: Vec<(Span, String)>,
 }
 
 /// Far deeper than any real IDL nests `list<map<...>>` or `[[...]]`.
@@ -127,6 +132,7 @@ impl Parser {
             let token = self.peek().clone();
             let TokenKind::Ident(word) = &token.kind else {
                 if token.kind == TokenKind::Eof {
+                    doc.warnings = self.warnings;
                     return Ok(doc);
                 }
                 return self.error("a definition (struct, service, const, ...)");
@@ -358,26 +364,53 @@ impl Parser {
         })
     }
 
-    /// Fields up to and including `close`.
+    /// Fields up to and including `close`, numbered as Apache's compiler numbers them: a field
+    /// without an id, or with an explicit id <= 0, takes the next of -1, -2, ... (counted per
+    /// field list) and a warning. With `allow_negative_field_ids` (Apache's `--allow-neg-keys`)
+    /// an explicit id <= 0 is kept and the count goes on below it.
     fn fields(&mut self, close: char) -> Result<Vec<Field>> {
         let mut fields: Vec<Field> = Vec::new();
-        let mut next_auto_id = -1i16;
+        let mut next_auto_id: i64 = -1;
         while !self.eat_punct(close) {
             let doc = self.peek().doc.clone();
-            let id = match self.peek().kind {
+            let start = self.peek().span;
+            let (id, without_id) = match self.peek().kind {
                 TokenKind::Int(id) => {
                     let span = self.next().span;
                     self.expect_punct(':')?;
-                    i16::try_from(id)
-                        .map_err(|_| (span, format!("field id {id} does not fit in i16")))?
+                    if id > 0 {
+                        (id, false)
+                    } else if self.options.allow_negative_field_ids {
+                        if id != next_auto_id {
+                            self.warnings.push((
+                                span,
+                                format!(
+                                    "nonpositive field id {id} differs from the {next_auto_id} \
+                                     Apache's compiler would assign"
+                                ),
+                            ));
+                        }
+                        next_auto_id = id - 1;
+                        (id, false)
+                    } else {
+                        self.warnings.push((
+                            span,
+                            format!(
+                                "nonpositive field id {id} is renumbered {next_auto_id}, as \
+                                 Apache's compiler does (allow_negative_field_ids keeps it)"
+                            ),
+                        ));
+                        next_auto_id -= 1;
+                        (next_auto_id + 1, false)
+                    }
                 }
                 _ => {
-                    // Apache's compiler numbers id-less fields -1, -2, ...
-                    let id = next_auto_id;
                     next_auto_id -= 1;
-                    id
+                    (next_auto_id + 1, true)
                 }
             };
+            let id = i16::try_from(id)
+                .map_err(|_| (start, format!("field id {id} does not fit in i16")))?;
             let req = if self.eat_keyword("required") {
                 Requiredness::Required
             } else if self.eat_keyword("optional") {
@@ -400,6 +433,12 @@ impl Parser {
             }
             self.annotations()?;
             self.list_separator();
+            if without_id {
+                self.warnings.push((
+                    span,
+                    format!("field `{name}` has no id; it gets {id}, as Apache's compiler assigns"),
+                ));
+            }
             if let Some(other) = fields.iter().find(|f| f.id == id) {
                 return Err((
                     span,
@@ -553,9 +592,57 @@ impl Parser {
 mod tests {
     use super::*;
 
+    fn parse_default(src: &str) -> std::result::Result<Document, ParseError> {
+        parse(src, ParseOptions::default())
+    }
+
+    fn ids(src: &str, allow_negative_field_ids: bool) -> Vec<i16> {
+        let doc = parse(
+            src,
+            ParseOptions {
+                allow_negative_field_ids,
+            },
+        )
+        .unwrap();
+        let Definition::Struct(s) = &doc.definitions[0] else {
+            panic!("struct expected")
+        };
+        s.fields.iter().map(|f| f.id).collect()
+    }
+
+    #[test]
+    fn nonpositive_ids_are_renumbered_as_apache_does() {
+        // thrift 0.17 --gen py numbers this -1, -2, -3, 5, -4, -5, -6.
+        let src = "struct S { i32 a; 0: i32 b; -1: i32 c; 5: i32 d; i32 e; -7: i32 f; i32 g }";
+        assert_eq!(ids(src, false), [-1, -2, -3, 5, -4, -5, -6]);
+        let doc = parse_default(src).unwrap();
+        assert_eq!(doc.warnings.len(), 6, "{:?}", doc.warnings);
+        assert!(doc.warnings[1]
+            .1
+            .contains("nonpositive field id 0 is renumbered -2"));
+    }
+
+    #[test]
+    fn an_explicit_negative_id_is_no_false_duplicate() {
+        assert_eq!(ids("struct T { -1: i32 a; i32 b }", false), [-1, -2]);
+        assert_eq!(ids("struct T { -1: i32 a; i32 b }", true), [-1, -2]);
+        assert_eq!(
+            ids("struct T { -5: i32 a; i32 b; 0: i32 c }", true),
+            [-5, -6, 0]
+        );
+        let err = parse(
+            "struct T { -2: i32 a; -2: i32 b }",
+            ParseOptions {
+                allow_negative_field_ids: true,
+            },
+        )
+        .unwrap_err();
+        assert!(err.1.contains("duplicate field id -2"), "{err:?}");
+    }
+
     #[test]
     fn doc_comments_attach_to_what_follows() {
-        let doc = parse(
+        let doc = parse_default(
             "/** The struct. */\nstruct S {\n  /** The field. */\n  1: i32 f\n  // not a doc\n  2: i32 g\n}\n\
              /// Line docs\n/// two lines\nenum E { /** first */ A }",
         )
@@ -575,7 +662,7 @@ mod tests {
 
     #[test]
     fn enum_values_count_on_from_the_last_explicit_one() {
-        let doc = parse("enum E { A, B = 10, C, D = -1, E }").unwrap();
+        let doc = parse_default("enum E { A, B = 10, C, D = -1, E }").unwrap();
         let Definition::Enum(e) = &doc.definitions[0] else {
             panic!("enum expected")
         };
@@ -585,7 +672,7 @@ mod tests {
 
     #[test]
     fn fields_without_ids_count_down_from_minus_one() {
-        let doc = parse("struct S { i32 a; 5: i32 b; optional i32 c }").unwrap();
+        let doc = parse_default("struct S { i32 a; 5: i32 b; optional i32 c }").unwrap();
         let Definition::Struct(s) = &doc.definitions[0] else {
             panic!("struct expected")
         };
@@ -596,7 +683,7 @@ mod tests {
 
     #[test]
     fn headers_annotations_and_old_keywords_are_accepted() {
-        let doc = parse(
+        let doc = parse_default(
             "namespace rs a.b\nnamespace * x\nnamespace xsd t (uri = 'u')\ncpp_include \"<x>\"\n\
              php_namespace p\ninclude \"other.thrift\"\n\
              typedef list<i32> (cpp.template = \"v\") L (a = \"b\");\n\
@@ -611,7 +698,7 @@ mod tests {
 
     #[test]
     fn numbers_in_every_spelling() {
-        let doc = parse(
+        let doc = parse_default(
             "const i64 A = 0x7fffffffffffffff\nconst i64 B = -0x10\nconst double C = -1.5e3\n\
              const double D = .5\nconst i32 E = +7",
         )

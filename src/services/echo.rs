@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,

@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -524,6 +525,64 @@ impl protocol::WireType for Value {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl Value {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::I64) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Value::IntValue(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::Double) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Value::FloatValue(protocol::Decode::decode(r)?));
+                }
+                (3, protocol::TType::String) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Value::Text(protocol::Decode::decode(r)?));
+                }
+                (4, protocol::TType::List) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Value::Items(protocol::Decode::decode(r)?));
+                }
+                (5, protocol::TType::Struct) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Value::Point(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for Value {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -539,30 +598,7 @@ impl protocol::Encode for Value {
 
 impl protocol::Decode for Value {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, protocol::TType::I64) => {
-                    value = Some(Value::IntValue(protocol::Decode::decode(r)?));
-                }
-                (2, protocol::TType::Double) => {
-                    value = Some(Value::FloatValue(protocol::Decode::decode(r)?));
-                }
-                (3, protocol::TType::String) => {
-                    value = Some(Value::Text(protocol::Decode::decode(r)?));
-                }
-                (4, protocol::TType::List) => {
-                    value = Some(Value::Items(protocol::Decode::decode(r)?));
-                }
-                (5, protocol::TType::Struct) => {
-                    value = Some(Value::Point(protocol::Decode::decode(r)?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        Value::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }
@@ -790,9 +826,7 @@ impl protocol::Decode for Everything {
                 (3, protocol::TType::Struct) => {
                     defaults = Some(protocol::Decode::decode(r)?);
                 }
-                (4, protocol::TType::Struct) => {
-                    value = Some(protocol::Decode::decode(r)?);
-                }
+                (4, protocol::TType::Struct) => value = Value::decode_variant(r)?,
                 (5, protocol::TType::I64) => when = Some(protocol::Decode::decode(r)?),
                 (6, protocol::TType::I32) => color = Some(protocol::Decode::decode(r)?),
                 (7, protocol::TType::Struct) => tree = Some(protocol::Decode::decode(r)?),

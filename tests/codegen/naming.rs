@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -515,6 +516,40 @@ impl protocol::WireType for Tricky {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl Tricky {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Bool) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Tricky::Tricky(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(Tricky::Tricky_(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for Tricky {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -527,21 +562,7 @@ impl protocol::Encode for Tricky {
 
 impl protocol::Decode for Tricky {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, protocol::TType::Bool) => {
-                    value = Some(Tricky::Tricky(protocol::Decode::decode(r)?));
-                }
-                (2, protocol::TType::I32) => {
-                    value = Some(Tricky::Tricky_(protocol::Decode::decode(r)?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        Tricky::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }
@@ -661,9 +682,7 @@ impl protocol::Decode for clashServicePickResult {
         let mut Problem: Option<Problem> = None;
         while let Some((ttype, id)) = r.read_field_begin()? {
             match (id, ttype) {
-                (0, protocol::TType::Struct) => {
-                    success = Some(protocol::Decode::decode(r)?);
-                }
+                (0, protocol::TType::Struct) => success = Tricky::decode_variant(r)?,
                 (1, protocol::TType::Struct) => {
                     problem = Some(protocol::Decode::decode(r)?);
                 }

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod http;
+#[cfg(feature = "cli")]
 pub mod process;
 pub mod wire;
 

@@ -75,12 +75,7 @@ impl Generator<'_> {
     /// The argument struct, result struct and error enum of one method.
     fn method_types(&self, s: &Service, f: &Function) -> Result<TokenStream> {
         let n = self.method_names(s, f);
-        // Synthetic structs live in no definition list; an out-of-range index never matches a
-        // real definition, so nothing is boxed on their account.
-        let synthetic = DefId {
-            file: self.file,
-            index: usize::MAX,
-        };
+        let synthetic = synthetic_owner(self.file);
         let args = Struct {
             kind: StructKind::Struct,
             name: n.args.to_string(),
@@ -222,8 +217,8 @@ impl Generator<'_> {
         if id.file == self.file {
             quote!(#name)
         } else {
-            let module = names::ident(&self.program.files[id.file].module);
-            quote!(super::#module::#name)
+            let module = self.module_path(id.file);
+            quote!(#module::#name)
         }
     }
 
@@ -253,9 +248,10 @@ impl Generator<'_> {
         let rust_names = names::field_names(f.args.iter().map(|a| a.name.as_str()));
         for (arg, name) in f.args.iter().zip(&rust_names) {
             let mut binding = name.clone();
+            // The processor's own locals, and the module's helper functions it calls.
             while matches!(
                 binding.as_str(),
-                "handler" | "ctx" | "header" | "args" | "out"
+                "handler" | "ctx" | "header" | "args" | "out" | "write_reply" | "missing_result"
             ) || (binding != *name && rust_names.contains(&binding))
             {
                 binding.push('_');
@@ -263,7 +259,7 @@ impl Generator<'_> {
             let field = names::ident(name);
             let binding = names::ident(&binding);
             let mut ty = self.rust_type(&self.resolve(&arg.ty)?);
-            if arg.req == Requiredness::Optional {
+            if self.is_option(synthetic_owner(self.file), arg)? {
                 ty = quote!(Option<#ty>);
             }
             params.push(quote!(#binding: #ty));
@@ -326,6 +322,16 @@ impl Generator<'_> {
                 #(#forwards)*
             }
         })
+    }
+}
+
+/// The owner of a synthetic (argument or result) struct: such structs live in no definition
+/// list, and an out-of-range index never matches a real definition, so nothing is boxed on
+/// their account.
+fn synthetic_owner(file: usize) -> DefId {
+    DefId {
+        file,
+        index: usize::MAX,
     }
 }
 

@@ -12,6 +12,8 @@ use crate::codegen::names;
 /// A field ready to generate: its Rust name, type and how it defaults.
 struct FieldPlan<'f> {
     field: &'f Field,
+    /// Held as `Option`: written only when set, `None` when absent.
+    option: bool,
     ident: proc_macro2::Ident,
     /// The local the decoder collects the field in (the field name unless it clashes).
     local: proc_macro2::Ident,
@@ -50,7 +52,27 @@ impl Generator<'_> {
             (_, None) if !boxed && self.has_default(&resolved, &mut vec![owner]) => {
                 Some(quote!(Default::default()))
             }
-            (_, None) => None,
+            (Requiredness::Default, None) => Some(quote!(None)),
+            (Requiredness::Required, None) => None,
+        })
+    }
+
+    /// Whether `field` of struct `owner` is an `Option`: optional, or of default requiredness
+    /// with no value to stand in when it is absent (a union, a struct that holds itself, a
+    /// struct with a required field of such a type). Apache's peers leave such a field out
+    /// when unset, so absent decodes as `None` rather than failing.
+    pub(super) fn is_option(&self, owner: DefId, field: &Field) -> Result<bool> {
+        Ok(match field.req {
+            Requiredness::Optional => true,
+            Requiredness::Required => false,
+            Requiredness::Default => {
+                if field.default.is_some() {
+                    return Ok(false);
+                }
+                let resolved = self.program.resolve(owner.file, &field.ty)?;
+                self.program.holds_by_value(&resolved, owner)
+                    || !self.has_default(&resolved, &mut vec![owner])
+            }
         })
     }
 
@@ -63,8 +85,10 @@ impl Generator<'_> {
                     return false;
                 }
                 seen.push(*id);
+                // Only a required field needs its type's Default: an absent default-requiredness
+                // field without one is an `Option` (see `is_option`).
                 let all = s.fields.iter().all(|f| {
-                    f.req == Requiredness::Optional
+                    f.req != Requiredness::Required
                         || f.default.is_some()
                         || self
                             .program
@@ -90,7 +114,8 @@ impl Generator<'_> {
             if boxed {
                 rust_type = quote!(Box<#rust_type>);
             }
-            if field.req == Requiredness::Optional && s.kind != StructKind::Union {
+            let option = s.kind != StructKind::Union && self.is_option(id, field)?;
+            if option {
                 rust_type = quote!(Option<#rust_type>);
             }
             // The decoder's locals sit beside `r`, `ttype` and `id`; a field with one of those
@@ -111,6 +136,7 @@ impl Generator<'_> {
             };
             plans.push(FieldPlan {
                 field,
+                option,
                 ident: names::ident(&snake),
                 local,
                 resolved,
@@ -171,6 +197,7 @@ impl Generator<'_> {
             let req = match field.req {
                 Requiredness::Required => "required",
                 Requiredness::Optional => "optional",
+                Requiredness::Default if p.option => "default requiredness, `None` when absent",
                 Requiredness::Default => "default requiredness",
             };
             let fdocs = doc_attrs(&field.doc, || format!("Field {}, {req}.", field.id));
@@ -216,10 +243,14 @@ impl Generator<'_> {
         plans: &[FieldPlan<'_>],
     ) -> TokenStream {
         let protocol = self.protocol();
-        let writes = plans.iter().map(|p| {
+        // Fields go on the wire in id order, as Apache's generated code writes them, so the
+        // same value encodes to the same bytes.
+        let mut by_id: Vec<&FieldPlan<'_>> = plans.iter().collect();
+        by_id.sort_by_key(|p| p.field.id);
+        let writes = by_id.iter().map(|p| {
             let ident = &p.ident;
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
-            if p.field.req == Requiredness::Optional {
+            if p.option {
                 quote!(#protocol::write_optional_field(out, #id, &self.#ident);)
             } else {
                 quote!(#protocol::write_field(out, #id, &self.#ident);)
@@ -235,7 +266,19 @@ impl Generator<'_> {
             let local = &p.local;
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
             let ttype = self.ttype(&p.resolved);
-            quote!((#id, #ttype) => #local = Some(#protocol::Decode::decode(r)?),)
+            match self.union_of(&p.resolved) {
+                // A union holding only a variant this code does not know leaves an `Option`
+                // field unset instead of failing the whole struct.
+                Some(union) if p.option => {
+                    let boxed = if p.boxed {
+                        quote!(.map(Box::new))
+                    } else {
+                        quote!()
+                    };
+                    quote!((#id, #ttype) => #local = #union::decode_variant(r)?#boxed,)
+                }
+                _ => quote!((#id, #ttype) => #local = Some(#protocol::Decode::decode(r)?),),
+            }
         });
         let inits = plans.iter().map(|p| {
             let ident = &p.ident;
@@ -245,7 +288,7 @@ impl Generator<'_> {
                 #protocol::ProtocolError::MissingField { strukt: #idl_name, field: #field_name }
             };
             let value = match (p.field.req, &p.default) {
-                (Requiredness::Optional, _) => quote!(#local),
+                _ if p.option => quote!(#local),
                 (Requiredness::Required, _) | (_, None) => quote!(#local.ok_or(#missing)?),
                 (_, Some(d)) if d.to_string() == "Default :: default ()" => {
                     quote!(#local.unwrap_or_default())
@@ -253,7 +296,7 @@ impl Generator<'_> {
                 (_, Some(d)) if is_cheap(&p.resolved, d) => quote!(#local.unwrap_or(#d)),
                 (_, Some(d)) => quote!(#local.unwrap_or_else(|| #d)),
             };
-            if ident == local && p.field.req == Requiredness::Optional {
+            if ident == local && p.option {
                 quote!(#ident,)
             } else {
                 quote!(#ident: #value,)
@@ -317,42 +360,90 @@ impl Generator<'_> {
         let arms = plans.iter().zip(&variants).map(|(p, v)| {
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
             let ttype = self.ttype(&p.resolved);
-            quote!((#id, #ttype) => value = Some(#name::#v(#protocol::Decode::decode(r)?)),)
+            quote! {
+                (#id, #ttype) => {
+                    if value.is_some() {
+                        return Err(#protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(#name::#v(#protocol::Decode::decode(r)?));
+                }
+            }
         });
-        let set_value = if plans.is_empty() {
-            quote!(let value: Option<#name> = None;)
-        } else {
-            quote!(let mut value = None;)
-        };
         let decls = quote!(#(#decls)*);
+        // An empty union has no values: `match *self {}` proves it to the compiler.
+        let encode = if plans.is_empty() {
+            quote! {
+                let _ = out;
+                match *self {}
+            }
+        } else {
+            quote! {
+                match self {
+                    #(#writes)*
+                }
+                #protocol::write_field_stop(out);
+            }
+        };
+        let read = if plans.is_empty() {
+            quote! {
+                while let Some((ttype, _)) = r.read_field_begin()? {
+                    r.skip(ttype)?;
+                }
+                r.leave();
+                Ok(None)
+            }
+        } else {
+            quote! {
+                let mut value = None;
+                while let Some((ttype, id)) = r.read_field_begin()? {
+                    match (id, ttype) {
+                        #(#arms)*
+                        _ => r.skip(ttype)?,
+                    }
+                }
+                r.leave();
+                Ok(value)
+            }
+        };
         let codec = quote! {
+            impl #name {
+                /// Decodes the union; `None` when it holds no field this code knows (set by a
+                /// newer peer), which an optional field of this type then reads as unset.
+                pub fn decode_variant(
+                    r: &mut #protocol::Reader<'_>,
+                ) -> Result<Option<Self>, #protocol::ProtocolError> {
+                    r.enter()?;
+                    #read
+                }
+            }
+
             impl #protocol::Encode for #name {
                 fn encode(&self, out: &mut Vec<u8>) {
-                    match self {
-                        #(#writes)*
-                    }
-                    #protocol::write_field_stop(out);
+                    #encode
                 }
             }
 
             impl #protocol::Decode for #name {
                 fn decode(r: &mut #protocol::Reader<'_>) -> Result<Self, #protocol::ProtocolError> {
-                    r.enter()?;
-                    #set_value
-                    while let Some((ttype, id)) = r.read_field_begin()? {
-                        match (id, ttype) {
-                            #(#arms)*
-                            _ => r.skip(ttype)?,
-                        }
-                    }
-                    r.leave();
-                    value.ok_or(#protocol::ProtocolError::InvalidData {
+                    #name::decode_variant(r)?.ok_or(#protocol::ProtocolError::InvalidData {
                         reason: "union has no field this code knows",
                     })
                 }
             }
         };
         (decls, codec)
+    }
+
+    /// The path of the union `ty` is (through typedefs), if it is one.
+    fn union_of(&self, ty: &Resolved) -> Option<TokenStream> {
+        match ty.target() {
+            Resolved::Struct(id) if self.program.strukt(*id).kind == StructKind::Union => {
+                Some(self.def_path(*id))
+            }
+            _ => None,
+        }
     }
 
     fn exception_impls(

@@ -283,9 +283,7 @@ impl Generator<'_> {
         for field in &s.fields {
             let name = names::ident(&field_names[position(&field.name)]);
             let expr = match given.iter().find(|(f, _)| f.name == field.name) {
-                Some((f, expr)) if f.req == crate::codegen::ast::Requiredness::Optional => {
-                    quote!(Some(#expr))
-                }
+                Some((f, expr)) if self.is_option(id, f)? => quote!(Some(#expr)),
                 Some((_, expr)) => expr.clone(),
                 None => match self.field_default(id, field)? {
                     Some(expr) => expr,

@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -410,8 +411,8 @@ impl protocol::WireType for Backwards {
 
 impl protocol::Encode for Backwards {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 2, &self.first_tag2);
         protocol::write_field(out, 1, &self.second_tag1);
+        protocol::write_field(out, 2, &self.first_tag2);
         protocol::write_field_stop(out);
     }
 }
@@ -2833,10 +2834,10 @@ impl protocol::WireType for ReverseOrderStruct {
 
 impl protocol::Encode for ReverseOrderStruct {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 4, &self.first);
-        protocol::write_field(out, 3, &self.second);
-        protocol::write_field(out, 2, &self.third);
         protocol::write_field(out, 1, &self.fourth);
+        protocol::write_field(out, 2, &self.third);
+        protocol::write_field(out, 3, &self.second);
+        protocol::write_field(out, 4, &self.first);
         protocol::write_field_stop(out);
     }
 }
@@ -2888,10 +2889,10 @@ impl protocol::WireType for ReverseOrderServiceMyMethodArgs {
 
 impl protocol::Encode for ReverseOrderServiceMyMethodArgs {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 4, &self.first);
-        protocol::write_field(out, 3, &self.second);
-        protocol::write_field(out, 2, &self.third);
         protocol::write_field(out, 1, &self.fourth);
+        protocol::write_field(out, 2, &self.third);
+        protocol::write_field(out, 3, &self.second);
+        protocol::write_field(out, 4, &self.first);
         protocol::write_field_stop(out);
     }
 }
@@ -3234,6 +3235,88 @@ impl protocol::WireType for TestUnion {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl TestUnion {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::String) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::StringField(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::I32Field(protocol::Decode::decode(r)?));
+                }
+                (3, protocol::TType::Struct) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::StructField(protocol::Decode::decode(r)?));
+                }
+                (4, protocol::TType::List) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::StructList(protocol::Decode::decode(r)?));
+                }
+                (5, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::OtherI32Field(protocol::Decode::decode(r)?));
+                }
+                (6, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::EnumField(protocol::Decode::decode(r)?));
+                }
+                (7, protocol::TType::Set) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::I32Set(protocol::Decode::decode(r)?));
+                }
+                (8, protocol::TType::Map) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnion::I32Map(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for TestUnion {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -3252,39 +3335,7 @@ impl protocol::Encode for TestUnion {
 
 impl protocol::Decode for TestUnion {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, protocol::TType::String) => {
-                    value = Some(TestUnion::StringField(protocol::Decode::decode(r)?));
-                }
-                (2, protocol::TType::I32) => {
-                    value = Some(TestUnion::I32Field(protocol::Decode::decode(r)?));
-                }
-                (3, protocol::TType::Struct) => {
-                    value = Some(TestUnion::StructField(protocol::Decode::decode(r)?));
-                }
-                (4, protocol::TType::List) => {
-                    value = Some(TestUnion::StructList(protocol::Decode::decode(r)?));
-                }
-                (5, protocol::TType::I32) => {
-                    value = Some(TestUnion::OtherI32Field(protocol::Decode::decode(r)?));
-                }
-                (6, protocol::TType::I32) => {
-                    value = Some(TestUnion::EnumField(protocol::Decode::decode(r)?));
-                }
-                (7, protocol::TType::Set) => {
-                    value = Some(TestUnion::I32Set(protocol::Decode::decode(r)?));
-                }
-                (8, protocol::TType::Map) => {
-                    value = Some(TestUnion::I32Map(protocol::Decode::decode(r)?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        TestUnion::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }
@@ -3313,6 +3364,94 @@ impl protocol::WireType for TestUnionMinusStringField {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl TestUnionMinusStringField {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (2, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::I32Field(
+                        protocol::Decode::decode(r)?,
+                    ));
+                }
+                (3, protocol::TType::Struct) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::StructField(
+                        protocol::Decode::decode(r)?,
+                    ));
+                }
+                (4, protocol::TType::List) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::StructList(
+                        protocol::Decode::decode(r)?,
+                    ));
+                }
+                (5, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::OtherI32Field(
+                        protocol::Decode::decode(r)?,
+                    ));
+                }
+                (6, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::EnumField(
+                        protocol::Decode::decode(r)?,
+                    ));
+                }
+                (7, protocol::TType::Set) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::I32Set(protocol::Decode::decode(
+                        r,
+                    )?));
+                }
+                (8, protocol::TType::Map) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(TestUnionMinusStringField::I32Map(protocol::Decode::decode(
+                        r,
+                    )?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for TestUnionMinusStringField {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -3330,50 +3469,7 @@ impl protocol::Encode for TestUnionMinusStringField {
 
 impl protocol::Decode for TestUnionMinusStringField {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (2, protocol::TType::I32) => {
-                    value = Some(TestUnionMinusStringField::I32Field(
-                        protocol::Decode::decode(r)?,
-                    ));
-                }
-                (3, protocol::TType::Struct) => {
-                    value = Some(TestUnionMinusStringField::StructField(
-                        protocol::Decode::decode(r)?,
-                    ));
-                }
-                (4, protocol::TType::List) => {
-                    value = Some(TestUnionMinusStringField::StructList(
-                        protocol::Decode::decode(r)?,
-                    ));
-                }
-                (5, protocol::TType::I32) => {
-                    value = Some(TestUnionMinusStringField::OtherI32Field(
-                        protocol::Decode::decode(r)?,
-                    ));
-                }
-                (6, protocol::TType::I32) => {
-                    value = Some(TestUnionMinusStringField::EnumField(
-                        protocol::Decode::decode(r)?,
-                    ));
-                }
-                (7, protocol::TType::Set) => {
-                    value = Some(TestUnionMinusStringField::I32Set(protocol::Decode::decode(
-                        r,
-                    )?));
-                }
-                (8, protocol::TType::Map) => {
-                    value = Some(TestUnionMinusStringField::I32Map(protocol::Decode::decode(
-                        r,
-                    )?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        TestUnionMinusStringField::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }
@@ -3392,6 +3488,40 @@ impl protocol::WireType for ComparableUnion {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl ComparableUnion {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::String) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(ComparableUnion::StringField(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::String) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(ComparableUnion::BinaryField(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for ComparableUnion {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -3404,31 +3534,17 @@ impl protocol::Encode for ComparableUnion {
 
 impl protocol::Decode for ComparableUnion {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, protocol::TType::String) => {
-                    value = Some(ComparableUnion::StringField(protocol::Decode::decode(r)?));
-                }
-                (2, protocol::TType::String) => {
-                    value = Some(ComparableUnion::BinaryField(protocol::Decode::decode(r)?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        ComparableUnion::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }
 }
 
 /// The struct `StructWithAUnion`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StructWithAUnion {
-    /// Field 1, default requiredness.
-    pub test_union: TestUnion,
+    /// Field 1, default requiredness, `None` when absent.
+    pub test_union: Option<TestUnion>,
 }
 
 impl protocol::WireType for StructWithAUnion {
@@ -3437,7 +3553,7 @@ impl protocol::WireType for StructWithAUnion {
 
 impl protocol::Encode for StructWithAUnion {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.test_union);
+        protocol::write_optional_field(out, 1, &self.test_union);
         protocol::write_field_stop(out);
     }
 }
@@ -3449,18 +3565,13 @@ impl protocol::Decode for StructWithAUnion {
         while let Some((ttype, id)) = r.read_field_begin()? {
             match (id, ttype) {
                 (1, protocol::TType::Struct) => {
-                    test_union = Some(protocol::Decode::decode(r)?);
+                    test_union = TestUnion::decode_variant(r)?;
                 }
                 _ => r.skip(ttype)?,
             }
         }
         r.leave();
-        Ok(StructWithAUnion {
-            test_union: test_union.ok_or(protocol::ProtocolError::MissingField {
-                strukt: "StructWithAUnion",
-                field: "test_union",
-            })?,
-        })
+        Ok(StructWithAUnion { test_union })
     }
 }
 
@@ -3685,18 +3796,18 @@ impl protocol::WireType for TupleProtocolTestStruct {
 
 impl protocol::Encode for TupleProtocolTestStruct {
     fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, -1, &self.field1);
-        protocol::write_optional_field(out, -2, &self.field2);
-        protocol::write_optional_field(out, -3, &self.field3);
-        protocol::write_optional_field(out, -4, &self.field4);
-        protocol::write_optional_field(out, -5, &self.field5);
-        protocol::write_optional_field(out, -6, &self.field6);
-        protocol::write_optional_field(out, -7, &self.field7);
-        protocol::write_optional_field(out, -8, &self.field8);
-        protocol::write_optional_field(out, -9, &self.field9);
-        protocol::write_optional_field(out, -10, &self.field10);
-        protocol::write_optional_field(out, -11, &self.field11);
         protocol::write_optional_field(out, -12, &self.field12);
+        protocol::write_optional_field(out, -11, &self.field11);
+        protocol::write_optional_field(out, -10, &self.field10);
+        protocol::write_optional_field(out, -9, &self.field9);
+        protocol::write_optional_field(out, -8, &self.field8);
+        protocol::write_optional_field(out, -7, &self.field7);
+        protocol::write_optional_field(out, -6, &self.field6);
+        protocol::write_optional_field(out, -5, &self.field5);
+        protocol::write_optional_field(out, -4, &self.field4);
+        protocol::write_optional_field(out, -3, &self.field3);
+        protocol::write_optional_field(out, -2, &self.field2);
+        protocol::write_optional_field(out, -1, &self.field1);
         protocol::write_field_stop(out);
     }
 }

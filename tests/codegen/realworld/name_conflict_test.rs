@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -61,12 +62,12 @@ impl protocol::Decode for using {
 }
 
 /// The struct `delegate`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct delegate {
     /// Field 1, default requiredness.
     pub partial: String,
-    /// Field 2, default requiredness.
-    pub delegate: Box<delegate>,
+    /// Field 2, default requiredness, `None` when absent.
+    pub delegate: Option<Box<delegate>>,
 }
 
 impl protocol::WireType for delegate {
@@ -76,7 +77,7 @@ impl protocol::WireType for delegate {
 impl protocol::Encode for delegate {
     fn encode(&self, out: &mut Vec<u8>) {
         protocol::write_field(out, 1, &self.partial);
-        protocol::write_field(out, 2, &self.delegate);
+        protocol::write_optional_field(out, 2, &self.delegate);
         protocol::write_field_stop(out);
     }
 }
@@ -100,10 +101,7 @@ impl protocol::Decode for delegate {
         r.leave();
         Ok(delegate {
             partial: partial.unwrap_or_default(),
-            delegate: delegate.ok_or(protocol::ProtocolError::MissingField {
-                strukt: "delegate",
-                field: "delegate",
-            })?,
+            delegate,
         })
     }
 }
@@ -727,7 +725,7 @@ impl protocol::Decode for Tricky_ {
 }
 
 /// The struct `Nested`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Nested {
     /// Field 1, default requiredness.
     pub class_and_prop: ClassAndProp,
@@ -739,8 +737,8 @@ pub struct Nested {
     pub the_edge_case: TheEdgeCase,
     /// Field 5, default requiredness.
     pub tricky_: Tricky_,
-    /// Field 6, default requiredness.
-    pub nested: Box<Nested>,
+    /// Field 6, default requiredness, `None` when absent.
+    pub nested: Option<Box<Nested>>,
 }
 
 impl protocol::WireType for Nested {
@@ -754,7 +752,7 @@ impl protocol::Encode for Nested {
         protocol::write_field(out, 3, &self.now_eat_this);
         protocol::write_field(out, 4, &self.the_edge_case);
         protocol::write_field(out, 5, &self.tricky_);
-        protocol::write_field(out, 6, &self.nested);
+        protocol::write_optional_field(out, 6, &self.nested);
         protocol::write_field_stop(out);
     }
 }
@@ -798,10 +796,7 @@ impl protocol::Decode for Nested {
             now_eat_this: now_eat_this.unwrap_or_default(),
             the_edge_case: the_edge_case.unwrap_or_default(),
             tricky_: tricky_.unwrap_or_default(),
-            nested: nested.ok_or(protocol::ProtocolError::MissingField {
-                strukt: "Nested",
-                field: "Nested",
-            })?,
+            nested,
         })
     }
 }
@@ -1029,7 +1024,7 @@ impl protocol::Decode for externEventResult {
 }
 
 /// The arguments of `extern.Foo`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct externFooArgs {
     /// Field 1, default requiredness.
     pub foo_args: Nested,
@@ -1060,10 +1055,7 @@ impl protocol::Decode for externFooArgs {
         }
         r.leave();
         Ok(externFooArgs {
-            foo_args: foo_args.ok_or(protocol::ProtocolError::MissingField {
-                strukt: "externFooArgs",
-                field: "Foo_args",
-            })?,
+            foo_args: foo_args.unwrap_or_default(),
         })
     }
 }

@@ -6,6 +6,7 @@
     clippy::enum_variant_names,
     clippy::large_enum_variant,
     clippy::new_ret_no_self,
+    clippy::redundant_closure,
     clippy::should_implement_trait,
     clippy::too_many_arguments,
     clippy::type_complexity,
@@ -496,6 +497,64 @@ impl protocol::WireType for SomeUnion {
     const TTYPE: protocol::TType = protocol::TType::Struct;
 }
 
+impl SomeUnion {
+    /// Decodes the union; `None` when it holds no field this code knows (set by a
+    /// newer peer), which an optional field of this type then reads as unset.
+    pub fn decode_variant(
+        r: &mut protocol::Reader<'_>,
+    ) -> Result<Option<Self>, protocol::ProtocolError> {
+        r.enter()?;
+        let mut value = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, protocol::TType::Map) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(SomeUnion::MapThing(protocol::Decode::decode(r)?));
+                }
+                (2, protocol::TType::String) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(SomeUnion::StringThing(protocol::Decode::decode(r)?));
+                }
+                (3, protocol::TType::I32) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(SomeUnion::I32Thing(protocol::Decode::decode(r)?));
+                }
+                (4, protocol::TType::Struct) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(SomeUnion::XtructThing(protocol::Decode::decode(r)?));
+                }
+                (5, protocol::TType::Struct) => {
+                    if value.is_some() {
+                        return Err(protocol::ProtocolError::InvalidData {
+                            reason: "union has more than one field set",
+                        });
+                    }
+                    value = Some(SomeUnion::InsanityThing(protocol::Decode::decode(r)?));
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(value)
+    }
+}
+
 impl protocol::Encode for SomeUnion {
     fn encode(&self, out: &mut Vec<u8>) {
         match self {
@@ -511,30 +570,7 @@ impl protocol::Encode for SomeUnion {
 
 impl protocol::Decode for SomeUnion {
     fn decode(r: &mut protocol::Reader<'_>) -> Result<Self, protocol::ProtocolError> {
-        r.enter()?;
-        let mut value = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, protocol::TType::Map) => {
-                    value = Some(SomeUnion::MapThing(protocol::Decode::decode(r)?));
-                }
-                (2, protocol::TType::String) => {
-                    value = Some(SomeUnion::StringThing(protocol::Decode::decode(r)?));
-                }
-                (3, protocol::TType::I32) => {
-                    value = Some(SomeUnion::I32Thing(protocol::Decode::decode(r)?));
-                }
-                (4, protocol::TType::Struct) => {
-                    value = Some(SomeUnion::XtructThing(protocol::Decode::decode(r)?));
-                }
-                (5, protocol::TType::Struct) => {
-                    value = Some(SomeUnion::InsanityThing(protocol::Decode::decode(r)?));
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        value.ok_or(protocol::ProtocolError::InvalidData {
+        SomeUnion::decode_variant(r)?.ok_or(protocol::ProtocolError::InvalidData {
             reason: "union has no field this code knows",
         })
     }

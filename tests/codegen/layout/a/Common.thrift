@@ -1,0 +1,4 @@
+// Module `common`.
+struct Shift {
+  1: i32 start_hour
+}
