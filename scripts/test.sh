@@ -148,4 +148,10 @@ python3 scripts/golden.py --check
 section "interop"
 bash scripts/interop.sh
 
+section "rolling restarts"
+bash scripts/rolling_restart.sh
+
+section "soak (60 s)"
+bash scripts/soak.sh 60
+
 section "all passed"

@@ -201,7 +201,8 @@ fn max_connection_age_closes_an_idle_connection_between_requests() {
         answered += 1;
         thread::sleep(40 * MS);
     };
-    assert!(closed_at >= 290 * MS, "closed at {closed_at:?}");
+    // The age is jittered +-10% per connection: 270 ms at the earliest.
+    assert!(closed_at >= 265 * MS, "closed at {closed_at:?}");
     assert!(answered >= 3);
     server.wait_stats("max age close", |s| s.closed(CloseReason::MaxAge) == 1);
     assert_eq!(

@@ -1,5 +1,7 @@
 //! The server's one configuration struct.
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -29,6 +31,9 @@ pub struct Config {
     pub(crate) max_requests_per_connection: Option<u64>,
     pub(crate) max_connection_age: Option<Duration>,
     pub(crate) drain_timeout: Duration,
+    pub(crate) drain_announce: Duration,
+    #[cfg(feature = "admin")]
+    pub(crate) admin_listen: Option<SocketAddr>,
     pub(crate) limits: Limits,
     pub(crate) tcp_nodelay: bool,
     pub(crate) tcp_keepalive: Option<Keepalive>,
@@ -53,6 +58,11 @@ impl Default for Config {
             max_requests_per_connection: None,
             max_connection_age: None,
             drain_timeout: Duration::from_secs(30),
+            // 0: without a load balancer polling readiness there is nobody to tell; set it to
+            // the balancer's check interval x fall count (see docs/operations.md).
+            drain_announce: Duration::ZERO,
+            #[cfg(feature = "admin")]
+            admin_listen: None,
             limits: Limits::default()
                 .max_frame(DEFAULT_MAX_FRAME)
                 .max_depth(DEFAULT_MAX_DEPTH),
@@ -120,7 +130,9 @@ impl Config {
         self
     }
 
-    /// Sets the age after which a connection is closed once idle. Defaults to unlimited (`None`).
+    /// Sets the age after which a connection is closed once idle. Each connection's age is this
+    /// +-10% at random (gRPC's rule), so connections opened together close spread out.
+    /// Defaults to unlimited (`None`).
     pub fn max_connection_age(mut self, age: Option<Duration>) -> Self {
         self.max_connection_age = age;
         self
@@ -130,6 +142,25 @@ impl Config {
     /// Defaults to 30 s.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a shutdown keeps serving, with readiness reporting 503, before the drain
+    /// closes the listener: long enough for a load balancer's health checks to take the
+    /// instance out of rotation (its check interval x fall count). A second signal or
+    /// [`force`](super::ShutdownHandle::force) cuts it short. Defaults to 0 (drain at once).
+    pub fn drain_announce(mut self, announce: Duration) -> Self {
+        self.drain_announce = announce;
+        self
+    }
+
+    /// Serves the HTTP admin endpoint on `addr`: `/healthz`, `/readyz` (503 from the moment a
+    /// shutdown begins) and `/metrics` (Prometheus text format). It runs on its own thread and
+    /// stops with the server; bind it to loopback or an internal interface. Defaults to off
+    /// (`None`).
+    #[cfg(feature = "admin")]
+    pub fn admin_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.admin_listen = addr;
         self
     }
 
@@ -193,5 +224,39 @@ impl Config {
     /// The address to listen on.
     pub fn listen_addr(&self) -> SocketAddr {
         self.listen
+    }
+}
+
+/// How far a connection's max age strays from the configured one: +-10%, gRPC's rule
+/// (MAX_CONNECTION_AGE), so connections opened together (a pool's warm-up, a reconnect storm
+/// after a restart) do not all close, and reconnect, together.
+const MAX_AGE_JITTER: f64 = 0.10;
+
+/// `age` jittered uniformly within +-[`MAX_AGE_JITTER`] for connection `connection_id`.
+pub(crate) fn jittered_age(age: Duration, connection_id: u64) -> Duration {
+    // RandomState is seeded per process and advanced per instance: a fresh draw each call,
+    // with no random-number crate.
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(connection_id);
+    // The top 53 bits as a fraction in [0, 1).
+    let unit = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    age.mul_f64(1.0 - MAX_AGE_JITTER + 2.0 * MAX_AGE_JITTER * unit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_jitter_stays_within_ten_percent_and_spreads() {
+        let age = Duration::from_secs(100);
+        let ages: Vec<Duration> = (0..1000).map(|id| jittered_age(age, id)).collect();
+        let (low, high) = (Duration::from_secs(90), Duration::from_secs(110));
+        assert!(ages.iter().all(|a| (low..=high).contains(a)), "{ages:?}");
+        // Spread over the whole range, not clustered: some in each outer fifth.
+        assert!(ages.iter().any(|a| *a < Duration::from_secs(94)));
+        assert!(ages.iter().any(|a| *a > Duration::from_secs(106)));
+        let distinct: std::collections::HashSet<_> = ages.iter().collect();
+        assert!(distinct.len() > 990, "{} distinct ages", distinct.len());
     }
 }

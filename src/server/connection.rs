@@ -2,11 +2,11 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::debug;
 
-use super::config::Transport;
+use super::config::{jittered_age, Transport};
 use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
@@ -40,6 +40,10 @@ pub(crate) fn run(guard: &mut WorkerGuard) {
             shared.config.limits,
         ),
         born: Instant::now(),
+        max_age: shared
+            .config
+            .max_connection_age
+            .map(|age| jittered_age(age, connection.id)),
         last_read: Instant::now(),
         served: 0,
         dispatcher: Dispatcher {
@@ -62,6 +66,8 @@ struct Worker<'a> {
     /// Where messages end; keeps its place in an unframed message that is still arriving.
     deframer: Deframer,
     born: Instant,
+    /// This connection's max age: the configured one with its jitter.
+    max_age: Option<Duration>,
     /// When the read that ended the Idle wait returned: the first byte of the request.
     last_read: Instant,
     served: u64,
@@ -117,12 +123,11 @@ impl Worker<'_> {
     /// The limit that ends the connection once the requests it has read are answered: max
     /// requests, max age, or a drain. `now` is called only when an age limit is set.
     fn limit_reached(&self, now: impl FnOnce() -> Instant) -> Option<CloseReason> {
-        let config = &self.shared.config;
         if self.max_requests_reached() {
             return Some(CloseReason::MaxRequests);
         }
-        if config
-            .max_connection_age
+        if self
+            .max_age
             .is_some_and(|age| now().saturating_duration_since(self.born) >= age)
         {
             return Some(CloseReason::MaxAge);
@@ -139,9 +144,7 @@ impl Worker<'_> {
         // One clock read serves the idle deadline and the read's first wait.
         let now = Instant::now();
         let idle_deadline = deadline_after(now, config.idle_timeout);
-        let age_deadline = config
-            .max_connection_age
-            .map(|age| deadline_after(self.born, age));
+        let age_deadline = self.max_age.map(|age| deadline_after(self.born, age));
         let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
         match self.io.read_by_at(&mut self.read_buffer, deadline, now) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
@@ -178,7 +181,7 @@ impl Worker<'_> {
         loop {
             let served_before = self.served;
             let after = self.handle_buffered();
-            if let Some(reason) = self.flush() {
+            if let Some(reason) = self.flush(self.served - served_before) {
                 return Some(reason);
             }
             if after == After::Close {
@@ -240,12 +243,16 @@ impl Worker<'_> {
         }
     }
 
-    /// Writes the buffered replies with one deadline.
-    fn flush(&mut self) -> Option<CloseReason> {
+    /// Writes the buffered replies of the `answered` requests just handled, with one deadline.
+    fn flush(&mut self, answered: u64) -> Option<CloseReason> {
         if self.write_buffer.is_empty() {
+            if answered > 0 {
+                self.record_latency(Instant::now(), answered);
+            }
             return None;
         }
         let now = Instant::now();
+        self.record_latency(now, answered);
         let deadline = deadline_after(now, self.shared.config.write_timeout);
         let result = self.io.write_all_by_at(&self.write_buffer, deadline, now);
         let written = self.write_buffer.len() as u64;
@@ -260,6 +267,15 @@ impl Worker<'_> {
                 debug!("conn {}: write failed: {e}", self.connection.id);
                 Some(self.broken(CloseReason::IoError))
             }
+        }
+    }
+
+    /// Counts `requests` handled by `now`, timed from the first byte of the batch they arrived
+    /// in (receiving the rest, decode, handler, encode). It reuses clock reads the worker takes anyway.
+    fn record_latency(&self, now: Instant, requests: u64) {
+        if requests > 0 {
+            let took = now.saturating_duration_since(self.last_read);
+            self.dispatcher.stats.latency.record(took, requests);
         }
     }
 

@@ -10,7 +10,7 @@ use log::{debug, warn};
 
 use super::processor::CallContext;
 use super::router::Router;
-use super::stats::RequestCounters;
+use super::stats::{Outcome, RequestCounters};
 use crate::protocol::{
     begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits,
     MessageHeader, MessageType, ProtocolError, Reader, TType,
@@ -80,7 +80,8 @@ impl Dispatcher<'_> {
             }
         };
         let body_start = out.len();
-        let Some((processor, method)) = self.router.route(header.name) else {
+        let Some((processor, method, slot)) = self.router.route_slot(header.name) else {
+            self.stats.unknown_methods.fetch_add(1, Relaxed);
             // Skipping the arguments checks the message is well formed before answering.
             if let Err(e) = reader.skip(TType::Struct) {
                 return self.undecodable(out, body_start, oneway, &header, &e);
@@ -106,11 +107,18 @@ impl Dispatcher<'_> {
             Ok(Ok(())) => {
                 if oneway {
                     out.truncate(body_start);
+                    self.stats.count_method(slot, Outcome::Oneway);
+                } else {
+                    self.stats.count_method(slot, Outcome::Ok);
                 }
                 After::Continue
             }
-            Ok(Err(e)) => self.undecodable(out, body_start, oneway, &routed, &e),
+            Ok(Err(e)) => {
+                self.stats.count_method(slot, Outcome::BadArguments);
+                self.undecodable(out, body_start, oneway, &routed, &e)
+            }
             Err(payload) => {
+                self.stats.count_method(slot, Outcome::Panic);
                 self.stats.panics.fetch_add(1, Relaxed);
                 out.truncate(body_start);
                 let what = panic_message(payload.as_ref());

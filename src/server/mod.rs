@@ -7,10 +7,14 @@
 //! [`drain_on_signals`]) drains: listener closed, idle connections closed at once, busy ones
 //! after their request, the rest forced at the drain deadline.
 
+#[cfg(feature = "admin")]
+mod admin;
 mod capacity;
 mod config;
 mod connection;
 mod dispatch;
+#[cfg(feature = "admin")]
+mod metrics;
 mod processor;
 mod router;
 #[allow(clippy::module_inception)]

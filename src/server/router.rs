@@ -18,8 +18,12 @@ pub struct Router {
     processors: Vec<Arc<dyn Processor>>,
     /// Service name to index in `processors`.
     by_service: Table<usize>,
-    /// Method name to the one processor that has it, `None` when several do.
-    by_method: Table<Option<usize>>,
+    /// Method name to the one processor that has it and the method's slot, `None` when
+    /// several processors have it.
+    by_method: Table<Option<(usize, usize)>>,
+    /// The first method slot of each processor: its methods take the slots from there on, in
+    /// the order of `method_names` (slots number the per-method counters).
+    slot_base: Vec<usize>,
 }
 
 /// Tables this short are scanned in order: cheaper than a binary search's bookkeeping.
@@ -143,36 +147,58 @@ impl Router {
 
     fn rebuild_methods(&mut self) {
         self.by_method.clear();
+        self.slot_base.clear();
+        let mut next_slot = 0;
         for (index, processor) in self.processors.iter().enumerate() {
-            for &method in processor.method_names() {
+            self.slot_base.push(next_slot);
+            for (position, &method) in processor.method_names().iter().enumerate() {
+                let slot = next_slot + position;
                 match self.by_method.get_mut(method) {
                     Some(owner) => {
-                        if *owner != Some(index) {
+                        if owner.is_some_and(|(owner, _)| owner != index) {
                             *owner = None;
                         }
                     }
-                    None => self.by_method.insert(method, Some(index)),
+                    None => self.by_method.insert(method, Some((index, slot))),
                 }
             }
+            next_slot += processor.method_names().len();
         }
     }
 
     /// The processor for a request's `name` and the plain method name to hand it, or `None`
     /// when no service has that method (or a plain name is ambiguous).
     pub fn route<'n>(&self, name: &'n str) -> Option<(&dyn Processor, &'n str)> {
+        self.route_slot(name)
+            .map(|(processor, method, _)| (processor, method))
+    }
+
+    /// [`route`](Router::route), plus the method's slot among [`method_slots`]
+    /// (Router::method_slots).
+    pub(crate) fn route_slot<'n>(&self, name: &'n str) -> Option<(&dyn Processor, &'n str, usize)> {
         match name.split_once(':') {
             Some((service, method)) => {
-                let processor = &self.processors[self.by_service.get(service)?];
-                processor
-                    .method_names()
-                    .contains(&method)
-                    .then_some((processor.as_ref(), method))
+                let index = self.by_service.get(service)?;
+                let processor = &self.processors[index];
+                let position = processor.method_names().iter().position(|&m| m == method)?;
+                Some((processor.as_ref(), method, self.slot_base[index] + position))
             }
             None => {
-                let index = self.by_method.get(name)??;
-                Some((self.processors[index].as_ref(), name))
+                let (index, slot) = self.by_method.get(name)??;
+                Some((self.processors[index].as_ref(), name, slot))
             }
         }
+    }
+
+    /// (service, method) of every method slot, in slot order.
+    pub(crate) fn method_slots(&self) -> Vec<(&'static str, &'static str)> {
+        self.processors
+            .iter()
+            .flat_map(|processor| {
+                let service = processor.service_name();
+                processor.method_names().iter().map(move |&m| (service, m))
+            })
+            .collect()
     }
 
     /// Whether no service is registered.
@@ -226,6 +252,25 @@ mod tests {
         assert!(router.route("A:b").is_none());
         assert!(router.route("C:ping").is_none());
         assert!(router.route("nope").is_none());
+    }
+
+    #[test]
+    fn slots_number_every_method_once_whichever_way_it_is_called() {
+        let router = Router::new()
+            .service(Named("A", &["ping", "a"]))
+            .service(Named("B", &["ping", "b"]));
+        let slots = router.method_slots();
+        assert_eq!(
+            slots,
+            [("A", "ping"), ("A", "a"), ("B", "ping"), ("B", "b")]
+        );
+        let slot = |name| router.route_slot(name).map(|(_, _, slot)| slot);
+        assert_eq!(slot("a"), Some(1));
+        assert_eq!(slot("A:a"), Some(1));
+        assert_eq!(slot("b"), Some(3));
+        assert_eq!(slot("B:ping"), Some(2));
+        assert_eq!(slot("A:ping"), Some(0));
+        assert_eq!(slot("ping"), None);
     }
 
     #[test]

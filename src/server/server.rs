@@ -14,6 +14,8 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::Mutex;
 use socket2::{Domain, Protocol, Socket, Type};
 
+#[cfg(feature = "admin")]
+use super::admin::Admin;
 use super::capacity::ThreadCapacity;
 use super::config::Config;
 use super::connection;
@@ -59,6 +61,9 @@ pub struct Server {
     listener: TcpListener,
     poll: Poll,
     local_addr: SocketAddr,
+    /// The admin endpoint; it serves from `bind` and stops when `run` returns (or on drop).
+    #[cfg(feature = "admin")]
+    admin: Option<Admin>,
 }
 
 impl fmt::Debug for Server {
@@ -75,6 +80,7 @@ impl fmt::Debug for Server {
 pub struct ShutdownHandle {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
 }
 
 impl fmt::Debug for ShutdownHandle {
@@ -99,7 +105,8 @@ pub struct DrainReport {
     pub completed: u64,
     /// Connections still open at the drain deadline (or a second signal), closed by force.
     pub forced: u64,
-    /// From the shutdown request to the last connection closed (or forced).
+    /// From the start of the drain (after any announce) to the last connection closed (or
+    /// forced).
     pub duration: Duration,
     /// The counters at the end.
     pub stats: StatsSnapshot,
@@ -147,13 +154,14 @@ impl Server {
         let capacity = ThreadCapacity::detect(config.worker_stack_size);
         info!("thread capacity {capacity}");
         let connection_cap = config.max_connections.min(capacity.threads);
-        let stats = Stats::default();
+        let router: Router = router.into();
+        let stats = Stats::new(router.method_slots().len());
         stats
             .thread_capacity
             .store(capacity.threads.try_into().unwrap_or(u64::MAX), SeqCst);
         let shared = Arc::new(Shared {
             config,
-            router: router.into(),
+            router,
             stats,
             registry: Mutex::new(Registry::default()),
             shutdown_requested: AtomicBool::new(false),
@@ -165,12 +173,28 @@ impl Server {
             connection_cap,
             waker,
         });
+        #[cfg(feature = "admin")]
+        let admin = match shared.config.admin_listen {
+            Some(addr) => Some(Admin::start(addr, Arc::clone(&shared))?),
+            None => None,
+        };
         Ok(Server {
             shared,
             listener,
             poll,
             local_addr,
+            #[cfg(feature = "admin")]
+            admin,
         })
+    }
+
+    /// The admin endpoint's bound address, when
+    /// [`Config::admin_listen`](super::Config::admin_listen) set one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        #[cfg(feature = "admin")]
+        return self.admin.as_ref().map(Admin::local_addr);
+        #[cfg(not(feature = "admin"))]
+        None
     }
 
     /// The bound address (the real port when the config asked for port 0).
@@ -189,6 +213,7 @@ impl Server {
         ShutdownHandle {
             shared: Arc::clone(&self.shared),
             local_addr: self.local_addr,
+            admin_addr: self.admin_addr(),
         }
     }
 
@@ -200,6 +225,8 @@ impl Server {
             listener,
             poll,
             local_addr,
+            #[cfg(feature = "admin")]
+            admin,
         } = self;
         info!("listening on {local_addr}");
         let mut acceptor = Acceptor {
@@ -220,6 +247,8 @@ impl Server {
             warn!("accept loop failed: {e}; draining");
         }
         let report = acceptor.drain();
+        #[cfg(feature = "admin")]
+        drop(admin);
         served.map(|()| report)
     }
 }
@@ -254,8 +283,11 @@ impl SpawnBackoff {
 }
 
 impl ShutdownHandle {
-    /// Starts a graceful drain: the listener closes, idle connections close at once, busy ones
-    /// after their request. Returns at once; [`Server::run`] returns when the drain is done.
+    /// Starts a graceful shutdown: for the configured
+    /// [`drain_announce`](super::Config::drain_announce) the server keeps serving while it
+    /// reports not ready, then it drains: the listener closes, idle connections close at once,
+    /// busy ones after their request. Returns at once; [`Server::run`] returns when the drain
+    /// is done.
     pub fn shutdown(&self) {
         self.shared.shutdown_requested.store(true, SeqCst);
         self.shared.wake();
@@ -278,6 +310,12 @@ impl ShutdownHandle {
         self.shared.connection_cap
     }
 
+    /// Whether the server wants new connections: true until a shutdown is requested, false
+    /// from then on, through the announce phase and the drain (what `/readyz` reports).
+    pub fn is_ready(&self) -> bool {
+        self.shared.phase() == Phase::Serving
+    }
+
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.stats.snapshot()
@@ -286,6 +324,50 @@ impl ShutdownHandle {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The admin endpoint's bound address, if the server has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
+    }
+}
+
+/// Where a server is between start and stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Accepting and serving; ready.
+    Serving,
+    /// A shutdown was requested: still accepting and serving for `drain_announce`, not ready.
+    Announcing,
+    /// The listener is closed and connections are closing.
+    Draining,
+}
+
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl Phase {
+    /// Every phase, in order.
+    pub const ALL: [Phase; 3] = [Phase::Serving, Phase::Announcing, Phase::Draining];
+
+    /// The label value in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Serving => "serving",
+            Phase::Announcing => "announcing",
+            Phase::Draining => "draining",
+        }
+    }
+}
+
+impl Shared {
+    /// The phase now, read from the flags the accept loop and the drainer set.
+    pub(crate) fn phase(&self) -> Phase {
+        if self.draining.load(SeqCst) {
+            Phase::Draining
+        } else if self.shutdown_requested.load(SeqCst) {
+            Phase::Announcing
+        } else {
+            Phase::Serving
+        }
     }
 }
 
@@ -324,9 +406,19 @@ impl Acceptor {
             .config
             .stats_interval
             .map(|i| Instant::now() + i);
+        let mut announce_until = None;
         loop {
             if self.shared.shutdown_requested.load(SeqCst) {
-                return Ok(());
+                let until = *announce_until.get_or_insert_with(|| {
+                    let announce = self.shared.config.drain_announce;
+                    if !announce.is_zero() {
+                        info!("shutdown: announcing the drain for {announce:?} before it starts");
+                    }
+                    Instant::now() + announce
+                });
+                if Instant::now() >= until || self.shared.force_requested.load(SeqCst) {
+                    return Ok(());
+                }
             }
             self.retry_waiting();
             self.update_registration()?;
@@ -335,11 +427,16 @@ impl Acceptor {
             }
             // Accepting may have filled the last slot or hit EMFILE.
             self.update_registration()?;
-            let timeout = [self.retry_at, self.spawn.retry_at, self.next_stats]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|at| at.saturating_duration_since(Instant::now()));
+            let timeout = [
+                self.retry_at,
+                self.spawn.retry_at,
+                self.next_stats,
+                announce_until,
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|at| at.saturating_duration_since(Instant::now()));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
 
 /// Why a connection was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,6 +76,95 @@ impl fmt::Display for CloseReason {
 /// different shards, so they do not bounce one cache line between cores on every request.
 const SHARDS: usize = 16;
 
+/// How a routed request ended, for the per-method counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A reply was sent (a result or an exception the IDL declares).
+    Ok,
+    /// A oneway request was handled (no reply).
+    Oneway,
+    /// The arguments could not be decoded: PROTOCOL_ERROR and the connection closed.
+    BadArguments,
+    /// The handler panicked: INTERNAL_ERROR.
+    Panic,
+}
+
+// The names and sums serve the admin endpoint's metrics.
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl Outcome {
+    /// Every outcome, in counter order.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Oneway,
+        Outcome::BadArguments,
+        Outcome::Panic,
+    ];
+
+    /// The label value in metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Oneway => "oneway",
+            Outcome::BadArguments => "bad_arguments",
+            Outcome::Panic => "panic",
+        }
+    }
+}
+
+/// Upper bounds of the request latency buckets, in microseconds: 50 us (a loopback echo) to
+/// 10 s (the default request timeout), about three per decade as Prometheus's defaults.
+pub(crate) const LATENCY_BOUNDS_US: [u64; 16] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 10_000_000,
+];
+
+/// A latency histogram made of atomics: recording is two relaxed adds, reading sums them.
+#[derive(Debug, Default)]
+pub(crate) struct Latency {
+    /// Requests per bucket of [`LATENCY_BOUNDS_US`]; the last counts those above every bound.
+    buckets: [AtomicU64; LATENCY_BOUNDS_US.len() + 1],
+    sum_us: AtomicU64,
+}
+
+impl Latency {
+    /// Counts `requests` requests that each took `took`.
+    pub fn record(&self, took: Duration, requests: u64) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let bucket = LATENCY_BOUNDS_US.partition_point(|&bound| bound < us);
+        self.buckets[bucket].fetch_add(requests, Relaxed);
+        self.sum_us.fetch_add(us.saturating_mul(requests), Relaxed);
+    }
+}
+
+/// A latency histogram summed over shards: per-bucket counts (not cumulative) and the total.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+pub(crate) struct LatencySnapshot {
+    pub buckets: [u64; LATENCY_BOUNDS_US.len() + 1],
+    pub sum_us: u64,
+}
+
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl LatencySnapshot {
+    /// Requests recorded.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+/// One method's requests by [`Outcome`], on cache lines of its own: the shards' method arrays
+/// are separate allocations that could otherwise sit side by side on one line.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct MethodCounters([AtomicU64; Outcome::ALL.len()]);
+
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl MethodCounters {
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.0[outcome as usize].load(Relaxed)
+    }
+}
+
 /// The live counters.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
@@ -103,9 +193,74 @@ pub(crate) struct RequestCounters {
     pub panics: AtomicU64,
     pub bytes_in: AtomicU64,
     pub bytes_out: AtomicU64,
+    /// Requests whose method no service has.
+    pub unknown_methods: AtomicU64,
+    /// Handling time of requests, from the read that completed them to their reply's write.
+    pub latency: Latency,
+    /// Per method slot of the router (see `Router::method_slots`), by outcome.
+    pub methods: Box<[MethodCounters]>,
+}
+
+impl RequestCounters {
+    /// Counts a routed request's `outcome` for method `slot`.
+    pub fn count_method(&self, slot: usize, outcome: Outcome) {
+        if let Some(method) = self.methods.get(slot) {
+            method.0[outcome as usize].fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// The readers of the per-method and latency counters, which only the admin endpoint's
+/// metrics show.
+#[cfg_attr(not(feature = "admin"), allow(dead_code))]
+impl Stats {
+    /// Requests per method slot and outcome, summed over shards.
+    pub fn method_counts(&self) -> Vec<[u64; Outcome::ALL.len()]> {
+        let slots = self.shards[0].methods.len();
+        let mut counts = vec![[0; Outcome::ALL.len()]; slots];
+        for shard in &self.shards {
+            for (sum, method) in counts.iter_mut().zip(shard.methods.iter()) {
+                for (slot, outcome) in sum.iter_mut().zip(Outcome::ALL) {
+                    *slot += method.count(outcome);
+                }
+            }
+        }
+        counts
+    }
+
+    /// Requests for methods no service has.
+    pub fn unknown_methods(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.unknown_methods.load(Relaxed))
+            .sum()
+    }
+
+    /// The latency histogram, summed over shards.
+    pub fn latency(&self) -> LatencySnapshot {
+        let mut snapshot = LatencySnapshot::default();
+        for shard in &self.shards {
+            for (sum, bucket) in snapshot.buckets.iter_mut().zip(&shard.latency.buckets) {
+                *sum += bucket.load(Relaxed);
+            }
+            snapshot.sum_us += shard.latency.sum_us.load(Relaxed);
+        }
+        snapshot
+    }
 }
 
 impl Stats {
+    /// Counters for a router with `method_slots` methods.
+    pub fn new(method_slots: usize) -> Stats {
+        let mut stats = Stats::default();
+        for shard in &mut stats.shards {
+            shard.methods = (0..method_slots)
+                .map(|_| MethodCounters::default())
+                .collect();
+        }
+        stats
+    }
+
     pub fn count_close(&self, reason: CloseReason) {
         self.closed[reason.index()].fetch_add(1, Relaxed);
     }
@@ -240,5 +395,37 @@ mod tests {
         assert_eq!(snapshot.busy, 3 * SHARDS as u64 - 1);
         assert_eq!(snapshot.oneway, 1);
         assert!(!std::ptr::eq(stats.shard(1), stats.shard(2)));
+    }
+
+    #[test]
+    fn latency_lands_in_the_first_bucket_not_below_it() {
+        let stats = Stats::default();
+        stats.shard(0).latency.record(Duration::from_micros(50), 1);
+        stats.shard(1).latency.record(Duration::from_micros(51), 2);
+        stats.shard(2).latency.record(Duration::from_secs(60), 1);
+        let latency = stats.latency();
+        assert_eq!(latency.buckets[0], 1, "50 us is within the 50 us bucket");
+        assert_eq!(latency.buckets[1], 2);
+        assert_eq!(
+            latency.buckets[LATENCY_BOUNDS_US.len()],
+            1,
+            "above every bound"
+        );
+        assert_eq!(latency.count(), 4);
+        assert_eq!(latency.sum_us, 50 + 2 * 51 + 60_000_000);
+    }
+
+    #[test]
+    fn method_counts_sum_shards_and_ignore_unknown_slots() {
+        let stats = Stats::new(2);
+        stats.shard(0).count_method(1, Outcome::Ok);
+        stats.shard(5).count_method(1, Outcome::Ok);
+        stats.shard(7).count_method(0, Outcome::Panic);
+        stats.shard(7).count_method(9, Outcome::Ok);
+        let counts = stats.method_counts();
+        assert_eq!(counts.len(), 2);
+        assert_eq!(counts[1][Outcome::Ok as usize], 2);
+        assert_eq!(counts[0][Outcome::Panic as usize], 1);
+        assert_eq!(counts[0][Outcome::Ok as usize], 0);
     }
 }

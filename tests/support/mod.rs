@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod http;
 #[cfg(feature = "cli")]
 pub mod process;
 pub mod wire;

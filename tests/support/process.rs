@@ -12,6 +12,9 @@ pub struct ServeProcess {
     pub child: Child,
     /// The address from its `listening on ADDR` line.
     pub addr: SocketAddr,
+    /// The admin endpoint's address from its `admin on http://ADDR` line, when started with
+    /// `--admin-listen`.
+    pub admin: Option<SocketAddr>,
 }
 
 impl ServeProcess {
@@ -26,6 +29,7 @@ impl ServeProcess {
 
     /// Runs a command that ends up exec'ing `tether serve` (e.g. under `bash -c 'ulimit ...'`).
     pub fn start_command(command: &mut Command) -> ServeProcess {
+        let wants_admin = command.get_args().any(|arg| arg == "--admin-listen");
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -43,9 +47,16 @@ impl ServeProcess {
             .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
             .parse()
             .expect("an address");
+        let admin = wants_admin.then(|| {
+            let line = lines.next().expect("an admin line").expect("read stdout");
+            line.strip_prefix("admin on http://")
+                .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+                .parse()
+                .expect("an admin address")
+        });
         // Keep draining stdout so the child never blocks on a full pipe.
         thread::spawn(move || for _ in lines {});
-        ServeProcess { child, addr }
+        ServeProcess { child, addr, admin }
     }
 
     /// The child's process id.

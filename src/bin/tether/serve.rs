@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// Log server statistics at this interval (default off).
     #[arg(long, value_parser = parse_duration)]
     pub stats_interval: Option<Duration>,
+    /// Serve HTTP /healthz, /readyz and /metrics on this address (default off).
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// On SIGTERM, keep serving this long while /readyz answers 503, then drain (default 0s).
+    #[arg(long, value_parser = parse_duration)]
+    pub drain_announce: Option<Duration>,
 }
 
 /// `--transport` values of `tether serve`.
@@ -105,6 +111,21 @@ fn config(args: &ServeArgs) -> Config {
     if let Some(bytes) = args.max_frame {
         config = config.max_frame(bytes);
     }
+    if let Some(t) = args.drain_announce {
+        config = config.drain_announce(t);
+    }
+    config_admin(config, args)
+}
+
+#[cfg(feature = "admin")]
+fn config_admin(config: Config, args: &ServeArgs) -> Config {
+    config.admin_listen(args.admin_listen)
+}
+
+/// Without the `admin` feature the flag is still parsed (the CLI is a contract) but refused
+/// in `serve`.
+#[cfg(not(feature = "admin"))]
+fn config_admin(config: Config, _: &ServeArgs) -> Config {
     config
 }
 
@@ -122,6 +143,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
+    if cfg!(not(feature = "admin")) && args.admin_listen.is_some() {
+        return Err(io::Error::other(
+            "--admin-listen needs tether built with the `admin` feature",
+        ));
+    }
     let router = Router::new().service(EchoProcessor::new(EchoService));
     let server = Server::bind(config(args), router)?;
     log::info!(
@@ -133,6 +159,9 @@ fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
     // The contract with scripts and tests: this is the first stdout line, flushed at once.
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "listening on {}", server.local_addr())?;
+    if let Some(addr) = server.admin_addr() {
+        writeln!(stdout, "admin on http://{addr}")?;
+    }
     stdout.flush()?;
     drop(stdout);
     server.run()
