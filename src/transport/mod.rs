@@ -1,12 +1,18 @@
-//! Messages over byte streams: framing (pure, in [`frame`]), socket options, read buffers and
-//! deadline-bounded socket I/O.
+//! Messages over byte streams: framing (pure, in [`frame`]), THeader frames (pure), socket
+//! options, read buffers and deadline-bounded socket I/O.
 
 mod buffer;
 mod deadline;
 pub mod frame;
+mod header;
 mod socket;
 
 pub use buffer::ReadBuffer;
 pub use deadline::{DeadlineError, DeadlineStream};
 pub use frame::{detect, parse, parse_framed, parse_unframed, FrameStatus, Framing};
+pub use header::{
+    begin_header_frame, encode_header_frame, finish_header_frame, is_header_frame,
+    parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderProtocol,
+    HeaderStatus, InfoHeaders, HEADER_MAGIC,
+};
 pub use socket::{configure, Keepalive};
