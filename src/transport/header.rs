@@ -11,7 +11,8 @@
 //! Info headers (block id 1: a varint count of varint-length key and value byte strings) carry
 //! metadata such as Envoy's `:drain`. Parsing borrows everything from the input except an
 //! inflated payload, which is capped at the frame limit, so memory grows with the bytes received
-//! (or, for zlib, at most to `max_frame`), never with a size a peer declared.
+//! (or, for zlib, at most to `max_frame` plus the inflater's 32 KiB window and tables), never
+//! with a size a peer declared.
 
 use std::borrow::Cow;
 use std::fmt;
