@@ -17,7 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:9090".to_owned());
     let message = args.next().unwrap_or_else(|| "hello".to_owned());
 
-    // Several endpoints may be given; calls go round-robin over them.
+    // Several endpoints may be given; each new connection goes to the less loaded of two picked
+    // at random, and an endpoint failing 5 times in a row is skipped for a while.
     let config = PoolConfig::default()
         .max_active(4)
         .connection(ConnectionConfig::default().call_timeout(Duration::from_secs(2)));

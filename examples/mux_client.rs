@@ -7,10 +7,10 @@
 //! ```
 //!
 //! Runs echo calls for a bounded time on (1) one [`Connection`], one call at a time, (2) one
-//! [`MuxConnection`] shared by `--callers` threads, (3) one [`MuxConnection`] with one thread
-//! keeping `--callers` pending calls (queue until the window is full, flush once, wait for the
-//! oldest), and, for context, (4) a [`Pool`] giving each of the `--callers` threads its own
-//! connection; prints calls per second for each.
+//! [`MuxConnection`], first with one caller, then shared by `--callers` threads (its counters
+//! printed), (3) one [`MuxConnection`] with one thread keeping `--callers` pending calls (queue
+//! until the window is full, flush once, wait for the oldest), and, for context, (4) a [`Pool`]
+//! giving each of the `--callers` threads its own connection; prints calls per second for each.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -167,14 +167,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         drive(echo_client(single), 1, o.run_for, o.payload),
     );
 
-    let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config.clone()))?;
-    let mux: Arc<dyn Channel> = Arc::new(mux);
+    let mux = Arc::new(MuxConnection::connect(
+        &o.addr,
+        MuxConfig::default().connection(config.clone()),
+    )?);
+    let alone = report(
+        "one mux connection, 1 caller",
+        drive(echo_client(mux.clone()), 1, o.run_for, o.payload),
+    );
     let label = format!("one mux connection, {} callers", o.callers);
     let multiplexed = report(
         &label,
-        drive(echo_client(mux), o.callers, o.run_for, o.payload),
+        drive(echo_client(mux.clone()), o.callers, o.run_for, o.payload),
     );
     println!("mux threads / serial: {:.2}x", multiplexed / serial);
+    println!("mux threads / mux 1 caller: {:.2}x", multiplexed / alone);
+    println!("  {:?}", mux.stats());
 
     let mux = MuxConnection::connect(&o.addr, MuxConfig::default().connection(config.clone()))?;
     let label = format!("one mux connection, 1 thread, {} pending", o.callers);

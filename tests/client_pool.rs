@@ -1,17 +1,23 @@
 //! `Pool` against scripted loopback peers (tests/support/client.rs): the peek, the retry rule,
-//! ejection, round-robin, max_active waits, idle timeout, lifetime and the reaper.
+//! ejection, power of two choices, max_active waits, idle timeout, lifetime and the reaper; and
+//! against the real tether server: the keep-alive contract (peek, retry keeping its slot, one
+//! deadline, budget) and an endpoint killed and restarted.
 
 mod support;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tether::client::{Channel, ClientError, Pool, PoolConfig};
+use tether::client::{Channel, ClientError, Pool, PoolConfig, RetryBudgetConfig};
+use tether::server::Config;
+use tether::services::echo::EchoClient;
 
 use support::client::*;
+use support::TestServer;
 
 #[test]
 fn pool_peek_finds_a_peer_fin_before_reuse() {
@@ -33,8 +39,9 @@ fn pool_peek_finds_a_peer_fin_before_reuse() {
     let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
     pool.call("echo", &Payload(b"1".to_vec())).unwrap();
     peer_closed.recv_timeout(Duration::from_secs(2)).unwrap();
-    // Loopback delivers the FIN at once; give a loaded machine a moment anyway.
-    thread::sleep(Duration::from_millis(20));
+    // Past the idle pause after which a connection is peeked (50 ms); loopback delivers the FIN
+    // at once.
+    thread::sleep(Duration::from_millis(100));
     let body = pool.call("echo", &Payload(b"2".to_vec())).unwrap();
     assert_eq!(payload_of(&body), b"2");
     let stats = pool.stats();
@@ -112,7 +119,7 @@ fn pool_never_retries_on_a_fresh_connection_or_after_a_timeout() {
 }
 
 #[test]
-fn pool_ejects_an_endpoint_that_refuses() {
+fn pool_ejects_an_endpoint_after_five_refused_connects() {
     let dead = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -122,14 +129,39 @@ fn pool_ejects_an_endpoint_that_refuses() {
             answer(&mut s, &call);
         }
     });
+    // No idle connections kept: every call dials, so the refusing endpoint keeps being picked
+    // (half the time, at equal load) until it is ejected.
     let config = PoolConfig::default().connection(fast()).max_idle(0);
     let pool = Pool::new([dead.to_string(), live.to_string()], config).unwrap();
-    for i in 0..6u8 {
+    for i in 0..60u8 {
         let body = pool.call("echo", &Payload(vec![i])).unwrap();
         assert_eq!(payload_of(&body), vec![i]);
     }
-    // The refusing endpoint is tried once, then skipped while ejected.
-    assert_eq!(pool.stats().connect_failures, 1, "{:?}", pool.stats());
+    // Five refusals in a row eject it; for the 5 s that follow it is not dialled again.
+    let stats = pool.stats();
+    assert_eq!(
+        (stats.connect_failures, stats.ejections, stats.ejected),
+        (5, 1, 1),
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn pool_with_every_endpoint_ejected_tries_them_anyway() {
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = PoolConfig::default()
+        .connection(fast())
+        .ejection_threshold(1);
+    let pool = Pool::new([dead.to_string()], config).unwrap();
+    for _ in 0..3 {
+        let result = pool.call("echo", &Payload(vec![1]));
+        assert!(matches!(result, Err(ClientError::Connect(_))), "{result:?}");
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.connect_failures, stats.ejected), (3, 1), "{stats:?}");
 }
 
 #[test]
@@ -211,27 +243,45 @@ fn pool_closes_connections_past_idle_timeout_or_lifetime() {
 }
 
 #[test]
-fn pool_spreads_new_connections_round_robin() {
-    let counter = |hits: Arc<std::sync::atomic::AtomicUsize>| {
+fn pool_dials_the_endpoint_with_fewer_outstanding_calls() {
+    let counter = |hits: Arc<AtomicUsize>, delay: Duration| {
         move |i: usize, s: TcpStream| {
-            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            answering(Duration::ZERO)(i, s)
+            hits.fetch_add(1, Ordering::SeqCst);
+            answering(delay)(i, s)
         }
     };
-    let hits_a = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let hits_b = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let (a, _peer_a) = peer(counter(hits_a.clone()));
-    let (b, _peer_b) = peer(counter(hits_b.clone()));
-    // No idle connections kept: every call opens one, so every call shows the rotation.
-    let config = PoolConfig::default().connection(fast()).max_idle(0);
-    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
-    for i in 0..6u8 {
+    let hits_slow = Arc::new(AtomicUsize::new(0));
+    let hits_fast = Arc::new(AtomicUsize::new(0));
+    let (slow, _peer_slow) = peer(counter(hits_slow.clone(), Duration::from_millis(400)));
+    let (fast_peer, _peer_fast) = peer(counter(hits_fast.clone(), Duration::ZERO));
+    // No idle connections kept: every call dials, so every call shows the choice.
+    let config = PoolConfig::default()
+        .connection(fast().call_timeout(Duration::from_secs(3)))
+        .max_idle(0);
+    let pool = Pool::new([slow.to_string(), fast_peer.to_string()], config).unwrap();
+    // Calls until one sits on the slow endpoint (each lands on either at equal load).
+    let accepted = || hits_slow.load(Ordering::SeqCst) + hits_fast.load(Ordering::SeqCst);
+    let mut slow_call = None;
+    for _ in 0..50 {
+        let before = accepted();
+        let pool = pool.clone();
+        let call = thread::spawn(move || pool.call("echo", &Payload(b"slow?".to_vec())));
+        assert!(support::wait_until(Duration::from_secs(2), || accepted() > before));
+        if hits_slow.load(Ordering::SeqCst) > 0 {
+            slow_call = Some(call);
+            break;
+        }
+        call.join().unwrap().unwrap();
+    }
+    let slow_call = slow_call.expect("one of 50 calls picked the slow endpoint");
+    // With one call outstanding there and none on the other, both choices compare the two.
+    let before = hits_fast.load(Ordering::SeqCst);
+    for i in 0..5u8 {
         pool.call("echo", &Payload(vec![i])).unwrap();
     }
-    let hits =
-        |h: &Arc<std::sync::atomic::AtomicUsize>| h.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!((hits(&hits_a), hits(&hits_b)), (3, 3));
-    assert_eq!(pool.stats().discarded_surplus, 6);
+    assert_eq!(hits_fast.load(Ordering::SeqCst) - before, 5);
+    assert_eq!(hits_slow.load(Ordering::SeqCst), 1);
+    slow_call.join().unwrap().unwrap();
 }
 
 #[test]
@@ -253,7 +303,8 @@ fn pool_peek_discards_a_connection_holding_stray_bytes() {
     let pool = Pool::new([addr.to_string()], PoolConfig::default().connection(fast())).unwrap();
     pool.call("echo", &Payload(b"1".to_vec())).unwrap();
     go.send(()).unwrap();
-    thread::sleep(Duration::from_millis(50));
+    // Past the idle pause after which a connection is peeked (50 ms).
+    thread::sleep(Duration::from_millis(100));
     pool.call("echo", &Payload(b"2".to_vec())).unwrap();
     let stats = pool.stats();
     assert_eq!((stats.discarded_stale, stats.created), (1, 2), "{stats:?}");
@@ -280,4 +331,209 @@ fn pool_reaper_thread_closes_expired_idle_connections_of_an_unused_pool() {
     assert!(closed_at - returned >= Duration::from_millis(90));
     let stats = pool.stats();
     assert_eq!((stats.idle, stats.discarded_expired), (0, 1), "{stats:?}");
+}
+
+fn idle_closing_server() -> TestServer {
+    TestServer::start(Config::default().idle_timeout(Duration::from_millis(300)))
+}
+
+fn echo_pool(addrs: &[std::net::SocketAddr], config: PoolConfig) -> EchoClient<Pool> {
+    EchoClient::new(Pool::new(addrs.iter().map(|a| a.to_string()), config).unwrap())
+}
+
+/// One echo every `every`, `calls` times; returns how many failed.
+fn paced_calls(client: &EchoClient<Pool>, calls: usize, every: Duration) -> usize {
+    let mut errors = 0;
+    for i in 0..calls {
+        if i > 0 {
+            thread::sleep(every);
+        }
+        let payload = format!("call {i}").into_bytes();
+        match client.echo(payload.clone()) {
+            Ok(reply) => assert_eq!(reply, payload),
+            Err(_) => errors += 1,
+        }
+    }
+    errors
+}
+
+/// The field failure: the server closes idle connections after 300 ms, a call comes every
+/// 400 ms, so every reuse meets a connection the server already closed.
+#[test]
+fn pool_finds_the_servers_idle_close_before_every_reuse() {
+    let server = idle_closing_server();
+    let client = echo_pool(&[server.addr], PoolConfig::default().connection(fast()));
+    let errors = paced_calls(&client, 10, Duration::from_millis(400));
+    let stats = client.channel().stats();
+    assert_eq!(errors, 0, "{stats:?}");
+    // 9 reuses, each after the server's idle close (slack for a late close on a loaded box).
+    assert!(stats.discarded_stale + stats.retries >= 7, "{stats:?}");
+}
+
+/// Proves the test above is real: with the connection config's retry switch off (no peek, no
+/// retry: the naive client) the failures show.
+#[test]
+fn pool_without_retry_fails_after_the_servers_idle_close() {
+    let server = idle_closing_server();
+    let config = PoolConfig::default().connection(fast().retry(false));
+    let client = echo_pool(&[server.addr], config);
+    let errors = paced_calls(&client, 10, Duration::from_millis(400));
+    let stats = client.channel().stats();
+    // Every reuse fails and drops its connection, so the next call connects afresh.
+    assert!(errors >= 3, "only {errors} errors: {stats:?}");
+    assert_eq!((stats.discarded_stale, stats.retries), (0, 0), "{stats:?}");
+}
+
+/// Six callers share one slot on a server that closes every connection after one reply: nearly
+/// every call meets a closed connection and is retried while others wait for the slot. The
+/// retry keeps the slot, so no call waits twice, and each ends within its one deadline.
+#[test]
+fn pool_retry_at_max_active_keeps_its_slot_and_its_deadline() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let timeout = Duration::from_secs(1);
+    let config = PoolConfig::default()
+        .connection(fast().call_timeout(timeout))
+        .max_active(1)
+        .wait_timeout(timeout);
+    let client = Arc::new(echo_pool(&[server.addr], config));
+    let stop = Instant::now() + Duration::from_secs(10);
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let client = client.clone();
+            thread::spawn(move || {
+                let mut slowest = Duration::ZERO;
+                for i in 0..15 {
+                    if Instant::now() >= stop {
+                        break;
+                    }
+                    let payload = format!("{t}/{i}").into_bytes();
+                    let started = Instant::now();
+                    let result = client.echo(payload.clone());
+                    slowest = slowest.max(started.elapsed());
+                    assert_eq!(result.unwrap(), payload);
+                }
+                slowest
+            })
+        })
+        .collect();
+    let slowest = threads
+        .into_iter()
+        .map(|t| t.join().unwrap())
+        .max()
+        .unwrap();
+    let stats = client.channel().stats();
+    eprintln!("max_active 1, 6 callers: slowest call {slowest:?}, {stats:?}");
+    assert!(stats.retries >= 10, "{stats:?}");
+    assert_eq!(stats.budget_exhausted, 0, "{stats:?}");
+    // The deadline itself, plus scheduling slack for a loaded machine.
+    assert!(
+        slowest <= timeout + Duration::from_millis(250),
+        "{slowest:?}"
+    );
+    assert_eq!(stats.active, 0, "{stats:?}");
+}
+
+/// The one deadline covers a retry that waits on its handler: the stale first attempt fails at
+/// once, the retry gets what is left of the call timeout, not a new one.
+#[test]
+fn pool_retry_stays_within_the_one_call_deadline() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let timeout = Duration::from_millis(400);
+    let client = echo_pool(
+        &[server.addr],
+        PoolConfig::default().connection(fast().call_timeout(timeout)),
+    );
+    client.ping().unwrap();
+    let started = Instant::now();
+    let result = client.sleep(2000);
+    let took = started.elapsed();
+    assert!(matches!(result, Err(ClientError::Timeout)), "{result:?}");
+    assert!(took < timeout * 2 - Duration::from_millis(50), "{took:?}");
+    assert_eq!(client.channel().stats().retries, 1);
+}
+
+/// Two endpoints, one killed: calls keep succeeding on the other, the dead one is ejected after
+/// five refused connects, and after its restart the probe brings it back.
+#[test]
+fn pool_ejects_a_killed_endpoint_and_takes_it_back_after_restart() {
+    let live = TestServer::start(Config::default());
+    let doomed = TestServer::start(Config::default());
+    let doomed_addr = doomed.addr;
+    // No idle connections kept: every call dials, so the pick keeps reaching the dead one.
+    let config = PoolConfig::default()
+        .connection(fast())
+        .max_idle(0)
+        .ejection_time(Duration::from_millis(200))
+        .max_ejection_time(Duration::from_millis(400));
+    let client = echo_pool(&[live.addr, doomed_addr], config);
+    for _ in 0..10 {
+        client.ping().unwrap();
+    }
+    drop(doomed);
+    let calls_until = |what: &str, done: &dyn Fn(&tether::client::PoolStats) -> bool| {
+        let stop = Instant::now() + Duration::from_secs(5);
+        for _ in 0..2000 {
+            client.ping().unwrap();
+            if done(&client.channel().stats()) {
+                return;
+            }
+            assert!(
+                Instant::now() < stop,
+                "no {what}: {:?}",
+                client.channel().stats()
+            );
+            thread::sleep(Duration::from_millis(2));
+        }
+        panic!("no {what}: {:?}", client.channel().stats());
+    };
+    calls_until("ejection", &|s| s.ejected == 1);
+    let stats = client.channel().stats();
+    assert_eq!(
+        (stats.ejections, stats.connect_failures),
+        (1, 5),
+        "{stats:?}"
+    );
+    let restarted = TestServer::start(Config::default().listen(doomed_addr));
+    calls_until("return", &|s| s.ejected == 0);
+    // Back in the rotation: it serves calls again.
+    calls_until("calls on the restarted endpoint", &|_| {
+        restarted.stats().requests >= 3
+    });
+}
+
+/// A fleet whose every kept-alive connection fails (one reply per connection, then closed):
+/// without a budget every call would be sent twice. The budget (20% of calls, 1 retry/s of
+/// reserve over 10 s) caps the retries.
+#[test]
+fn pool_retries_are_capped_by_the_budget() {
+    let server = TestServer::start(Config::default().max_requests_per_connection(Some(1)));
+    let budget = RetryBudgetConfig::default().percent(20).min_per_second(1);
+    let config = PoolConfig::default().connection(fast().retry_budget(Some(budget)));
+    let client = echo_pool(&[server.addr], config);
+    let calls = 200;
+    let errors = (0..calls).filter(|_| client.ping().is_err()).count() as u64;
+    let stats = client.channel().stats();
+    eprintln!("pool, failing fleet: {calls} calls, {errors} errors, {stats:?}");
+    // Deposits: 20% of 200 calls = 40 retries, plus the reserve of 10.
+    assert!(stats.retries <= 50, "{stats:?}");
+    assert!(stats.retries >= 20, "{stats:?}");
+    assert!(stats.budget_exhausted > 0, "{stats:?}");
+    assert_eq!(errors, stats.budget_exhausted, "{stats:?}");
+}
+
+/// An idle connection to either endpoint is used before a new one is dialled: sequential calls
+/// over two endpoints keep to one connection (round-robin used to dial the other endpoint while
+/// this one sat idle).
+#[test]
+fn pool_uses_an_idle_connection_to_any_endpoint_before_dialing() {
+    let (a, _peer_a) = peer(answering(Duration::ZERO));
+    let (b, _peer_b) = peer(answering(Duration::ZERO));
+    let config = PoolConfig::default().connection(fast()).max_idle(1);
+    let pool = Pool::new([a.to_string(), b.to_string()], config).unwrap();
+    for i in 0..10u8 {
+        pool.call("echo", &Payload(vec![i])).unwrap();
+    }
+    let stats = pool.stats();
+    assert_eq!((stats.created, stats.reused), (1, 9), "{stats:?}");
+    assert_eq!(stats.discarded_surplus, 0, "{stats:?}");
 }

@@ -373,7 +373,12 @@ fn mux_server_killed_mid_flight_fails_every_waiting_call_at_once() {
         .expect("server exits");
     for call in waiting {
         let (result, failed_at) = call.join().unwrap();
-        assert!(matches!(result, Err(ClientError::Io(_))), "{result:?}");
+        // Lost before any reply byte on a reused socket: the retry rule sends it again, and
+        // the retry finds the port closed.
+        assert!(
+            matches!(result, Err(ClientError::Io(_) | ClientError::Connect(_))),
+            "{result:?}"
+        );
         let after = failed_at.saturating_duration_since(killed);
         assert!(
             after < Duration::from_millis(100),
@@ -382,7 +387,9 @@ fn mux_server_killed_mid_flight_fails_every_waiting_call_at_once() {
     }
     let _server = serve_process_on(&addr);
     client.ping().unwrap();
-    assert_eq!(client.channel().stats().connects, 2);
+    // 2, or 3 when a retry's connect reached the dying process's listener before it closed.
+    let connects = client.channel().stats().connects;
+    assert!((2..=3).contains(&connects), "{connects}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::protocol::{ApplicationException, Encode, ProtocolError};
+use crate::protocol::{ApplicationException, Encode, Limits, ProtocolError};
 
 /// Something that carries calls to a server: a single connection, a pool, a multiplexed
 /// connection. Generated clients are generic over it.
@@ -16,6 +16,13 @@ pub trait Channel: Send + Sync {
 
     /// Sends a oneway message; returns once it is written. No reply is read.
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError>;
+
+    /// The limits a reply's result struct is decoded with: the channel's configured ones
+    /// ([`ConnectionConfig::limits`](super::ConnectionConfig::limits)). The default, for
+    /// channels without a configuration, is [`Limits::default`].
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
 }
 
 /// A shared channel is a channel: `EchoClient<Arc<MuxConnection>>`, `EchoClient<&Pool>`.
@@ -27,6 +34,10 @@ impl<C: Channel + ?Sized> Channel for std::sync::Arc<C> {
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
         (**self).send_oneway(method, args)
     }
+
+    fn limits(&self) -> Limits {
+        (**self).limits()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &C {
@@ -37,6 +48,10 @@ impl<C: Channel + ?Sized> Channel for &C {
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
         (**self).send_oneway(method, args)
     }
+
+    fn limits(&self) -> Limits {
+        (**self).limits()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for Box<C> {
@@ -46,6 +61,10 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
 
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
         (**self).send_oneway(method, args)
+    }
+
+    fn limits(&self) -> Limits {
+        (**self).limits()
     }
 }
 

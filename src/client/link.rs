@@ -17,11 +17,43 @@ use super::ClientError;
 const READ_MIN: usize = 4096;
 /// Largest read: the buffer grows with bytes received, never with a length a peer declared.
 const READ_MAX: usize = 64 * 1024;
+/// How long a connection must have been idle before it is peeked for a FIN. 50 ms: far below
+/// any idle timeout a server closes connections at (tether's tests use 300 ms, servers seconds),
+/// so every connection a server may have closed for idleness is checked; far above the gap
+/// between back-to-back calls (microseconds), so a busy connection never pays the peek's three
+/// syscalls. A close that races a busy connection (drain, max requests) is the retry's job.
+pub(crate) const IDLE_PAUSE: Duration = Duration::from_millis(50);
 
 /// Connects to the first address of `addr` that accepts within the connect timeout, which is
 /// shared out over the addresses left to try (so one blackholed address cannot eat all of it).
 pub(crate) fn connect(addr: &str, config: &ConnectionConfig) -> Result<TcpStream, ClientError> {
-    let deadline = Instant::now() + config.connect_timeout;
+    connect_until(addr, config, Instant::now() + config.connect_timeout)
+}
+
+/// [`connect`] within a call: the connect timeout, cut short by the call's `deadline`. A connect
+/// the call's deadline cut short is the call timing out, not the endpoint failing.
+pub(crate) fn connect_before(
+    addr: &str,
+    config: &ConnectionConfig,
+    call_deadline: Instant,
+) -> Result<TcpStream, ClientError> {
+    let own_deadline = Instant::now() + config.connect_timeout;
+    if own_deadline <= call_deadline {
+        return connect_until(addr, config, own_deadline);
+    }
+    match connect_until(addr, config, call_deadline) {
+        Err(ClientError::Connect(_)) if Instant::now() >= call_deadline => {
+            Err(ClientError::Timeout)
+        }
+        other => other,
+    }
+}
+
+fn connect_until(
+    addr: &str,
+    config: &ConnectionConfig,
+    deadline: Instant,
+) -> Result<TcpStream, ClientError> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(ClientError::Connect)?
@@ -66,21 +98,37 @@ pub(crate) struct Link {
     output: Vec<u8>,
     next_seqid: i32,
     created: Instant,
+    last_used: Instant,
 }
 
 impl Link {
-    pub(crate) fn connect(addr: &str, config: &ConnectionConfig) -> Result<Link, ClientError> {
+    /// Connects within the connect timeout, outside any call.
+    pub(crate) fn open(addr: &str, config: &ConnectionConfig) -> Result<Link, ClientError> {
         Ok(Link::new(connect(addr, config)?, config.clone()))
     }
 
+    /// Connects within the connect timeout, cut short by the call's `deadline`.
+    pub(crate) fn connect(
+        addr: &str,
+        config: &ConnectionConfig,
+        deadline: Instant,
+    ) -> Result<Link, ClientError> {
+        Ok(Link::new(
+            connect_before(addr, config, deadline)?,
+            config.clone(),
+        ))
+    }
+
     pub(crate) fn new(stream: TcpStream, config: ConnectionConfig) -> Link {
+        let now = Instant::now();
         Link {
             stream,
             config,
             input: Vec::new(),
             output: Vec::new(),
             next_seqid: 0,
-            created: Instant::now(),
+            created: now,
+            last_used: now,
         }
     }
 
@@ -89,9 +137,35 @@ impl Link {
         self.created
     }
 
-    /// Sends a call and reads its reply within one deadline.
-    pub(crate) fn call(&mut self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, CallFailure> {
-        let deadline = Instant::now() + self.config.call_timeout;
+    /// How long the socket has carried nothing, as of `now`.
+    pub(crate) fn idle_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.last_used)
+    }
+
+    /// Whether the socket sat idle long enough that the peer may have closed it: then it is
+    /// peeked before a call (see [`IDLE_PAUSE`]).
+    pub(crate) fn paused(&self, now: Instant) -> bool {
+        self.idle_for(now) > IDLE_PAUSE
+    }
+
+    /// Sends a call and reads its reply before `deadline`.
+    pub(crate) fn call(
+        &mut self,
+        method: &str,
+        args: &dyn Encode,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, CallFailure> {
+        let result = self.exchange(method, args, deadline);
+        self.last_used = Instant::now();
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        method: &str,
+        args: &dyn Encode,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, CallFailure> {
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
@@ -106,10 +180,10 @@ impl Link {
         let (message, consumed) = self.read_message(deadline)?;
         let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
         self.input.drain(..consumed);
-        let body = result.map_err(|e| CallFailure::new(Stage::Reply, e))?;
         if !self.input.is_empty() {
             // One call at a time: anything past the reply is not ours and would be read as the
-            // next call's reply.
+            // next call's reply. Checked before the result, so an exception reply (which keeps
+            // the connection) cannot leave stray bytes behind either.
             return Err(CallFailure::new(
                 Stage::Reply,
                 ClientError::Protocol(ProtocolError::InvalidData {
@@ -117,16 +191,16 @@ impl Link {
                 }),
             ));
         }
-        Ok(body)
+        result.map_err(|e| CallFailure::new(Stage::Reply, e))
     }
 
-    /// Writes a oneway message within the call deadline.
+    /// Writes a oneway message before `deadline`.
     pub(crate) fn send_oneway(
         &mut self,
         method: &str,
         args: &dyn Encode,
+        deadline: Instant,
     ) -> Result<(), CallFailure> {
-        let deadline = Instant::now() + self.config.call_timeout;
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
@@ -136,8 +210,11 @@ impl Link {
             seqid,
             args,
         );
-        self.write_output(deadline)
-            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))
+        let written = self
+            .write_output(deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)));
+        self.last_used = Instant::now();
+        written
     }
 
     /// Looks for a FIN or stray bytes without blocking; a reused connection is checked so a

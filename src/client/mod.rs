@@ -3,9 +3,14 @@
 //! All three implement [`Channel`], the call trait generated clients are written against:
 //!
 //! - [`Connection`]: one socket, one call at a time; reconnects on the next call after a failure.
-//! - [`Pool`]: connections to one or more endpoints (round-robin, failing endpoints ejected for a
-//!   while), checked for a peer FIN before reuse, with the keep-alive contract's retry rule.
+//! - [`Pool`]: connections to one or more endpoints (power of two choices on outstanding calls,
+//!   failing endpoints ejected with a backoff and probed back).
 //! - [`MuxConnection`]: one socket shared by many threads, replies matched to calls by seqid.
+//!
+//! Every channel keeps the keep-alive contract (DESIGN.md): idle connections are given up before
+//! the server's idle timeout and peeked for a peer FIN after an idle pause; a call that failed on
+//! a reused connection before any reply byte arrived is retried once on a fresh one, drawing on
+//! a retry budget ([`RetryBudgetConfig`]); one deadline (the call timeout) bounds a whole call.
 //!
 //! ```no_run
 //! use tether::client::{Pool, PoolConfig};
@@ -20,6 +25,7 @@
 mod channel;
 mod config;
 mod connection;
+mod endpoint;
 mod link;
 mod message;
 mod mux;
@@ -27,7 +33,7 @@ mod pool;
 mod retry;
 
 pub use channel::{Channel, ClientError};
-pub use config::{ConnectionConfig, MuxConfig, PoolConfig};
-pub use connection::Connection;
+pub use config::{ConnectionConfig, MuxConfig, PoolConfig, RetryBudgetConfig};
+pub use connection::{Connection, ConnectionStats};
 pub use mux::{MuxConnection, MuxStats, PendingCall};
 pub use pool::{Pool, PoolStats};

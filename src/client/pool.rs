@@ -1,32 +1,38 @@
 //! [`Pool`]: reusable connections to one or more endpoints, never handing out a dead one.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 
 use log::debug;
 use parking_lot::{Condvar, Mutex};
 
-use crate::protocol::Encode;
+use crate::protocol::{Encode, Limits};
 
 use super::config::PoolConfig;
+use super::endpoint::{pick, EjectionPolicy, Endpoint, IdleLink, Outcome, Random};
 use super::link::{Link, Liveness};
-use super::retry::CallFailure;
+use super::retry::{CallFailure, Retries};
 use super::{Channel, ClientError};
 
 /// Connections to one or more endpoints, shared by any number of threads.
 ///
-/// Each call takes a connection (an idle one if there is one, checked for a peer FIN by a
-/// non-blocking peek; else a new one to the next endpoint in round-robin order), makes the call
-/// and gives the connection back, unless the call failed or timed out, in which case it is
-/// closed. A call that failed on a reused connection before any reply byte arrived is retried
-/// once on a fresh connection (the keep-alive contract in DESIGN.md). Endpoints that refuse a
-/// connect are skipped for a while. Idle connections older than the idle timeout are closed
-/// lazily, at the next checkout or return, or by [`Pool::reap`].
+/// Each call takes a pool slot (at most max_active at once), then a connection: an idle one to
+/// any healthy endpoint if there is one (checked for a peer FIN by a non-blocking peek after an
+/// idle pause), else a new one to the endpoint that power of two choices picks on outstanding
+/// calls. It makes the call and gives the connection back, unless the call failed or timed
+/// out, in which case it is closed. A call that failed on a reused connection before any reply
+/// byte arrived is sent once more on a fresh connection, keeping its slot, as the retry budget
+/// allows (the keep-alive contract in DESIGN.md). The call timeout bounds all of it.
+///
+/// An endpoint that fails 5 connects or calls in a row is ejected for a jittered backoff from
+/// 5 s doubling to 300 s, then probed by one call; if every endpoint is ejected, they are tried
+/// anyway. Idle connections older than the idle timeout are closed lazily, at the next checkout
+/// or return, or by [`Pool::reap`].
 ///
 /// Cloning a `Pool` is cheap and shares its connections.
 #[derive(Clone)]
@@ -46,7 +52,8 @@ pub struct PoolStats {
     pub discarded_stale: u64,
     /// Connections closed for passing the idle timeout or the max lifetime.
     pub discarded_expired: u64,
-    /// Connections closed because their call failed (I/O or protocol error).
+    /// Connections closed because their call failed (I/O or protocol error), or because their
+    /// endpoint was ejected.
     pub discarded_error: u64,
     /// Connections closed because their call timed out (a late reply would desynchronise them).
     pub discarded_timeout: u64,
@@ -54,8 +61,14 @@ pub struct PoolStats {
     pub discarded_surplus: u64,
     /// Calls retried on a fresh connection under the retry rule.
     pub retries: u64,
-    /// Connect attempts that failed (each ejects its endpoint for a while).
+    /// Calls the retry rule would have retried but the retry budget did not allow.
+    pub budget_exhausted: u64,
+    /// Connect attempts that failed.
     pub connect_failures: u64,
+    /// Times an endpoint was ejected.
+    pub ejections: u64,
+    /// Endpoints ejected (or being probed) now.
+    pub ejected: usize,
     /// Connections idle in the pool now.
     pub idle: usize,
     /// Connections in use now.
@@ -70,31 +83,28 @@ enum Discard {
     Error,
     Timeout,
     Surplus,
+    Ejected,
 }
 
 struct Shared {
     config: PoolConfig,
-    endpoints: Vec<String>,
-    next_endpoint: AtomicUsize,
+    idle_timeout: Duration,
+    check_before_reuse: bool,
+    ejection: EjectionPolicy,
+    addrs: Vec<String>,
     state: Mutex<State>,
     freed: Condvar,
     counters: Counters,
+    retries: Retries,
+    random: Random,
     /// Dropped with the pool, which wakes the reaper thread (if any) to exit.
     _stop_reaper: Option<Sender<()>>,
 }
 
 struct State {
-    /// Idle connections per endpoint, most recently returned last.
-    idle: Vec<Vec<IdleLink>>,
-    /// When each endpoint may be tried again after a failed connect.
-    ejected_until: Vec<Option<Instant>>,
+    endpoints: Vec<Endpoint>,
     idle_count: usize,
     active: usize,
-}
-
-struct IdleLink {
-    link: Link,
-    since: Instant,
 }
 
 #[derive(Default)]
@@ -106,8 +116,8 @@ struct Counters {
     error: AtomicU64,
     timeout: AtomicU64,
     surplus: AtomicU64,
-    retries: AtomicU64,
     connect_failures: AtomicU64,
+    ejections: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -121,27 +131,34 @@ impl Pool {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let endpoints: Vec<String> = endpoints.into_iter().map(Into::into).collect();
-        if endpoints.is_empty() {
+        let addrs: Vec<String> = endpoints.into_iter().map(Into::into).collect();
+        if addrs.is_empty() {
             return Err(ClientError::Connect(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "pool has no endpoints",
             )));
         }
         let state = State {
-            idle: endpoints.iter().map(|_| Vec::new()).collect(),
-            ejected_until: vec![None; endpoints.len()],
+            endpoints: addrs.iter().map(|_| Endpoint::new()).collect(),
             idle_count: 0,
             active: 0,
         };
         let reaper = config.reap_interval.map(|every| (every, bounded::<()>(0)));
         let shared = Arc::new(Shared {
+            idle_timeout: config.effective_idle_timeout(),
+            check_before_reuse: config.effective_check_before_reuse(),
+            ejection: EjectionPolicy {
+                threshold: config.ejection_threshold,
+                first: config.ejection_time,
+                max: config.max_ejection_time,
+            },
+            retries: Retries::new(config.effective_retry(), &config.connection),
             config,
-            endpoints,
-            next_endpoint: AtomicUsize::new(0),
+            addrs,
             state: Mutex::new(state),
             freed: Condvar::new(),
             counters: Counters::default(),
+            random: Random::new(),
             _stop_reaper: reaper.as_ref().map(|(_, (stop, _))| stop.clone()),
         });
         if let Some((every, (_, stopped))) = reaper {
@@ -163,9 +180,10 @@ impl Pool {
 
     /// What the pool has done so far, and how many connections it holds now.
     pub fn stats(&self) -> PoolStats {
-        let c = &self.shared.counters;
+        let shared = &self.shared;
+        let c = &shared.counters;
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let state = self.shared.state.lock();
+        let state = shared.state.lock();
         PoolStats {
             created: load(&c.created),
             reused: load(&c.reused),
@@ -174,8 +192,11 @@ impl Pool {
             discarded_error: load(&c.error),
             discarded_timeout: load(&c.timeout),
             discarded_surplus: load(&c.surplus),
-            retries: load(&c.retries),
+            retries: shared.retries.retried(),
+            budget_exhausted: shared.retries.budget_exhausted(),
             connect_failures: load(&c.connect_failures),
+            ejections: load(&c.ejections),
+            ejected: state.endpoints.iter().filter(|e| !e.is_alive()).count(),
             idle: state.idle_count,
             active: state.active,
         }
@@ -190,42 +211,58 @@ impl Pool {
     fn run<T>(
         &self,
         oneway: bool,
-        mut call: impl FnMut(&mut Link) -> Result<T, CallFailure>,
+        mut call: impl FnMut(&mut Link, Instant) -> Result<T, CallFailure>,
     ) -> Result<T, ClientError> {
         let shared = &self.shared;
-        let mut lease = shared.checkout(false)?;
-        let failure = match lease.call(&mut call) {
+        let deadline = Instant::now() + shared.config.connection.call_timeout;
+        let mut lease = shared.acquire(deadline)?;
+        shared.retries.record_call();
+        lease.connect(deadline, false)?;
+        let reused = lease.reused();
+        let failure = match lease.call(&mut call, deadline) {
             Ok(value) => return Ok(value),
             Err(failure) => failure,
         };
-        if !(shared.config.retry && failure.may_retry(lease.reused, oneway)) {
+        if !shared.retries.allow(&failure, reused, oneway) {
             return Err(failure.error);
         }
-        drop(lease);
-        bump(&shared.counters.retries);
-        debug!("retrying on a fresh connection after: {}", failure.error);
-        let mut lease = shared.checkout(true)?;
-        lease.call(&mut call).map_err(|f| f.error)
+        // The retry keeps the slot: under a saturated max_active it must not queue again.
+        lease.connect(deadline, true)?;
+        lease.call(&mut call, deadline).map_err(|f| f.error)
     }
 }
 
 impl Channel for Pool {
     fn call(&self, method: &str, args: &dyn Encode) -> Result<Vec<u8>, ClientError> {
-        self.run(false, |link| link.call(method, args))
+        self.run(false, |link, deadline| link.call(method, args, deadline))
     }
 
     fn send_oneway(&self, method: &str, args: &dyn Encode) -> Result<(), ClientError> {
-        self.run(true, |link| link.send_oneway(method, args))
+        self.run(true, |link, deadline| {
+            link.send_oneway(method, args, deadline)
+        })
+    }
+
+    fn limits(&self) -> Limits {
+        self.shared.config.connection.limits
     }
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("endpoints", &self.shared.endpoints)
+            .field("endpoints", &self.shared.addrs)
             .field("stats", &self.stats())
             .finish()
     }
+}
+
+/// What the pool hands a call that has a slot.
+// Moved once per checkout; boxing the link would allocate on every call.
+#[allow(clippy::large_enum_variant)]
+enum Choice {
+    Idle(usize, Link),
+    Dial(usize),
 }
 
 impl Shared {
@@ -234,111 +271,83 @@ impl Shared {
         self.close_all(expired, Discard::Expired);
     }
 
-    /// Takes a connection: an idle live one, or (always when `fresh`) a new one. Waits up to the
-    /// wait timeout while max_active are in use.
-    fn checkout(&self, fresh: bool) -> Result<Lease<'_>, ClientError> {
-        let wait_deadline = Instant::now() + self.config.wait_timeout;
-        let mut connect_attempts = 0;
-        loop {
-            let (endpoint, idle) = self.reserve(wait_deadline, fresh)?;
-            let mut lease = Lease {
-                pool: self,
-                link: None,
-                endpoint,
-                reused: false,
-                holds_slot: true,
-            };
-            if let Some(link) = idle {
-                let liveness = if self.config.check_before_reuse {
-                    link.liveness()
-                } else {
-                    Liveness::Alive
-                };
-                lease.link = Some(link);
-                if liveness == Liveness::Alive {
-                    lease.reused = true;
-                    bump(&self.counters.reused);
-                    debug!("pool: reusing a connection to {}", self.endpoints[endpoint]);
-                    return Ok(lease);
-                }
-                debug!("pool: idle connection found {liveness:?} at checkout");
-                lease.discard(Discard::Stale);
-                continue;
-            }
-            match Link::connect(&self.endpoints[endpoint], &self.config.connection) {
-                Ok(link) => {
-                    bump(&self.counters.created);
-                    self.state.lock().ejected_until[endpoint] = None;
-                    debug!("pool: new connection to {}", self.endpoints[endpoint]);
-                    lease.link = Some(link);
-                    return Ok(lease);
-                }
-                Err(e) => {
-                    drop(lease);
-                    bump(&self.counters.connect_failures);
-                    let until = Instant::now() + self.config.ejection_time;
-                    self.state.lock().ejected_until[endpoint] = Some(until);
-                    debug!("pool: ejecting {} after: {e}", self.endpoints[endpoint]);
-                    connect_attempts += 1;
-                    if connect_attempts >= self.endpoints.len() {
-                        return Err(e);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Claims an active slot, waiting for one if needed; returns the endpoint to use and an
-    /// idle connection to it if one is kept.
-    fn reserve(
-        &self,
-        wait_deadline: Instant,
-        fresh: bool,
-    ) -> Result<(usize, Option<Link>), ClientError> {
+    /// Claims one of the max_active slots, waiting for one up to the wait timeout (and never
+    /// past the call's deadline).
+    fn acquire(&self, deadline: Instant) -> Result<Lease<'_>, ClientError> {
+        let wait_deadline = deadline.min(Instant::now() + self.config.wait_timeout);
         let mut state = self.state.lock();
-        let expired = self.take_expired(&mut state);
         while state.active >= self.config.max_active {
             if self.freed.wait_until(&mut state, wait_deadline).timed_out()
                 && state.active >= self.config.max_active
             {
-                drop(state);
-                self.close_all(expired, Discard::Expired);
                 return Err(ClientError::PoolTimeout);
             }
         }
         state.active += 1;
-        let endpoint = self.pick_endpoint(&state);
-        let idle = if fresh {
-            None
-        } else {
-            state.idle[endpoint].pop().map(|idle| idle.link)
-        };
-        if idle.is_some() {
-            state.idle_count -= 1;
-        }
-        drop(state);
-        self.close_all(expired, Discard::Expired);
-        Ok((endpoint, idle))
+        Ok(Lease {
+            pool: self,
+            bound: None,
+            holds_slot: true,
+        })
     }
 
-    /// The next endpoint in round-robin order that is not ejected; if all are, the one whose
-    /// ejection ends first.
-    fn pick_endpoint(&self, state: &State) -> usize {
-        let n = self.endpoints.len();
-        let start = self.next_endpoint.fetch_add(1, Ordering::Relaxed) % n;
+    /// Under the lock: an idle connection to a healthy endpoint (unless `fresh`), else the
+    /// endpoint to dial, skipping those in `tried`; `None` when every endpoint was tried.
+    fn choose(
+        &self,
+        state: &mut State,
+        now: Instant,
+        fresh: bool,
+        tried: &[bool],
+    ) -> (Option<Choice>, Vec<Link>) {
+        let expired = self.take_expired(state);
+        let endpoints = &mut state.endpoints;
+        let untried = |i: usize| !tried.get(i).copied().unwrap_or(false);
+        if !fresh {
+            let idle = pick(endpoints, &self.random, |_, e| {
+                e.is_alive() && !e.idle.is_empty()
+            });
+            if let Some(i) = idle {
+                if let Some(IdleLink { link, .. }) = endpoints[i].idle.pop() {
+                    state.idle_count -= 1;
+                    endpoints[i].begin(now);
+                    return (Some(Choice::Idle(i, link)), expired);
+                }
+            }
+        }
+        let dial = pick(endpoints, &self.random, |i, e| {
+            untried(i) && e.may_dial(now)
+        })
+        // Every endpoint ejected: try them anyway, the one coming back first first.
+        .or_else(|| {
+            (0..endpoints.len())
+                .filter(|&i| untried(i))
+                .min_by_key(|&i| endpoints[i].back_at(now))
+        });
+        let choice = dial.map(|i| {
+            endpoints[i].begin(now);
+            Choice::Dial(i)
+        });
+        (choice, expired)
+    }
+
+    /// Ends a call's use of `endpoint`; an ejection closes the endpoint's idle connections.
+    fn end_use(&self, state: &mut State, endpoint: usize, outcome: Outcome) -> Vec<IdleLink> {
+        let random = self.random.next();
         let now = Instant::now();
-        (0..n)
-            .map(|i| (start + i) % n)
-            .find(|&e| state.ejected_until[e].map_or(true, |until| until <= now))
-            .unwrap_or_else(|| {
-                (0..n)
-                    .min_by_key(|&e| state.ejected_until[e])
-                    .unwrap_or(start)
-            })
+        let e = &mut state.endpoints[endpoint];
+        let Some(backoff) = e.end(outcome, now, &self.ejection, random) else {
+            return Vec::new();
+        };
+        bump(&self.counters.ejections);
+        debug!("pool: ejecting {} for {backoff:?}", self.addrs[endpoint]);
+        let idle = std::mem::take(&mut e.idle);
+        state.idle_count -= idle.len();
+        idle
     }
 
     fn expired(&self, link: &Link, idle_since: Option<Instant>) -> bool {
-        let idle_too_long = idle_since.is_some_and(|t| t.elapsed() >= self.config.idle_timeout);
+        let idle_too_long = idle_since.is_some_and(|t| t.elapsed() >= self.idle_timeout);
         let too_old = self
             .config
             .max_lifetime
@@ -349,11 +358,12 @@ impl Shared {
     /// The lazy reaper: moves expired idle connections out, to be closed outside the lock.
     fn take_expired(&self, state: &mut State) -> Vec<Link> {
         let mut expired = Vec::new();
-        for list in &mut state.idle {
+        for endpoint in &mut state.endpoints {
+            let list = &mut endpoint.idle;
             let mut i = 0;
             while i < list.len() {
                 if self.expired(&list[i].link, Some(list[i].since)) {
-                    expired.push(list.swap_remove(i).link);
+                    expired.push(list.remove(i).link);
                 } else {
                     i += 1;
                 }
@@ -363,7 +373,7 @@ impl Shared {
         expired
     }
 
-    fn close_all(&self, links: Vec<Link>, reason: Discard) {
+    fn close_all(&self, links: impl IntoIterator<Item = Link>, reason: Discard) {
         for link in links {
             self.close(link, reason);
         }
@@ -374,7 +384,7 @@ impl Shared {
         bump(match reason {
             Discard::Stale => &c.stale,
             Discard::Expired => &c.expired,
-            Discard::Error => &c.error,
+            Discard::Error | Discard::Ejected => &c.error,
             Discard::Timeout => &c.timeout,
             Discard::Surplus => &c.surplus,
         });
@@ -383,86 +393,203 @@ impl Shared {
     }
 }
 
-/// A connection taken from the pool. Dropped without being given back (a failed call, a panic),
-/// it is closed and its slot freed, so the active count stays right on every path.
-struct Lease<'a> {
-    pool: &'a Shared,
-    link: Option<Link>,
+/// A connection in use, and the endpoint it goes to.
+struct Bound {
+    link: Link,
     endpoint: usize,
     reused: bool,
+}
+
+/// A call's pool slot and, while it makes the call, its connection. Dropped (a failed call, a
+/// panic), it closes the connection and frees the slot, so the counts stay right on every path.
+struct Lease<'a> {
+    pool: &'a Shared,
+    bound: Option<Bound>,
     holds_slot: bool,
 }
 
 impl Lease<'_> {
-    /// Makes a call; gives the connection back if it is still in step, else closes it.
+    fn reused(&self) -> bool {
+        self.bound.as_ref().is_some_and(|b| b.reused)
+    }
+
+    /// Takes a connection for the call: a live idle one (unless `fresh`), else a new one; a
+    /// failed connect moves on to another endpoint until each was tried or the deadline passed.
+    fn connect(&mut self, deadline: Instant, fresh: bool) -> Result<(), ClientError> {
+        let pool = self.pool;
+        let mut tried: Vec<bool> = Vec::new();
+        let mut last_error = None;
+        loop {
+            if Instant::now() >= deadline {
+                return Err(ClientError::Timeout);
+            }
+            let (choice, expired) =
+                pool.choose(&mut pool.state.lock(), Instant::now(), fresh, &tried);
+            pool.close_all(expired, Discard::Expired);
+            match choice {
+                None => return Err(last_error.unwrap_or(ClientError::Timeout)),
+                Some(Choice::Idle(endpoint, link)) => {
+                    if self.reuse(endpoint, link) {
+                        return Ok(());
+                    }
+                }
+                Some(Choice::Dial(endpoint)) => match self.dial(endpoint, deadline) {
+                    Ok(()) => return Ok(()),
+                    Err(ClientError::Timeout) => return Err(ClientError::Timeout),
+                    Err(e) => {
+                        if tried.is_empty() {
+                            tried = vec![false; pool.addrs.len()];
+                        }
+                        tried[endpoint] = true;
+                        last_error = Some(e);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Binds an idle connection unless the peek (after an idle pause) finds it closed or out of
+    /// step; then it is closed, and false returned.
+    fn reuse(&mut self, endpoint: usize, link: Link) -> bool {
+        let pool = self.pool;
+        let liveness = if pool.check_before_reuse && link.paused(Instant::now()) {
+            link.liveness()
+        } else {
+            Liveness::Alive
+        };
+        self.bound = Some(Bound {
+            link,
+            endpoint,
+            reused: true,
+        });
+        if liveness != Liveness::Alive {
+            debug!(
+                "pool: idle connection to {} found {liveness:?}",
+                pool.addrs[endpoint]
+            );
+            self.discard(Discard::Stale, Outcome::Inconclusive);
+            return false;
+        }
+        bump(&pool.counters.reused);
+        debug!("pool: reusing a connection to {}", pool.addrs[endpoint]);
+        true
+    }
+
+    /// Binds a new connection to `endpoint`; a failed connect counts against the endpoint,
+    /// unless the call's own deadline cut it short.
+    fn dial(&mut self, endpoint: usize, deadline: Instant) -> Result<(), ClientError> {
+        let pool = self.pool;
+        match Link::connect(&pool.addrs[endpoint], &pool.config.connection, deadline) {
+            Ok(link) => {
+                bump(&pool.counters.created);
+                debug!("pool: new connection to {}", pool.addrs[endpoint]);
+                self.bound = Some(Bound {
+                    link,
+                    endpoint,
+                    reused: false,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let outcome = match e {
+                    ClientError::Timeout => Outcome::Inconclusive,
+                    _ => Outcome::Failed,
+                };
+                bump(&pool.counters.connect_failures);
+                debug!("pool: connect to {} failed: {e}", pool.addrs[endpoint]);
+                let ejected = pool.end_use(&mut pool.state.lock(), endpoint, outcome);
+                pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes the call on the bound connection; gives it back if it is still in step (freeing
+    /// the slot too when the call succeeded), else closes it and keeps the slot for a retry.
     fn call<T>(
         &mut self,
-        call: &mut impl FnMut(&mut Link) -> Result<T, CallFailure>,
+        call: &mut impl FnMut(&mut Link, Instant) -> Result<T, CallFailure>,
+        deadline: Instant,
     ) -> Result<T, CallFailure> {
-        let link = self
-            .link
+        let bound = self
+            .bound
             .as_mut()
-            .expect("a lease holds its connection until the call is done");
-        let result = call(link);
+            .expect("a call is made only after connect bound a connection");
+        let reused = bound.reused;
+        let result = call(&mut bound.link, deadline);
         match &result {
-            Ok(_) => self.give_back(),
-            Err(f) if f.leaves_connection_usable() => self.give_back(),
-            Err(f) if matches!(f.error, ClientError::Timeout) => self.discard(Discard::Timeout),
-            Err(_) => self.discard(Discard::Error),
+            Ok(_) => self.give_back(true),
+            Err(f) if f.leaves_connection_usable() => self.give_back(false),
+            Err(f) if matches!(f.error, ClientError::Timeout) => {
+                self.discard(Discard::Timeout, Outcome::Inconclusive)
+            }
+            Err(f) => {
+                // A stale keep-alive connection says nothing about the endpoint (its restart
+                // closes every idle one); nor does a reply that broke the protocol.
+                let endpoint_failed =
+                    matches!(f.error, ClientError::Io(_)) && !f.is_stale_connection(reused);
+                let outcome = if endpoint_failed {
+                    Outcome::Failed
+                } else {
+                    Outcome::Inconclusive
+                };
+                self.discard(Discard::Error, outcome)
+            }
         }
         result
     }
 
-    fn give_back(&mut self) {
-        let Some(link) = self.link.take() else { return };
-        let pool = self.pool;
-        if pool.expired(&link, None) {
-            self.release_slot();
-            pool.close(link, Discard::Expired);
+    /// Returns the connection to the idle list (or closes it past its lifetime or max_idle).
+    fn give_back(&mut self, release_slot: bool) {
+        let Some(Bound { link, endpoint, .. }) = self.bound.take() else {
             return;
-        }
+        };
+        let pool = self.pool;
+        let expired = pool.expired(&link, None);
         let mut state = pool.state.lock();
-        state.active -= 1;
-        self.holds_slot = false;
-        if state.idle_count < pool.config.max_idle {
-            state.idle[self.endpoint].push(IdleLink {
+        let ejected = pool.end_use(&mut state, endpoint, Outcome::Answered);
+        let keep = !expired && state.idle_count < pool.config.max_idle;
+        let surplus = if keep {
+            state.endpoints[endpoint].idle.push(IdleLink {
                 link,
                 since: Instant::now(),
             });
             state.idle_count += 1;
-            drop(state);
-            pool.freed.notify_one();
-            debug!(
-                "pool: connection returned ({})",
-                pool.endpoints[self.endpoint]
-            );
+            None
         } else {
-            drop(state);
-            pool.freed.notify_one();
-            pool.close(link, Discard::Surplus);
+            Some(link)
+        };
+        if release_slot && std::mem::take(&mut self.holds_slot) {
+            state.active -= 1;
+        }
+        drop(state);
+        pool.freed.notify_one();
+        pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
+        match surplus {
+            None => debug!("pool: connection returned ({})", pool.addrs[endpoint]),
+            Some(link) if expired => pool.close(link, Discard::Expired),
+            Some(link) => pool.close(link, Discard::Surplus),
         }
     }
 
-    fn discard(&mut self, reason: Discard) {
-        if let Some(link) = self.link.take() {
-            self.release_slot();
-            self.pool.close(link, reason);
-        }
-    }
-
-    fn release_slot(&mut self) {
-        if std::mem::take(&mut self.holds_slot) {
-            self.pool.state.lock().active -= 1;
-            self.pool.freed.notify_one();
-        }
+    /// Closes the connection; its endpoint learns `outcome`.
+    fn discard(&mut self, reason: Discard, outcome: Outcome) {
+        let Some(Bound { link, endpoint, .. }) = self.bound.take() else {
+            return;
+        };
+        let pool = self.pool;
+        let ejected = pool.end_use(&mut pool.state.lock(), endpoint, outcome);
+        pool.close(link, reason);
+        pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        self.release_slot();
-        if let Some(link) = self.link.take() {
-            self.pool.close(link, Discard::Error);
+        self.discard(Discard::Error, Outcome::Inconclusive);
+        if std::mem::take(&mut self.holds_slot) {
+            self.pool.state.lock().active -= 1;
+            self.pool.freed.notify_one();
         }
     }
 }

@@ -26,7 +26,8 @@ pub use ttype::{MessageHeader, MessageType, TType};
 /// Thrift `uuid` values: the `uuid` crate's type, re-exported so generated code can name it.
 pub use uuid::Uuid;
 pub use value::{
-    decode_from, encode_to_vec, write_field, write_optional_field, Decode, Encode, WireType,
+    decode_from, decode_with_limits, encode_to_vec, write_field, write_optional_field, Decode,
+    Encode, WireType,
 };
 pub use writer::{
     begin_frame, finish_frame, write_binary, write_bool, write_double, write_field_begin,

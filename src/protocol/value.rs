@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
 use super::error::ProtocolError;
+use super::limits::Limits;
 use super::reader::Reader;
 use super::ttype::TType;
 use super::writer::*;
@@ -32,6 +33,12 @@ pub trait Decode: Sized {
 /// Decodes one value of type `T` from the start of `bytes` with the default limits.
 pub fn decode_from<T: Decode>(bytes: &[u8]) -> Result<T, ProtocolError> {
     T::decode(&mut Reader::new(bytes))
+}
+
+/// Decodes one value of type `T` from the start of `bytes` within `limits` (a client decodes a
+/// reply with its channel's configured limits this way).
+pub fn decode_with_limits<T: Decode>(bytes: &[u8], limits: Limits) -> Result<T, ProtocolError> {
+    T::decode(&mut Reader::with_limits(bytes, limits))
 }
 
 /// Encodes one value into a new buffer.

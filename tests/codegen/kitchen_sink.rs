@@ -1535,8 +1535,8 @@ impl<C: client::Channel> StoreClient<C> {
     /// Looks a thing up.
     pub fn get(&self, key: String) -> Result<Everything, StoreGetError> {
         let reply = self.channel().call("get", &StoreGetArgs { key })?;
-        let result: StoreGetResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+        let result: StoreGetResult = protocol::decode_with_limits(&reply, self.channel().limits())
+            .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -1552,8 +1552,8 @@ impl<C: client::Channel> StoreClient<C> {
     /// Calls `put`.
     pub fn put(&self, key: String, value: Everything) -> Result<(), StorePutError> {
         let reply = self.channel().call("put", &StorePutArgs { key, value })?;
-        let result: StorePutResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+        let result: StorePutResult = protocol::decode_with_limits(&reply, self.channel().limits())
+            .map_err(client::ClientError::from)?;
         if let Some(e) = result.invalid {
             return Err(StorePutError::Invalid(e));
         }
@@ -1576,14 +1576,16 @@ impl<C: client::Channel> StoreClient<C> {
         let reply = self
             .channel()
             .call("route", &StoreRouteArgs { start, end, steps })?;
-        let result: StoreRouteResult = protocol::decode_from(&reply)?;
+        let result: StoreRouteResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result.success.ok_or_else(|| missing_result("route").into())
     }
 
     /// Calls `counts`.
     pub fn counts(&self) -> Result<BTreeMap<Status, i32>, client::ClientError> {
         let reply = self.channel().call("counts", &StoreCountsArgs {})?;
-        let result: StoreCountsResult = protocol::decode_from(&reply)?;
+        let result: StoreCountsResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("counts").into())
@@ -1767,7 +1769,8 @@ impl<C: client::Channel> AdminClient<C> {
     /// Calls `shutdown`.
     pub fn shutdown(&self) -> Result<(), client::ClientError> {
         let reply = self.channel().call("shutdown", &AdminShutdownArgs {})?;
-        let _result: AdminShutdownResult = protocol::decode_from(&reply)?;
+        let _result: AdminShutdownResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 }

@@ -431,7 +431,8 @@ impl<C: client::Channel> nameServiceClient<C> {
         let reply = self
             .channel()
             .call("getById", &nameServiceGetByIdArgs { user_id })?;
-        let result: nameServiceGetByIdResult = protocol::decode_from(&reply)?;
+        let result: nameServiceGetByIdResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("getById").into())
@@ -442,7 +443,8 @@ impl<C: client::Channel> nameServiceClient<C> {
         let reply = self
             .channel()
             .call("do_it", &nameServiceDoItArgs { which })?;
-        let _result: nameServiceDoItResult = protocol::decode_from(&reply)?;
+        let _result: nameServiceDoItResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 }
@@ -1087,7 +1089,8 @@ impl<C: client::Channel> clashServiceClient<C> {
             .channel()
             .call("pick", &clashServicePickArgs { clashes })?;
         let result: clashServicePickResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -1119,7 +1122,8 @@ impl<C: client::Channel> clashServiceClient<C> {
                 header: header_,
             },
         )?;
-        let _result: clashServiceNewResult = protocol::decode_from(&reply)?;
+        let _result: clashServiceNewResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 
@@ -1128,7 +1132,8 @@ impl<C: client::Channel> clashServiceClient<C> {
         let reply = self
             .channel()
             .call("channel", &clashServiceChannelArgs {})?;
-        let result: clashServiceChannelResult = protocol::decode_from(&reply)?;
+        let result: clashServiceChannelResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("channel").into())
@@ -1546,8 +1551,8 @@ impl<C: client::Channel> stdClient<C> {
     /// Calls `get`.
     pub fn get(&self, s: String_) -> Result<Result_, stdGetError> {
         let reply = self.channel().call("get", &stdGetArgs { s })?;
-        let result: stdGetResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+        let result: stdGetResult = protocol::decode_with_limits(&reply, self.channel().limits())
+            .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }

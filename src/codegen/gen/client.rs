@@ -153,7 +153,8 @@ impl Generator<'_> {
             #fdocs
             pub fn #method(&self, #(#params),*) -> Result<#ok, #err> {
                 let reply = self.channel().call(#idl_name, #args_value)?;
-                let #result_binding: #result = #protocol::decode_from(&reply)#decode_error?;
+                let #result_binding: #result =
+                    #protocol::decode_with_limits(&reply, self.channel().limits())#decode_error?;
                 #success_first
                 #(#thrown)*
                 #finish

@@ -1624,7 +1624,8 @@ impl<C: client::Channel> ServiceForExceptionWithAMapClient<C> {
             &ServiceForExceptionWithAMapMethodThatThrowsAnExceptionArgs {},
         )?;
         let result: ServiceForExceptionWithAMapMethodThatThrowsAnExceptionResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(e) = result.xwamap {
             return Err(ServiceForExceptionWithAMapMethodThatThrowsAnExceptionError::Xwamap(e));
         }
@@ -2372,14 +2373,15 @@ impl<C: client::Channel> SrvClient<C> {
     /// Calls `Janky`.
     pub fn janky(&self, arg: i32) -> Result<i32, client::ClientError> {
         let reply = self.channel().call("Janky", &SrvJankyArgs { arg })?;
-        let result: SrvJankyResult = protocol::decode_from(&reply)?;
+        let result: SrvJankyResult = protocol::decode_with_limits(&reply, self.channel().limits())?;
         result.success.ok_or_else(|| missing_result("Janky").into())
     }
 
     /// Calls `voidMethod`.
     pub fn void_method(&self) -> Result<(), client::ClientError> {
         let reply = self.channel().call("voidMethod", &SrvVoidMethodArgs {})?;
-        let _result: SrvVoidMethodResult = protocol::decode_from(&reply)?;
+        let _result: SrvVoidMethodResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 
@@ -2388,7 +2390,8 @@ impl<C: client::Channel> SrvClient<C> {
         let reply = self
             .channel()
             .call("primitiveMethod", &SrvPrimitiveMethodArgs {})?;
-        let result: SrvPrimitiveMethodResult = protocol::decode_from(&reply)?;
+        let result: SrvPrimitiveMethodResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("primitiveMethod").into())
@@ -2399,7 +2402,8 @@ impl<C: client::Channel> SrvClient<C> {
         let reply = self
             .channel()
             .call("structMethod", &SrvStructMethodArgs {})?;
-        let result: SrvStructMethodResult = protocol::decode_from(&reply)?;
+        let result: SrvStructMethodResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("structMethod").into())
@@ -2411,7 +2415,8 @@ impl<C: client::Channel> SrvClient<C> {
             "methodWithDefaultArgs",
             &SrvMethodWithDefaultArgsArgs { something },
         )?;
-        let _result: SrvMethodWithDefaultArgsResult = protocol::decode_from(&reply)?;
+        let _result: SrvMethodWithDefaultArgsResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 
@@ -2431,7 +2436,8 @@ impl<C: client::Channel> SrvClient<C> {
             &SrvDeclaredExceptionMethodArgs { should_throw },
         )?;
         let result: SrvDeclaredExceptionMethodResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -2648,7 +2654,8 @@ impl<C: client::Channel> InheritedClient<C> {
         let reply = self
             .channel()
             .call("identity", &InheritedIdentityArgs { arg })?;
-        let result: InheritedIdentityResult = protocol::decode_from(&reply)?;
+        let result: InheritedIdentityResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("identity").into())
@@ -3083,7 +3090,8 @@ impl<C: client::Channel> ReverseOrderServiceClient<C> {
                 fourth,
             },
         )?;
-        let _result: ReverseOrderServiceMyMethodResult = protocol::decode_from(&reply)?;
+        let _result: ReverseOrderServiceMyMethodResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 }

@@ -3120,7 +3120,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testVoid", &ThriftTestTestVoidArgs {})?;
-        let _result: ThriftTestTestVoidResult = protocol::decode_from(&reply)?;
+        let _result: ThriftTestTestVoidResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
     }
 
@@ -3129,7 +3130,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testString", &ThriftTestTestStringArgs { thing })?;
-        let result: ThriftTestTestStringResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStringResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testString").into())
@@ -3140,7 +3142,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBool", &ThriftTestTestBoolArgs { thing })?;
-        let result: ThriftTestTestBoolResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestBoolResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testBool").into())
@@ -3151,7 +3154,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testByte", &ThriftTestTestByteArgs { thing })?;
-        let result: ThriftTestTestByteResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestByteResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testByte").into())
@@ -3162,7 +3166,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI32", &ThriftTestTestI32Args { thing })?;
-        let result: ThriftTestTestI32Result = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestI32Result =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testI32").into())
@@ -3173,7 +3178,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI64", &ThriftTestTestI64Args { thing })?;
-        let result: ThriftTestTestI64Result = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestI64Result =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testI64").into())
@@ -3184,7 +3190,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testDouble", &ThriftTestTestDoubleArgs { thing })?;
-        let result: ThriftTestTestDoubleResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestDoubleResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testDouble").into())
@@ -3195,7 +3202,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBinary", &ThriftTestTestBinaryArgs { thing })?;
-        let result: ThriftTestTestBinaryResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestBinaryResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testBinary").into())
@@ -3206,7 +3214,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStruct", &ThriftTestTestStructArgs { thing })?;
-        let result: ThriftTestTestStructResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStructResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testStruct").into())
@@ -3217,7 +3226,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testNest", &ThriftTestTestNestArgs { thing })?;
-        let result: ThriftTestTestNestResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestNestResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testNest").into())
@@ -3231,7 +3241,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMap", &ThriftTestTestMapArgs { thing })?;
-        let result: ThriftTestTestMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMap").into())
@@ -3245,7 +3256,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStringMap", &ThriftTestTestStringMapArgs { thing })?;
-        let result: ThriftTestTestStringMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestStringMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testStringMap").into())
@@ -3256,7 +3268,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testSet", &ThriftTestTestSetArgs { thing })?;
-        let result: ThriftTestTestSetResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestSetResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testSet").into())
@@ -3267,7 +3280,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testList", &ThriftTestTestListArgs { thing })?;
-        let result: ThriftTestTestListResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestListResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testList").into())
@@ -3278,7 +3292,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testEnum", &ThriftTestTestEnumArgs { thing })?;
-        let result: ThriftTestTestEnumResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestEnumResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testEnum").into())
@@ -3289,7 +3304,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testTypedef", &ThriftTestTestTypedefArgs { thing })?;
-        let result: ThriftTestTestTypedefResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestTypedefResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testTypedef").into())
@@ -3303,7 +3319,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMapMap", &ThriftTestTestMapMapArgs { hello })?;
-        let result: ThriftTestTestMapMapResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMapMapResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMapMap").into())
@@ -3317,7 +3334,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testInsanity", &ThriftTestTestInsanityArgs { argument })?;
-        let result: ThriftTestTestInsanityResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestInsanityResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testInsanity").into())
@@ -3344,7 +3362,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
                 arg5,
             },
         )?;
-        let result: ThriftTestTestMultiResult = protocol::decode_from(&reply)?;
+        let result: ThriftTestTestMultiResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("testMulti").into())
@@ -3356,7 +3375,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
             .channel()
             .call("testException", &ThriftTestTestExceptionArgs { arg })?;
         let result: ThriftTestTestExceptionResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(e) = result.err1 {
             return Err(ThriftTestTestExceptionError::Err1(e));
         }
@@ -3374,7 +3394,8 @@ impl<C: client::Channel> ThriftTestClient<C> {
             &ThriftTestTestMultiExceptionArgs { arg0, arg1 },
         )?;
         let result: ThriftTestTestMultiExceptionResult =
-            protocol::decode_from(&reply).map_err(client::ClientError::from)?;
+            protocol::decode_with_limits(&reply, self.channel().limits())
+                .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -3591,7 +3612,8 @@ impl<C: client::Channel> SecondServiceClient<C> {
             "secondtestString",
             &SecondServiceSecondtestStringArgs { thing },
         )?;
-        let result: SecondServiceSecondtestStringResult = protocol::decode_from(&reply)?;
+        let result: SecondServiceSecondtestStringResult =
+            protocol::decode_with_limits(&reply, self.channel().limits())?;
         result
             .success
             .ok_or_else(|| missing_result("secondtestString").into())

@@ -384,8 +384,10 @@ fn pipelined_calls_lost_with(driver: Driver) {
     plan.pipeline = 4;
     plan.driver = driver;
     let outcome = run(plan);
+    // The mux retries a call its reused socket lost before any reply byte (the keep-alive
+    // contract), so these may all succeed; none may go missing. With a naive client (retry
+    // off) they would all be Io errors.
     let lost = errors(&outcome, ErrorKind::Io);
-    assert!(lost > 0, "{:?}", outcome.errors);
     assert_eq!(outcome.calls + lost, 300, "{:?}", outcome.errors);
 }
 
@@ -408,9 +410,16 @@ fn closed_connections_with(driver: Driver) {
     plan.connections = 1;
     plan.driver = driver;
     let outcome = run(plan);
-    // Each connection serves 5 calls, then the 6th fails: 10 successes per failure.
+    // Each connection serves 5 calls, then the 6th fails: 10 successes per failure; tether's
+    // Connection (the threads driver) sends the 6th again on a fresh connection instead.
+    let expected = if driver == Driver::Threads { 0 } else { 10 };
     assert_eq!(outcome.calls + errors(&outcome, ErrorKind::Io), 60);
-    assert_eq!(errors(&outcome, ErrorKind::Io), 10, "{:?}", outcome.errors);
+    assert_eq!(
+        errors(&outcome, ErrorKind::Io),
+        expected,
+        "{:?}",
+        outcome.errors
+    );
 }
 
 #[test]
