@@ -1,5 +1,7 @@
 //! Encode and decode cost of whole messages: an echo request (header + args struct with one
-//! binary field) at 64 B and 1 KiB payloads, and a nested struct with a list and a map.
+//! binary field) at 64 B and 1 KiB payloads, and a nested struct with a list and a map, each in
+//! the binary protocol (`encode`, `decode`) and the compact protocol (`compact_encode`,
+//! `compact_decode`).
 //!
 //! `cargo bench --bench codec` (add `-- --warm-up-time 1 --measurement-time 3` for a quick run).
 //! Throughput is the encoded message size, so criterion reports MB/s next to time per message.
@@ -9,8 +11,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tether::protocol::{
-    write_field, write_field_stop, write_message_begin, Decode, Encode, MessageHeader, MessageType,
-    ProtocolError, Reader, TType, WireType,
+    write_field, write_field_stop, write_message_begin, CompactReader, CompactWriter, Decode,
+    Encode, MessageHeader, MessageType, ProtocolError, Reader, TType, WireType,
 };
 
 /// `echo_args { 1: binary payload }`, as generated code would write it.
@@ -146,6 +148,147 @@ fn order() -> Order {
     }
 }
 
+/// The same types in the compact protocol, written as generated code will once the Writer and
+/// Reader types carry the protocol.
+trait Compact: Sized {
+    fn write(&self, w: &mut CompactWriter);
+    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError>;
+}
+
+impl Compact for EchoArgs {
+    fn write(&self, w: &mut CompactWriter) {
+        w.write_struct_begin();
+        w.write_field_begin(TType::String, 1);
+        w.write_binary(&self.payload);
+        w.write_field_stop();
+        w.write_struct_end();
+    }
+
+    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
+        r.enter()?;
+        let mut payload = None;
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, TType::String) => payload = Some(r.read_bytes()?.to_vec()),
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(EchoArgs {
+            payload: payload.ok_or(ProtocolError::MissingField {
+                strukt: "echo_args",
+                field: "payload",
+            })?,
+        })
+    }
+}
+
+impl Compact for Item {
+    fn write(&self, w: &mut CompactWriter) {
+        w.write_struct_begin();
+        w.write_field_begin(TType::String, 1);
+        w.write_string(&self.sku);
+        w.write_field_begin(TType::I32, 2);
+        w.write_i32(self.quantity);
+        w.write_field_begin(TType::Double, 3);
+        w.write_double(self.price);
+        w.write_field_stop();
+        w.write_struct_end();
+    }
+
+    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
+        r.enter()?;
+        let mut item = Item {
+            sku: String::new(),
+            quantity: 0,
+            price: 0.0,
+        };
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, TType::String) => item.sku = r.read_str()?.to_owned(),
+                (2, TType::I32) => item.quantity = r.read_i32()?,
+                (3, TType::Double) => item.price = r.read_double()?,
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(item)
+    }
+}
+
+impl Compact for Order {
+    fn write(&self, w: &mut CompactWriter) {
+        w.write_struct_begin();
+        w.write_field_begin(TType::I64, 1);
+        w.write_i64(self.id);
+        w.write_field_begin(TType::String, 2);
+        w.write_string(&self.customer);
+        w.write_field_begin(TType::List, 3);
+        w.write_list_begin(TType::Struct, self.items.len());
+        for item in &self.items {
+            item.write(w);
+        }
+        w.write_field_begin(TType::Map, 4);
+        w.write_map_begin(TType::String, TType::String, self.attributes.len());
+        for (k, v) in &self.attributes {
+            w.write_string(k);
+            w.write_string(v);
+        }
+        w.write_field_stop();
+        w.write_struct_end();
+    }
+
+    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
+        r.enter()?;
+        let mut order = Order {
+            id: 0,
+            customer: String::new(),
+            items: Vec::new(),
+            attributes: HashMap::new(),
+        };
+        while let Some((ttype, id)) = r.read_field_begin()? {
+            match (id, ttype) {
+                (1, TType::I64) => order.id = r.read_i64()?,
+                (2, TType::String) => order.customer = r.read_str()?.to_owned(),
+                (3, TType::List) => {
+                    r.enter()?;
+                    let (_, len) = r.read_list_begin()?;
+                    order.items = Vec::with_capacity(len.min(4096));
+                    for _ in 0..len {
+                        order.items.push(Item::read(r)?);
+                    }
+                    r.leave();
+                }
+                (4, TType::Map) => {
+                    r.enter()?;
+                    let (_, _, len) = r.read_map_begin()?;
+                    order.attributes = HashMap::with_capacity(len.min(4096));
+                    for _ in 0..len {
+                        let k = r.read_str()?.to_owned();
+                        let v = r.read_str()?.to_owned();
+                        order.attributes.insert(k, v);
+                    }
+                    r.leave();
+                }
+                _ => r.skip(ttype)?,
+            }
+        }
+        r.leave();
+        Ok(order)
+    }
+}
+
+fn encode_compact(w: &mut CompactWriter, name: &str, seqid: i32, args: &impl Compact) {
+    w.clear();
+    let header = MessageHeader {
+        name,
+        kind: MessageType::Call,
+        seqid,
+    };
+    w.write_message_begin(&header);
+    args.write(w);
+}
+
 fn encode_message(out: &mut Vec<u8>, name: &str, seqid: i32, args: &impl Encode) {
     out.clear();
     let header = MessageHeader {
@@ -181,6 +324,32 @@ fn echo_request(c: &mut Criterion) {
                 black_box((header.seqid, args.payload))
             })
         });
+        let mut w = CompactWriter::with_buffer(Vec::with_capacity(size + 64));
+        encode_compact(&mut w, "echo", 1, &args);
+        let compact = w.buffer().to_vec();
+        group.throughput(Throughput::Bytes(compact.len() as u64));
+        group.bench_with_input(
+            BenchmarkId::new("compact_encode", size),
+            &args,
+            |b, args| {
+                b.iter(|| {
+                    encode_compact(&mut w, "echo", black_box(7), black_box(args));
+                    black_box(w.buffer().len())
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("compact_decode", size),
+            &compact,
+            |b, bytes| {
+                b.iter(|| {
+                    let mut r = CompactReader::new(black_box(bytes));
+                    let header = r.read_message_begin().unwrap();
+                    let args = EchoArgs::read(&mut r).unwrap();
+                    black_box((header.seqid, args.payload))
+                })
+            },
+        );
     }
     group.finish();
 }
@@ -203,6 +372,24 @@ fn nested_struct(c: &mut Criterion) {
             let mut r = Reader::new(black_box(&encoded));
             let header = r.read_message_begin().unwrap();
             let order = Order::decode(&mut r).unwrap();
+            black_box((header.seqid, order))
+        })
+    });
+    let mut w = CompactWriter::with_buffer(Vec::with_capacity(1024));
+    encode_compact(&mut w, "place", 1, &value);
+    let compact = w.buffer().to_vec();
+    group.throughput(Throughput::Bytes(compact.len() as u64));
+    group.bench_function(BenchmarkId::new("compact_encode", compact.len()), |b| {
+        b.iter(|| {
+            encode_compact(&mut w, "place", black_box(7), black_box(&value));
+            black_box(w.buffer().len())
+        })
+    });
+    group.bench_function(BenchmarkId::new("compact_decode", compact.len()), |b| {
+        b.iter(|| {
+            let mut r = CompactReader::new(black_box(&compact));
+            let header = r.read_message_begin().unwrap();
+            let order = Order::read(&mut r).unwrap();
             black_box((header.seqid, order))
         })
     });

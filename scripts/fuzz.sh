@@ -40,9 +40,11 @@ for target in "${targets[@]}"; do
     corpus="fuzz/corpus/$target"
     mkdir -p "$corpus"
     # The golden vectors are real Thrift messages: a good place to start mutating from.
-    if compgen -G "tests/golden/*.bin" >/dev/null; then
-        cp -n tests/golden/*.bin "$corpus"/ 2>/dev/null || true
-    fi
+    for dir in tests/golden tests/golden_protocols; do
+        if compgen -G "$dir/*.bin" >/dev/null; then
+            cp -n "$dir"/*.bin "$corpus"/ 2>/dev/null || true
+        fi
+    done
     log="fuzz/$target.log"
     echo "== fuzzing $target for ${seconds}s (log: $log)"
     # 64 MB per allocation: inputs are at most a few KiB, so anything near that is a finding.

@@ -73,14 +73,17 @@ else
 fi
 
 section "setup: python thrift"
-if python3 -c 'import thrift' 2>/dev/null; then
+# uuid (TType 16) is only in recent releases of the Python library (0.25.0 has it); older ones
+# cannot write the golden_protocols vectors, so they are upgraded.
+has_thrift='from thrift.protocol.TCompactProtocol import CompactType; CompactType.UUID'
+if python3 -c "$has_thrift" 2>/dev/null; then
     echo "python thrift present"
 else
     # Debian marks its Python as externally managed (PEP 668); the package only serves the
     # golden and interop scripts, so installing next to the system's is what we want.
-    python3 -m pip install --quiet thrift ||
-        python3 -m pip install --quiet --break-system-packages thrift
-    python3 -c 'import thrift'
+    python3 -m pip install --quiet --upgrade thrift ||
+        python3 -m pip install --quiet --upgrade --break-system-packages thrift
+    python3 -c "$has_thrift"
 fi
 
 section "setup: rust toolchain"
@@ -117,7 +120,7 @@ direct=$(cargo tree --no-default-features --edges normal --depth 1 --prefix none
 echo "runtime dependencies: $direct"
 for dep in $direct; do
     case "$dep" in
-    mio | crossbeam-channel | parking_lot | log | byteorder | socket2 | signal-hook) ;;
+    mio | crossbeam-channel | parking_lot | log | byteorder | socket2 | signal-hook | flate2 | uuid) ;;
     *)
         echo "unexpected runtime dependency without default features: $dep" >&2
         exit 1
@@ -144,6 +147,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
 section "golden vectors"
 python3 scripts/golden.py --check
+python3 scripts/golden_protocols.py --check
 
 section "interop"
 bash scripts/interop.sh

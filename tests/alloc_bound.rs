@@ -10,9 +10,12 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use tether::protocol::{
-    decode_from, encode_to_vec, ApplicationException, Decode, Limits, Reader, TType,
+    decode_from, encode_to_vec, ApplicationException, CompactReader, Decode, Limits, ProtocolError,
+    Reader, TType,
 };
-use tether::transport::{detect, parse_framed, parse_unframed};
+use tether::transport::{
+    detect, parse_framed, parse_header_frame, parse_unframed, HeaderError, HeaderStatus,
+};
 
 /// Counts per thread, so tests running in parallel do not see each other's allocations.
 struct Counting;
@@ -289,4 +292,179 @@ fn a_lying_length_costs_nothing_while_a_true_one_costs_its_bytes() {
         assert!(r.is_err());
     });
     assert_eq!(peak, 0);
+}
+
+// ---- compact protocol and THeader ---------------------------------------------------------------
+
+fn varint(mut v: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+    out
+}
+
+/// Walks `input` with every compact entry point: header then body, and skip of each type.
+fn decode_everything_compact(input: &[u8]) {
+    let mut r = CompactReader::new(input);
+    if r.read_message_begin().is_ok() {
+        let _ = r.skip(TType::Struct);
+    }
+    for ttype in [
+        TType::Struct,
+        TType::List,
+        TType::Set,
+        TType::Map,
+        TType::String,
+        TType::Uuid,
+    ] {
+        let _ = CompactReader::new(input).skip(ttype);
+    }
+    let mut r = CompactReader::new(input);
+    let _ = r.read_bytes();
+    let _ = r.read_list_begin();
+    let _ = r.read_map_begin();
+}
+
+fn compact_hostile_inputs() -> Vec<(&'static str, Vec<u8>)> {
+    let with = |head: Vec<u8>, tail: &[u8]| [head, tail.to_vec()].concat();
+    let mut deep_message = vec![0x82, 0x21, 1, 1, b'e'];
+    deep_message.extend_from_slice(&[0x1c].repeat(10_000));
+    vec![
+        (
+            "list of 2^31-1 strings",
+            with([vec![0xf8], varint(i32::MAX as u64)].concat(), &[0; 16]),
+        ),
+        (
+            "list of 1,000,000 i64",
+            with([vec![0xf6], varint(1_000_000)].concat(), &[0; 16]),
+        ),
+        (
+            "set of 1,000,000 lists",
+            with([vec![0xf9], varint(1_000_000)].concat(), &[0; 16]),
+        ),
+        (
+            "map of 1,000,000 entries",
+            with([varint(1_000_000), vec![0x88]].concat(), &[0; 16]),
+        ),
+        (
+            "map of 2^31-1 entries",
+            with([varint(i32::MAX as u64), vec![0x55]].concat(), &[0; 16]),
+        ),
+        ("100 MiB string, 0 bytes", varint(100 << 20)),
+        ("negative string size", varint(u32::MAX as u64)),
+        ("11-byte varint", with(vec![0x80; 10], &[0])),
+        ("structs nested 10,000 deep", [0x1c].repeat(10_000)),
+        ("lists nested 10,000 deep", [0x19].repeat(10_000)),
+        ("message nested 10,000 deep", deep_message),
+        ("invalid field type", vec![0x1e, 0, 0]),
+        ("empty", Vec::new()),
+    ]
+}
+
+#[test]
+fn compact_hostile_inputs_never_allocate_more_than_their_own_size() {
+    for (what, input) in compact_hostile_inputs() {
+        for cut in (0..=input.len()).step_by(1 + input.len() / 64) {
+            assert_bounded(
+                what,
+                &input[..cut],
+                hostile_bound,
+                decode_everything_compact,
+            );
+        }
+    }
+}
+
+#[test]
+fn compact_nesting_past_the_default_depth_costs_a_few_bytes_per_level() {
+    // Only a depth limit raised above 64 lets the reader's field id stack spill to the heap;
+    // each level still needs an input byte, and costs at most a doubling Vec's 4 bytes.
+    // 1,000: deep enough to spill; a debug build's skip frames need more than a test thread's
+    // 2 MiB of stack for that, so it runs on a thread with 64 MiB.
+    let deep = [0x1c].repeat(1_000);
+    let limits = Limits::default().max_depth(2_000);
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            assert_bounded("1,000 structs, depth 2,000", &deep, dense_bound, |b| {
+                let _ = CompactReader::with_limits(b, limits).skip(TType::Struct);
+            });
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn header_raw(headers: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x0f, 0xff, 0, 0, 0, 0, 0, 1];
+    body.extend_from_slice(&((headers.len() / 4) as u16).to_be_bytes());
+    body.extend_from_slice(headers);
+    body.extend_from_slice(payload);
+    [(body.len() as u32).to_be_bytes().to_vec(), body].concat()
+}
+
+#[test]
+fn header_frames_without_zlib_allocate_nothing() {
+    let mut info = vec![0, 0, 1];
+    info.extend_from_slice(&varint(1_000_000));
+    info.resize(info.len().next_multiple_of(4), 0);
+    let inputs = [
+        (
+            "frame length 0x7fffffff",
+            0x7fff_ffffu32.to_be_bytes().to_vec(),
+        ),
+        ("1,000,000 info headers in 8 bytes", header_raw(&info, b"")),
+        (
+            "key of 2^32 bytes",
+            header_raw(&[0, 0, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0], b""),
+        ),
+        ("header size past the frame", {
+            let mut f = header_raw(&[0, 0, 0, 0], b"");
+            f[13] = 0xff;
+            f
+        }),
+        ("unknown transform", header_raw(&[0, 1, 9, 0], b"payload")),
+        (
+            "a frame with info headers",
+            header_raw(&[0, 0, 1, 1, 1, b'k', 1, b'v'], &[0x82; 100]),
+        ),
+    ];
+    for (what, input) in inputs {
+        for cut in 0..=input.len() {
+            assert_bounded(
+                what,
+                &input[..cut],
+                |_| 0,
+                |b| {
+                    if let Ok(HeaderStatus::Complete { frame, .. }) = parse_header_frame(b, 1 << 20)
+                    {
+                        let _ = frame.info_headers().count();
+                    }
+                },
+            );
+        }
+    }
+}
+
+#[test]
+fn a_zlib_bomb_costs_at_most_the_frame_limit() {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(&vec![0; 8 << 20]).unwrap();
+    let bomb = header_raw(&[0, 1, 1, 0], &e.finish().unwrap());
+    const MAX_FRAME: usize = 256 * 1024;
+    let max_frame = MAX_FRAME;
+    // The output doubles up to max_frame + 1 bytes and a moving realloc holds old and new;
+    // the inflater's own state (a 32 KiB window and its tables) comes on top.
+    let bound = |input: usize| 2 * (MAX_FRAME + 1) + input + 64 * 1024;
+    assert_bounded("8 MiB of zeros in zlib", &bomb, bound, |b| {
+        let err = parse_header_frame(b, max_frame).unwrap_err();
+        assert!(matches!(
+            err,
+            HeaderError::Protocol(ProtocolError::SizeLimit { .. })
+        ));
+    });
 }

@@ -5,7 +5,8 @@ use std::str::Utf8Error;
 
 use super::exception::ApplicationExceptionKind;
 
-/// Why bytes could not be decoded (or a value could not be encoded) as Thrift binary protocol.
+/// Why bytes could not be decoded (or a value could not be encoded) as Thrift binary or compact
+/// protocol.
 ///
 /// Every variant maps to the [`ApplicationExceptionKind`] a server answers with
 /// ([`ProtocolError::exception_kind`]).
@@ -29,9 +30,9 @@ pub enum ProtocolError {
         /// The maximum depth in force.
         limit: u32,
     },
-    /// A message header carried a version other than binary protocol version 1.
+    /// A message header carried a protocol or version other than binary or compact version 1.
     BadVersion {
-        /// The first word of the header.
+        /// The first word of a binary header, or the first two bytes of a compact one.
         word: u32,
     },
     /// A value broke a rule of the protocol or of the schema (bad message type, missing field...).

@@ -177,6 +177,13 @@ impl<'a> Reader<'a> {
         Ok(f64::from_bits(BigEndian::read_u64(self.take(8)?)))
     }
 
+    /// Reads a uuid: 16 bytes in RFC 4122 (big-endian) order.
+    pub fn read_uuid(&mut self) -> Result<[u8; 16], ProtocolError> {
+        let mut bytes = [0; 16];
+        bytes.copy_from_slice(self.take(16)?);
+        Ok(bytes)
+    }
+
     /// Reads a string, borrowed from the input; bytes that are not UTF-8 are an error.
     pub fn read_str(&mut self) -> Result<&'a str, ProtocolError> {
         Ok(std::str::from_utf8(self.read_bytes()?)?)
@@ -206,6 +213,7 @@ impl<'a> Reader<'a> {
             TType::I16 => self.take(2).map(drop),
             TType::I32 => self.take(4).map(drop),
             TType::I64 | TType::Double => self.take(8).map(drop),
+            TType::Uuid => self.take(16).map(drop),
             TType::String => self.read_bytes().map(drop),
             TType::Struct => {
                 self.enter()?;

@@ -203,7 +203,7 @@ fn nesting_at_the_limit_is_accepted() {
 
 #[test]
 fn invalid_type_ids_are_errors_in_skip() {
-    for id in [5u8, 7, 9, 16, 0xff] {
+    for id in [5u8, 7, 9, 17, 0xff] {
         let bytes = [id, 0, 1, 0];
         assert_eq!(
             Reader::new(&bytes).skip(TType::Struct).unwrap_err(),
@@ -219,6 +219,38 @@ fn invalid_type_ids_are_errors_in_skip() {
         );
     }
     assert!(TType::from_id(4).is_ok());
+}
+
+#[test]
+fn uuid_is_type_16_and_sixteen_bytes_as_they_are() {
+    assert_eq!(TType::from_id(16), Ok(TType::Uuid));
+    assert_eq!(TType::Uuid.id(), 16);
+    let id = Uuid::from_u128(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff);
+    let bytes = encode_to_vec(&id);
+    assert_eq!(bytes, id.as_bytes());
+    assert_eq!(bytes[0], 0x00);
+    assert_eq!(bytes[15], 0xff);
+    round_trip(id);
+    round_trip(vec![id, Uuid::nil()]);
+    // A struct with a uuid field skips past exactly its 16 bytes.
+    let mut s = Vec::new();
+    write_field(&mut s, 1, &id);
+    write_field_stop(&mut s);
+    let mut r = Reader::new(&s);
+    r.skip(TType::Struct).unwrap();
+    assert_eq!(r.remaining(), 0);
+    assert_eq!(
+        Reader::new(&bytes[..15]).read_uuid(),
+        Err(ProtocolError::UnexpectedEnd { needed: 1 })
+    );
+    // A list of uuids needs 16 bytes per element before anything is allocated.
+    let list = [
+        16, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    assert_eq!(
+        Reader::new(&list).read_list_begin(),
+        Err(ProtocolError::UnexpectedEnd { needed: 16 })
+    );
 }
 
 #[test]
@@ -499,7 +531,7 @@ fn negative_set_size_is_an_error() {
 
 #[test]
 fn invalid_type_ids_in_container_headers_are_errors() {
-    for id in [5u8, 7, 16, 0x80] {
+    for id in [5u8, 7, 17, 0x80] {
         let map_key = [id, TType::I32.id(), 0, 0, 0, 1, 0, 0, 0, 0, 0];
         assert_eq!(
             Reader::new(&map_key).skip(TType::Map).unwrap_err(),

@@ -32,6 +32,8 @@ pub enum TType {
     Set,
     /// `list<T>`.
     List,
+    /// `uuid`: 16 bytes, big-endian (RFC 4122 byte order) in both protocols.
+    Uuid,
 }
 
 impl TType {
@@ -51,6 +53,7 @@ impl TType {
             TType::Map => 13,
             TType::Set => 14,
             TType::List => 15,
+            TType::Uuid => 16,
         }
     }
 
@@ -70,6 +73,7 @@ impl TType {
             13 => TType::Map,
             14 => TType::Set,
             15 => TType::List,
+            16 => TType::Uuid,
             _ => return Err(ProtocolError::InvalidType { id }),
         })
     }
@@ -90,6 +94,7 @@ impl TType {
             TType::Map => 6,
             // Element type, i32 size.
             TType::Set | TType::List => 5,
+            TType::Uuid => 16,
         }
     }
 }

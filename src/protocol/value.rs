@@ -1,7 +1,7 @@
 //! The traits generated code implements, and their impls for Rust's own types.
 //!
 //! Thrift `binary` is `Vec<u8>`, `list<byte>` is `Vec<i8>`; `set` is `HashSet` or `BTreeSet`,
-//! `map` is `HashMap` or `BTreeMap`.
+//! `map` is `HashMap` or `BTreeMap`; `uuid` is [`uuid::Uuid`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
@@ -122,6 +122,21 @@ impl Encode for [u8] {
 impl Decode for Vec<u8> {
     fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
         r.read_bytes().map(<[u8]>::to_vec)
+    }
+}
+
+/// Thrift `uuid`: the `uuid` crate's type, 16 bytes in RFC 4122 order on the wire.
+impl WireType for uuid::Uuid {
+    const TTYPE: TType = TType::Uuid;
+}
+impl Encode for uuid::Uuid {
+    fn encode(&self, out: &mut Vec<u8>) {
+        write_uuid(out, self.as_bytes());
+    }
+}
+impl Decode for uuid::Uuid {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
+        r.read_uuid().map(uuid::Uuid::from_bytes)
     }
 }
 

@@ -80,6 +80,11 @@ pub fn write_double(out: &mut Vec<u8>, v: f64) {
     out.extend_from_slice(&v.to_bits().to_be_bytes());
 }
 
+/// Appends a uuid: its 16 bytes in RFC 4122 (big-endian) order.
+pub fn write_uuid(out: &mut Vec<u8>, v: &[u8; 16]) {
+    out.extend_from_slice(v);
+}
+
 /// Appends a string: i32 byte length then the UTF-8 bytes.
 pub fn write_string(out: &mut Vec<u8>, v: &str) {
     write_binary(out, v.as_bytes());
