@@ -269,6 +269,8 @@ fn request_deadline_counts_from_the_first_byte_even_behind_a_pipelined_request()
 
 /// Address space cut under the server while it runs: the next worker thread cannot be
 /// started. The accepted connection is kept (not closed), and served once threads can start.
+/// It runs `tether serve` (the binary), so it needs the `cli` feature.
+#[cfg(feature = "cli")]
 #[test]
 fn failed_thread_spawn_keeps_the_connection_waiting_until_a_retry_succeeds() {
     if !prlimit_works() {
