@@ -301,8 +301,10 @@ fn open_loop_keeps_to_the_rate() {
     let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(500)));
     plan.rate = Some(400.0);
     let outcome = run(plan);
-    // 400/s for 0.5 s is 200 scheduled calls; never more, and a loaded machine catches up.
-    assert!(outcome.calls <= 204, "{}", outcome.calls);
+    // 400/s for 0.5 s is 200 scheduled calls; never more but for each of the 4 threads' two
+    // window edges (a schedule point on the start and one rounding onto the end), and a loaded
+    // machine catches up.
+    assert!(outcome.calls <= 208, "{}", outcome.calls);
     assert!(outcome.calls >= 100, "{}", outcome.calls);
 }
 
@@ -624,14 +626,16 @@ fn a_server_that_stalls_before_the_end_shows_timeouts() {
 fn no_pause_after_the_last_of_the_requests() {
     for pipeline in [1, 4] {
         let server = EchoServer::start(Framing::Framed, Behaviour::default());
-        let mut plan = test_plan(server.addr, Bound::Requests(2 * pipeline as u64));
-        plan.connections = 2;
+        // One connection and one window's worth of requests: with two, one connection can
+        // claim both windows before the other starts, and its pause between them is due.
+        let mut plan = test_plan(server.addr, Bound::Requests(pipeline as u64));
+        plan.connections = 1;
         plan.pipeline = pipeline;
         plan.idle_between = Some(Duration::from_secs(5));
         let began = Instant::now();
         let outcome = run(plan);
-        assert_eq!(outcome.calls, 2 * pipeline as u64);
-        // Each connection's one call (or window) was its last: nothing to pause 5 s for.
+        assert_eq!(outcome.calls, pipeline as u64);
+        // The one call (or window) was the last: nothing to pause 5 s for.
         assert!(
             began.elapsed() < Duration::from_secs(4),
             "pipeline {pipeline}: {:?}",
