@@ -64,7 +64,7 @@ const SESSIONS_PER_CALL: usize = 3;
 /// replies come). A call that times out gives up its seqid; its late reply is read and
 /// discarded, and the connection carries on. If the socket dies, every waiting caller learns
 /// it at once (and is retried if the keep-alive contract allows), and the next call connects
-/// again. See the [module docs](self) for the guarantees.
+/// again. The guarantees are those of the keep-alive contract (DESIGN.md).
 #[derive(Debug)]
 pub struct MuxConnection {
     shared: Arc<Shared>,
