@@ -211,10 +211,10 @@ fn max_connection_age_closes_an_idle_connection_between_requests() {
         "every request answered"
     );
 
-    // An idle connection is closed at its age even though the idle timeout is far off.
+    // An idle connection is closed at its age (jittered: 270 ms at the earliest).
     let mut idle = server.connect();
     let waited = idle.wait_closed(Duration::from_secs(2)).expect("closed");
-    assert!(waited >= 290 * MS && waited <= 1500 * MS, "{waited:?}");
+    assert!(waited >= 265 * MS && waited <= 1500 * MS, "{waited:?}");
 }
 
 #[test]
