@@ -96,7 +96,7 @@ stop_instance() {
         tail -5 "$work/$name.log" >&2
         failed=1
     fi
-    grep 'drained in' "$work/$name.log" | tail -1 | sed "s/^.*drained/  $name drained/"
+    grep 'drained ' "$work/$name.log" | tail -1 | sed "s/^.*drained/  $name drained/" || true
 }
 
 wait_ready() {

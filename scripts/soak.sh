@@ -88,7 +88,7 @@ if grep -i 'panicked' "$work/serve.log"; then
 fi
 echo "$metrics" | grep -E '^tether_connections_closed_total|^tether_requests_total\{service="Echo",method="echo",outcome="ok"\}' |
     sed 's/^/  /' || true
-grep 'drained in' "$work/serve.log" | sed 's/^.*drained/  server drained/'
+grep 'drained ' "$work/serve.log" | sed 's/^.*drained/  server drained/' || true
 
 python3 - "$work/samples.txt" <<'EOF' || failed=1
 import sys
