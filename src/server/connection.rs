@@ -11,7 +11,7 @@ use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
 use crate::transport::{
-    deadline_after, DeadlineError, DeadlineStream, Deframer, FrameStatus, Framing, ReadBuffer,
+    deadline_after, DeadlineError, Deframer, FrameStatus, Framing, ReadBuffer, SocketDeadlines,
 };
 
 /// A write buffer larger than this is freed once its reply is sent, so one large reply does not
@@ -28,7 +28,7 @@ pub(crate) fn run(guard: &mut WorkerGuard) {
     let mut worker = Worker {
         shared,
         connection,
-        io: DeadlineStream::new(&connection.stream),
+        io: SocketDeadlines::new(),
         read_buffer: ReadBuffer::new(shared.config.read_buffer_size),
         write_buffer: Vec::new(),
         deframer: Deframer::new(
@@ -60,7 +60,7 @@ pub(crate) fn run(guard: &mut WorkerGuard) {
 struct Worker<'a> {
     shared: &'a Shared,
     connection: &'a Connection,
-    io: DeadlineStream<'a>,
+    io: SocketDeadlines,
     read_buffer: ReadBuffer,
     write_buffer: Vec<u8>,
     /// Where messages end; keeps its place in an unframed message that is still arriving.
@@ -146,7 +146,12 @@ impl Worker<'_> {
         let idle_deadline = deadline_after(now, config.idle_timeout);
         let age_deadline = self.max_age.map(|age| deadline_after(self.born, age));
         let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
-        match self.io.read_by_at(&mut self.read_buffer, deadline, now) {
+        match self.io.read_by_at(
+            &self.connection.stream,
+            &mut self.read_buffer,
+            deadline,
+            now,
+        ) {
             Ok(0) => Some(self.broken(CloseReason::PeerEof)),
             Ok(n) => {
                 self.last_read = Instant::now();
@@ -204,7 +209,11 @@ impl Worker<'_> {
                         .map(|reason| (self.served, reason));
                 }
             }
-            match self.io.read_by(&mut self.read_buffer, request_deadline) {
+            match self.io.read_by(
+                &self.connection.stream,
+                &mut self.read_buffer,
+                request_deadline,
+            ) {
                 Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
                 Ok(n) => {
                     self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
@@ -254,7 +263,9 @@ impl Worker<'_> {
         let now = Instant::now();
         self.record_latency(now, answered);
         let deadline = deadline_after(now, self.shared.config.write_timeout);
-        let result = self.io.write_all_by_at(&self.write_buffer, deadline, now);
+        let result =
+            self.io
+                .write_all_by_at(&self.connection.stream, &self.write_buffer, deadline, now);
         let written = self.write_buffer.len() as u64;
         self.write_buffer.clear();
         match result {

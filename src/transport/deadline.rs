@@ -50,13 +50,14 @@ impl std::error::Error for DeadlineError {
     }
 }
 
-/// A blocking socket whose reads and writes end at deadlines.
+/// Reads and writes on one blocking socket that end at deadlines.
 ///
 /// Deadlines are enforced with SO_RCVTIMEO / SO_SNDTIMEO, set only when the time left differs
-/// from the timeout already in force by more than a few milliseconds.
-#[derive(Debug)]
-pub struct DeadlineStream<'a> {
-    stream: &'a TcpStream,
+/// from the timeout already in force by more than a few milliseconds. It remembers the timeouts
+/// it set but does not hold the socket, so whoever owns the socket (a server connection that
+/// moves between threads, a client link) owns this beside it; use it with one socket only.
+#[derive(Debug, Default)]
+pub struct SocketDeadlines {
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
 }
@@ -75,34 +76,28 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-impl<'a> DeadlineStream<'a> {
-    /// Wraps a blocking socket; its timeouts are (re)set on first use.
-    pub fn new(stream: &'a TcpStream) -> Self {
-        DeadlineStream {
-            stream,
-            read_timeout: None,
-            write_timeout: None,
-        }
+impl SocketDeadlines {
+    /// Deadlines for a socket whose timeouts are (re)set on first use.
+    pub fn new() -> Self {
+        SocketDeadlines::default()
     }
 
-    /// The socket.
-    pub fn get_ref(&self) -> &'a TcpStream {
-        self.stream
-    }
-
-    /// Reads once into `buf`, waiting until `deadline` at most. `Ok(0)` is end of stream.
+    /// Reads once from `stream` into `buf`, waiting until `deadline` at most. `Ok(0)` is end of
+    /// stream.
     pub fn read_by(
         &mut self,
+        stream: &TcpStream,
         buf: &mut ReadBuffer,
         deadline: Instant,
     ) -> Result<usize, DeadlineError> {
-        self.read_by_at(buf, deadline, Instant::now())
+        self.read_by_at(stream, buf, deadline, Instant::now())
     }
 
     /// [`read_by`](Self::read_by) for a caller that has just read the clock: `now` is the
     /// current time, which saves reading it again.
     pub fn read_by_at(
         &mut self,
+        mut stream: &TcpStream,
         buf: &mut ReadBuffer,
         deadline: Instant,
         mut now: Instant,
@@ -113,12 +108,12 @@ impl<'a> DeadlineStream<'a> {
                 return Err(DeadlineError::TimedOut);
             }
             if !close_enough(self.read_timeout, left) {
-                self.stream
+                stream
                     .set_read_timeout(Some(left))
                     .map_err(DeadlineError::Io)?;
                 self.read_timeout = Some(left);
             }
-            match buf.read_from(&mut self.stream) {
+            match buf.read_from(&mut stream) {
                 Ok(n) => return Ok(n),
                 // A timeout a little short of the deadline loops to wait out the rest.
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
@@ -129,15 +124,22 @@ impl<'a> DeadlineStream<'a> {
         }
     }
 
-    /// Writes all of `bytes`, finishing by `deadline`; a peer that reads slowly does not extend it.
-    pub fn write_all_by(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), DeadlineError> {
-        self.write_all_by_at(bytes, deadline, Instant::now())
+    /// Writes all of `bytes` to `stream`, finishing by `deadline`; a peer that reads slowly does
+    /// not extend it.
+    pub fn write_all_by(
+        &mut self,
+        stream: &TcpStream,
+        bytes: &[u8],
+        deadline: Instant,
+    ) -> Result<(), DeadlineError> {
+        self.write_all_by_at(stream, bytes, deadline, Instant::now())
     }
 
     /// [`write_all_by`](Self::write_all_by) for a caller that has just read the clock: `now` is
     /// the current time, which saves reading it again.
     pub fn write_all_by_at(
         &mut self,
+        mut stream: &TcpStream,
         mut bytes: &[u8],
         deadline: Instant,
         mut now: Instant,
@@ -148,12 +150,12 @@ impl<'a> DeadlineStream<'a> {
                 return Err(DeadlineError::TimedOut);
             }
             if !close_enough(self.write_timeout, left) {
-                self.stream
+                stream
                     .set_write_timeout(Some(left))
                     .map_err(DeadlineError::Io)?;
                 self.write_timeout = Some(left);
             }
-            match self.stream.write(bytes) {
+            match stream.write(bytes) {
                 Ok(0) => return Err(DeadlineError::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => bytes = &bytes[n..],
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
@@ -183,17 +185,17 @@ mod tests {
     #[test]
     fn read_returns_data_and_times_out_at_the_deadline() {
         let (mut client, server) = pair();
-        let mut stream = DeadlineStream::new(&server);
+        let mut deadlines = SocketDeadlines::new();
         let mut buf = ReadBuffer::new(64);
         client.write_all(b"hello").unwrap();
-        let n = stream
-            .read_by(&mut buf, Instant::now() + Duration::from_secs(5))
+        let n = deadlines
+            .read_by(&server, &mut buf, Instant::now() + Duration::from_secs(5))
             .unwrap();
         assert_eq!(&buf.filled()[..n], b"hello");
 
         let start = Instant::now();
-        let err = stream
-            .read_by(&mut buf, start + Duration::from_millis(100))
+        let err = deadlines
+            .read_by(&server, &mut buf, start + Duration::from_millis(100))
             .unwrap_err();
         assert!(matches!(err, DeadlineError::TimedOut));
         assert!(start.elapsed() >= Duration::from_millis(100));
@@ -202,11 +204,11 @@ mod tests {
     #[test]
     fn write_times_out_when_the_peer_does_not_read() {
         let (_client, server) = pair();
-        let mut stream = DeadlineStream::new(&server);
+        let mut deadlines = SocketDeadlines::new();
         let big = vec![0u8; 64 << 20];
         let start = Instant::now();
-        let err = stream
-            .write_all_by(&big, start + Duration::from_millis(150))
+        let err = deadlines
+            .write_all_by(&server, &big, start + Duration::from_millis(150))
             .unwrap_err();
         assert!(matches!(err, DeadlineError::TimedOut));
         assert!(start.elapsed() >= Duration::from_millis(150));

@@ -8,7 +8,7 @@ mod header;
 mod socket;
 
 pub use buffer::ReadBuffer;
-pub use deadline::{deadline_after, DeadlineError, DeadlineStream};
+pub use deadline::{deadline_after, DeadlineError, SocketDeadlines};
 pub use frame::{
     check_first_bytes, detect, parse, parse_framed, parse_unframed, Deframer, FrameStatus, Framing,
     UnframedScanner,
