@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 use tether::client::{
     Channel, ClientError, Connection, MuxConfig, MuxConnection, Pool, PoolConfig, RetryBudgetConfig,
 };
-use tether::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits, MessageType,
-};
+use tether::protocol::{ApplicationException, ApplicationExceptionKind, Limits, MessageType};
 use tether::server::Config;
 use tether::services::echo::EchoClient;
+use tether::transport::Codec;
 
 use support::client::*;
 use support::TestServer;
@@ -62,10 +61,10 @@ fn exception_reply_is_typed_and_keeps_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = begin_frame(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out);
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut out, &call.name, call.seqid);
-            finish_frame(&mut out, at);
+            Codec::FRAMED.finish_message(&mut out, at);
             s.write_all(&out).unwrap();
         }
     });
@@ -86,10 +85,10 @@ fn exception_reply_followed_by_stray_bytes_drops_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = begin_frame(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out);
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut out, &call.name, call.seqid);
-            finish_frame(&mut out, at);
+            Codec::FRAMED.finish_message(&mut out, at);
             // A second reply no call asked for, in the same write: out of step.
             out.extend_from_slice(&reply_bytes(&call.name, call.seqid, b"stray"));
             s.write_all(&out).unwrap();

@@ -6,12 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use tether::protocol::{
-    begin_frame, finish_frame, write_field, write_field_begin, write_field_stop, write_i32,
-    write_i8, write_message_begin, write_optional_field, write_string, ApplicationException,
-    ApplicationExceptionKind, Decode, Encode, Limits, MessageHeader, MessageType, ProtocolError,
-    Reader, TType, WireType,
+    write_field, write_field_begin, write_field_stop, write_i32, write_i8, write_message_begin,
+    write_optional_field, write_string, ApplicationException, ApplicationExceptionKind, Decode,
+    Encode, Limits, MessageHeader, MessageType, ProtocolError, Reader, TType, WireType,
 };
-use tether::transport::{detect, parse_framed, parse_unframed, FrameStatus, Framing};
+use tether::transport::{detect, parse_framed, parse_unframed, Codec, FrameStatus, Framing};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -579,7 +578,8 @@ fn variant_file(message: &Message, strict: bool, framing: Framing) -> String {
 /// the old non-strict layout (name, type byte, seqid) is put together here from its parts.
 fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> {
     let mut out = Vec::new();
-    let frame = (framing == Framing::Framed).then(|| begin_frame(&mut out));
+    let codec = Codec::new(framing);
+    let start = codec.begin_message(&mut out);
     if strict {
         let header = MessageHeader {
             name: message.name,
@@ -593,9 +593,7 @@ fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> 
         write_i32(&mut out, message.seqid);
     }
     message.body.encode(&mut out);
-    if let Some(at) = frame {
-        finish_frame(&mut out, at);
-    }
+    codec.finish_message(&mut out, start);
     out
 }
 
@@ -617,7 +615,7 @@ fn messages_are_framed_detected_and_decoded_back() {
         for (strict, framing) in VARIANTS {
             let file = variant_file(&message, strict, framing);
             let mut theirs = golden(&file);
-            assert_eq!(detect(&theirs), Some(framing), "{file}");
+            assert_eq!(detect(&theirs), Some(Codec::new(framing)), "{file}");
             // A second message behind the first must not be taken for part of it.
             let len = theirs.len();
             theirs.extend_from_slice(&golden(&file));

@@ -8,13 +8,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use tether::protocol::{
-    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
-    write_message_begin, write_string, write_uuid, ApplicationException, ApplicationExceptionKind,
-    CompactReader, CompactWriter, Decode, Encode, MessageHeader, MessageType, ProtocolError,
-    Reader, TType, Uuid,
+    write_binary, write_field_begin, write_field_stop, write_message_begin, write_string,
+    write_uuid, ApplicationException, ApplicationExceptionKind, CompactReader, CompactWriter,
+    Decode, Encode, MessageHeader, MessageType, ProtocolError, Reader, TType, Uuid,
 };
 use tether::transport::{
-    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, FrameStatus,
+    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, Codec, FrameStatus,
     HeaderMeta, HeaderProtocol, HeaderStatus,
 };
 
@@ -771,10 +770,10 @@ fn compact_messages_match_framed_and_unframed() {
         let file = format!("compact_msg_{}_framed.bin", message.file);
         let framed = golden(&file);
         let mut w = CompactWriter::new();
-        let at = begin_frame(w.buffer_mut());
+        let at = Codec::FRAMED.begin_message(w.buffer_mut());
         w.write_message_begin(&message.header());
         message.body.write(&mut w);
-        finish_frame(w.buffer_mut(), at);
+        Codec::FRAMED.finish_message(w.buffer_mut(), at);
         assert_same_bytes(&file, w.buffer(), &framed);
         let Ok(FrameStatus::Complete { message: range, .. }) = parse_framed(&framed, 1 << 20)
         else {

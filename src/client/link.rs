@@ -1,12 +1,12 @@
 //! One socket to a server carrying one call at a time: the part every client type shares.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{Encode, MessageType, ProtocolError};
-use crate::transport::{self, FrameStatus};
+use crate::transport::{self, DeadlineError, FrameStatus, SocketDeadlines};
 
 use super::config::ConnectionConfig;
 use super::message::{decode_reply, encode_message};
@@ -93,6 +93,7 @@ pub(crate) enum Liveness {
 #[derive(Debug)]
 pub(crate) struct Link {
     stream: TcpStream,
+    deadlines: SocketDeadlines,
     config: ConnectionConfig,
     input: Vec<u8>,
     output: Vec<u8>,
@@ -123,6 +124,7 @@ impl Link {
         let now = Instant::now();
         Link {
             stream,
+            deadlines: SocketDeadlines::new(),
             config,
             input: Vec::new(),
             output: Vec::new(),
@@ -169,14 +171,15 @@ impl Link {
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
-            self.config.framing,
+            self.config.codec,
             method,
             MessageType::Call,
             seqid,
             args,
         );
-        self.write_output(deadline)
-            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))?;
+        self.deadlines
+            .write_all_by(&self.stream, &self.output, deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, deadline_error(e)))?;
         let (message, consumed) = self.read_message(deadline)?;
         let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
         self.input.drain(..consumed);
@@ -204,15 +207,16 @@ impl Link {
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
-            self.config.framing,
+            self.config.codec,
             method,
             MessageType::Oneway,
             seqid,
             args,
         );
         let written = self
-            .write_output(deadline)
-            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)));
+            .deadlines
+            .write_all_by(&self.stream, &self.output, deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, deadline_error(e)));
         self.last_used = Instant::now();
         written
     }
@@ -249,26 +253,12 @@ impl Link {
         self.next_seqid
     }
 
-    fn write_output(&mut self, deadline: Instant) -> io::Result<()> {
-        let mut written = 0;
-        while written < self.output.len() {
-            self.stream.set_write_timeout(Some(time_left(deadline)?))?;
-            match self.stream.write(&self.output[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// Reads until one whole message is buffered; returns its range and the bytes it took.
     fn read_message(&mut self, deadline: Instant) -> Result<(Range<usize>, usize), CallFailure> {
         let mut wanted = READ_MIN;
         loop {
             if !self.input.is_empty() {
-                match transport::parse(&self.input, self.config.framing, &self.config.limits) {
+                match self.config.codec.parse(&self.input, &self.config.limits) {
                     Ok(FrameStatus::Complete { message, consumed }) => {
                         return Ok((message, consumed))
                     }
@@ -281,35 +271,34 @@ impl Link {
             } else {
                 Stage::Reply
             };
-            let fail = |e: io::Error| CallFailure::new(stage, io_error(e));
-            let left = time_left(deadline).map_err(fail)?;
-            self.stream.set_read_timeout(Some(left)).map_err(fail)?;
-            let start = self.input.len();
-            self.input
-                .resize(start + wanted.clamp(READ_MIN, READ_MAX), 0);
-            let read = self.stream.read(&mut self.input[start..]);
-            self.input.truncate(start + *read.as_ref().unwrap_or(&0));
+            let read = self.deadlines.read_append_by(
+                &self.stream,
+                &mut self.input,
+                wanted.clamp(READ_MIN, READ_MAX),
+                deadline,
+            );
             match read {
                 Ok(0) => {
-                    return Err(fail(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed by peer",
-                    )))
+                    return Err(CallFailure::new(
+                        stage,
+                        ClientError::Io(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "connection closed by peer",
+                        )),
+                    ))
                 }
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(CallFailure::new(stage, deadline_error(e))),
             }
         }
     }
 }
 
-fn time_left(deadline: Instant) -> io::Result<Duration> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(io::ErrorKind::TimedOut.into())
-    } else {
-        Ok(left)
+/// A deadline passing is the call timing out; a socket error stays an I/O error.
+pub(crate) fn deadline_error(e: DeadlineError) -> ClientError {
+    match e {
+        DeadlineError::Io(e) => io_error(e),
+        _ => ClientError::Timeout,
     }
 }
 

@@ -1,24 +1,24 @@
 //! Encoding a call and checking its reply: shared by every kind of connection. No I/O.
 
 use crate::protocol::{
-    begin_frame, finish_frame, write_message_begin, ApplicationException, Decode, Encode, Limits,
-    MessageHeader, MessageType, ProtocolError, Reader,
+    write_message_begin, ApplicationException, Decode, Encode, Limits, MessageHeader, MessageType,
+    ProtocolError, Reader,
 };
-use crate::transport::Framing;
+use crate::transport::Codec;
 
 use super::ClientError;
 
 /// Replaces `out` with a whole message (frame prefix included when framed).
 pub(crate) fn encode_message(
     out: &mut Vec<u8>,
-    framing: Framing,
+    codec: Codec,
     method: &str,
     kind: MessageType,
     seqid: i32,
     args: &dyn Encode,
 ) {
     out.clear();
-    let frame = (framing == Framing::Framed).then(|| begin_frame(out));
+    let start = codec.begin_message(out);
     let header = MessageHeader {
         name: method,
         kind,
@@ -26,9 +26,7 @@ pub(crate) fn encode_message(
     };
     write_message_begin(out, &header);
     args.encode(out);
-    if let Some(at) = frame {
-        finish_frame(out, at);
-    }
+    codec.finish_message(out, start);
 }
 
 /// Reads a reply's header; its sequence id and where its body starts.
@@ -93,7 +91,7 @@ mod tests {
 
     fn reply(kind: MessageType, name: &str, seqid: i32) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_message(&mut out, Framing::Unframed, name, kind, seqid, &Empty);
+        encode_message(&mut out, Codec::UNFRAMED, name, kind, seqid, &Empty);
         out
     }
 
@@ -102,7 +100,7 @@ mod tests {
         let mut out = Vec::new();
         encode_message(
             &mut out,
-            Framing::Framed,
+            Codec::FRAMED,
             "ping",
             MessageType::Call,
             7,

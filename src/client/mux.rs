@@ -267,7 +267,7 @@ impl Channel for MuxConnection {
         let seqid = shared.seqid();
         encode_message(
             &mut message,
-            session.framing,
+            session.codec,
             method,
             MessageType::Oneway,
             seqid,
@@ -414,7 +414,7 @@ impl Shared {
         let mut bytes = Vec::new();
         encode_message(
             &mut bytes,
-            self.config.connection.framing,
+            self.config.connection.codec,
             method,
             MessageType::Call,
             seqid,

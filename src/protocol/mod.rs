@@ -30,7 +30,7 @@ pub use value::{
     Encode, WireType,
 };
 pub use writer::{
-    begin_frame, finish_frame, write_binary, write_bool, write_double, write_field_begin,
-    write_field_stop, write_i16, write_i32, write_i64, write_i8, write_list_begin, write_map_begin,
-    write_message_begin, write_set_begin, write_string, write_uuid, VERSION_1,
+    write_binary, write_bool, write_double, write_field_begin, write_field_stop, write_i16,
+    write_i32, write_i64, write_i8, write_list_begin, write_map_begin, write_message_begin,
+    write_set_begin, write_string, write_uuid, VERSION_1,
 };

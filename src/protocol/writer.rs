@@ -3,8 +3,6 @@
 //! Lengths above `i32::MAX` cannot be expressed in the binary protocol; encoding such a value
 //! panics, as it is a bug in the caller, never something a peer can cause.
 
-use byteorder::{BigEndian, ByteOrder};
-
 use super::ttype::{MessageHeader, TType};
 
 /// The high half of a strict header's first word: binary protocol version 1.
@@ -94,18 +92,4 @@ pub fn write_string(out: &mut Vec<u8>, v: &str) {
 pub fn write_binary(out: &mut Vec<u8>, v: &[u8]) {
     write_i32(out, len_i32(v.len()));
     out.extend_from_slice(v);
-}
-
-/// Reserves four bytes for a frame length and returns where they are, for
-/// [`finish_frame`] to patch once the body is written (no copy of the body).
-pub fn begin_frame(out: &mut Vec<u8>) -> usize {
-    let at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    at
-}
-
-/// Patches the length reserved by [`begin_frame`] at `at` with the size of what follows it.
-pub fn finish_frame(out: &mut [u8], at: usize) {
-    let len = len_i32(out.len() - at - 4);
-    BigEndian::write_i32(&mut out[at..at + 4], len);
 }

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use log::debug;
 
-use super::config::{jittered_age, Transport};
+use super::config::jittered_age;
 use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
 use crate::transport::{
-    deadline_after, DeadlineError, Deframer, FrameStatus, Framing, ReadBuffer, SocketDeadlines,
+    deadline_after, DeadlineError, Deframer, FrameStatus, ReadBuffer, SocketDeadlines,
 };
 
 /// A write buffer larger than this is freed once its reply is sent, so one large reply does not
@@ -31,14 +31,7 @@ pub(crate) fn run(guard: &mut WorkerGuard) {
         io: SocketDeadlines::new(),
         read_buffer: ReadBuffer::new(shared.config.read_buffer_size),
         write_buffer: Vec::new(),
-        deframer: Deframer::new(
-            match shared.config.transport {
-                Transport::Auto => None,
-                Transport::Framed => Some(Framing::Framed),
-                Transport::Unframed => Some(Framing::Unframed),
-            },
-            shared.config.limits,
-        ),
+        deframer: Deframer::new(shared.config.codec, shared.config.limits),
         born: Instant::now(),
         max_age: shared
             .config
@@ -233,10 +226,11 @@ impl Worker<'_> {
             match self.deframer.next(self.read_buffer.filled()) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &self.read_buffer.filled()[message];
-                    let framed = self.deframer.framing() == Some(Framing::Framed);
-                    let after = self
-                        .dispatcher
-                        .handle(bytes, framed, &mut self.write_buffer);
+                    let codec = self
+                        .deframer
+                        .codec()
+                        .expect("a complete message has a codec");
+                    let after = self.dispatcher.handle(bytes, codec, &mut self.write_buffer);
                     self.read_buffer.consume(consumed);
                     self.served += 1;
                     if after == After::Close {

@@ -12,9 +12,10 @@ use super::processor::CallContext;
 use super::router::Router;
 use super::stats::{Outcome, RequestCounters};
 use crate::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits,
-    MessageHeader, MessageType, ProtocolError, Reader, TType,
+    ApplicationException, ApplicationExceptionKind, Limits, MessageHeader, MessageType,
+    ProtocolError, Reader, TType,
 };
+use crate::transport::Codec;
 
 /// What the connection does after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,22 +37,16 @@ pub(crate) struct Dispatcher<'a> {
 }
 
 impl Dispatcher<'_> {
-    /// Handles `message` (header and body, no frame prefix) and appends the reply, framed when
-    /// `framed`, to `out`.
-    pub fn handle(&self, message: &[u8], framed: bool, out: &mut Vec<u8>) -> After {
-        let frame_at = framed.then(|| begin_frame(out));
-        let after = self.handle_unframed(message, out);
-        if let Some(at) = frame_at {
-            if out.len() == at + 4 {
-                out.truncate(at);
-            } else {
-                finish_frame(out, at);
-            }
-        }
+    /// Handles `message` (header and body, no frame prefix) and appends the reply, if any, in
+    /// the connection's `codec` to `out`.
+    pub fn handle(&self, message: &[u8], codec: Codec, out: &mut Vec<u8>) -> After {
+        let start = codec.begin_message(out);
+        let after = self.handle_message(message, out);
+        codec.finish_message(out, start);
         after
     }
 
-    fn handle_unframed(&self, message: &[u8], out: &mut Vec<u8>) -> After {
+    fn handle_message(&self, message: &[u8], out: &mut Vec<u8>) -> After {
         let mut reader = Reader::with_limits(message, self.limits);
         let header = match reader.read_message_begin() {
             Ok(header) => header,

@@ -23,7 +23,7 @@ mod shared;
 mod signals;
 mod stats;
 
-pub use config::{Config, Transport};
+pub use config::Config;
 pub use processor::{CallContext, Processor};
 pub use router::Router;
 pub use server::{DrainReport, Server, ShutdownHandle};

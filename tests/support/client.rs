@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use tether::client::ConnectionConfig;
 use tether::protocol::{
-    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
-    write_message_begin, Encode, MessageHeader, MessageType, Reader, TType,
+    write_binary, write_field_begin, write_field_stop, write_message_begin, Encode, MessageHeader,
+    MessageType, Reader, TType,
 };
+use tether::transport::Codec;
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
@@ -58,7 +59,7 @@ pub fn read_call(stream: &mut TcpStream) -> Option<Call> {
 /// A framed REPLY carrying `payload` as the result's field 0.
 pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = begin_frame(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out);
     let header = MessageHeader {
         name,
         kind: MessageType::Reply,
@@ -66,7 +67,7 @@ pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
     };
     write_message_begin(&mut out, &header);
     Payload(payload.to_vec()).encode(&mut out);
-    finish_frame(&mut out, at);
+    Codec::FRAMED.finish_message(&mut out, at);
     out
 }
 

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tether::server::{drain_on_signals, Config, DrainReport, Router, Server, Transport};
+use tether::server::{drain_on_signals, Config, DrainReport, Router, Server};
 use tether::services::echo::EchoProcessor;
+use tether::transport::Codec;
 use tether::EchoService;
 
 use crate::units::{parse_bytes, parse_duration};
@@ -70,12 +71,13 @@ pub enum TransportArg {
     Unframed,
 }
 
-impl From<TransportArg> for Transport {
-    fn from(arg: TransportArg) -> Self {
-        match arg {
-            TransportArg::Auto => Transport::Auto,
-            TransportArg::Framed => Transport::Framed,
-            TransportArg::Unframed => Transport::Unframed,
+impl TransportArg {
+    /// The codec every connection must speak; `None` (auto) detects each connection's.
+    fn codec(self) -> Option<Codec> {
+        match self {
+            TransportArg::Auto => None,
+            TransportArg::Framed => Some(Codec::FRAMED),
+            TransportArg::Unframed => Some(Codec::UNFRAMED),
         }
     }
 }
@@ -84,7 +86,7 @@ impl From<TransportArg> for Transport {
 fn config(args: &ServeArgs) -> Config {
     let mut config = Config::default()
         .listen(args.listen)
-        .transport(args.transport.into())
+        .codec(args.transport.codec())
         .reuse_port(args.reuse_port)
         .stats_interval(args.stats_interval);
     if let Some(t) = args.idle_timeout {

@@ -3,7 +3,7 @@
 //! session ends.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -13,13 +13,14 @@ use crossbeam_channel::Sender;
 use log::debug;
 use parking_lot::Mutex;
 
-use crate::client::link::io_error;
+use crate::client::link::{deadline_error, io_error};
 use crate::client::message::{decode_reply, reply_seqid};
 use crate::client::retry::{CallFailure, Stage};
 use crate::client::ClientError;
 use crate::protocol::Limits;
-use crate::transport::frame::FRAME_HEADER_LEN;
-use crate::transport::{self, FrameStatus, Framing};
+use crate::transport::{
+    Codec, DeadlineError, FrameStatus, Framing, SocketDeadlines, FRAME_HEADER_LEN,
+};
 
 use super::{MuxCounters, SlotGuard};
 
@@ -96,13 +97,15 @@ struct Writer {
     /// When the peer last took bytes (or the batch started): a batch stuck for a whole call
     /// timeout means the peer stopped reading, and the session is closed.
     progress: Instant,
+    /// The write side's socket timeout; the reader thread keeps its own.
+    deadlines: SocketDeadlines,
 }
 
 /// One socket carrying many calls.
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) id: u64,
-    pub(super) framing: Framing,
+    pub(super) codec: Codec,
     stream: TcpStream,
     /// Messages waiting to be written, whole, in the order their callers queued them.
     outbox: Mutex<Vec<u8>>,
@@ -113,17 +116,18 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn new(id: u64, stream: TcpStream, framing: Framing) -> Session {
+    pub(super) fn new(id: u64, stream: TcpStream, codec: Codec) -> Session {
         let now = Instant::now();
         Session {
             id,
-            framing,
+            codec,
             stream,
             outbox: Mutex::new(Vec::new()),
             writer: Mutex::new(Writer {
                 batch: Vec::new(),
                 written: 0,
                 progress: now,
+                deadlines: SocketDeadlines::new(),
             }),
             unfinished: AtomicBool::new(false),
             calls: Mutex::new(Calls {
@@ -278,23 +282,27 @@ impl Session {
                 writer.progress = Instant::now();
             }
             while writer.written < writer.batch.len() {
-                match write_some(&self.stream, &writer.batch[writer.written..], deadline) {
+                let unwritten = &writer.batch[writer.written..];
+                match writer
+                    .deadlines
+                    .write_some_by(&self.stream, unwritten, deadline)
+                {
                     Ok(n) => {
                         writer.written += n;
                         writer.progress = Instant::now();
                     }
-                    Err(e) if is_timeout(&e) => {
-                        self.unfinished.store(true, Ordering::Release);
-                        if writer.progress.elapsed() >= stall_limit {
-                            debug!("mux: session {}: peer stopped reading, closing", self.id);
-                            self.fail_write(e.kind());
-                        }
-                        return Err(ClientError::Timeout);
-                    }
-                    Err(e) => {
+                    Err(DeadlineError::Io(e)) if !is_timeout(&e) => {
                         debug!("mux: session {}: write failed, closing: {e}", self.id);
                         self.fail_write(e.kind());
                         return Err(io_error(e));
+                    }
+                    Err(e) => {
+                        self.unfinished.store(true, Ordering::Release);
+                        if writer.progress.elapsed() >= stall_limit {
+                            debug!("mux: session {}: peer stopped reading, closing", self.id);
+                            self.fail_write(io::ErrorKind::TimedOut);
+                        }
+                        return Err(deadline_error(e));
                     }
                 }
             }
@@ -370,11 +378,11 @@ enum Partial {
     Unknown,
 }
 
-fn partial_reply(input: &[u8], framing: Framing, limits: &Limits) -> Partial {
+fn partial_reply(input: &[u8], codec: Codec, limits: &Limits) -> Partial {
     if input.is_empty() {
         return Partial::None;
     }
-    let message = if framing == Framing::Framed {
+    let message = if codec.framing() == Framing::Framed {
         input.get(FRAME_HEADER_LEN..).unwrap_or_default()
     } else {
         input
@@ -434,10 +442,7 @@ pub(super) fn read_replies(session: &Session, setup: &ReaderSetup, counters: &Mu
     };
     std::mem::forget(guard);
     let _ = session.stream.shutdown(Shutdown::Both);
-    session.fail_all(
-        &cause,
-        partial_reply(&input, session.framing, &setup.limits),
-    );
+    session.fail_all(&cause, partial_reply(&input, session.codec, &setup.limits));
 }
 
 /// Hands every whole reply in `input` to its waiting caller and drops it from the buffer.
@@ -449,8 +454,7 @@ fn route_buffered(
 ) -> Result<(), ClientError> {
     let mut start = 0;
     while start < input.len() {
-        let (message, consumed) = match transport::parse(&input[start..], session.framing, limits)?
-        {
+        let (message, consumed) = match session.codec.parse(&input[start..], limits)? {
             FrameStatus::Complete { message, consumed } => (message, consumed),
             FrameStatus::Incomplete { .. } => break,
         };
@@ -476,23 +480,6 @@ fn route_buffered(
     }
     input.drain(..start);
     Ok(())
-}
-
-/// One write within `deadline`; returns how many bytes went out.
-fn write_some(mut stream: &TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<usize> {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// A socket timeout (a deadline passing), or a non-blocking socket with nothing to do.

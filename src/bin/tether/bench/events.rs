@@ -12,10 +12,8 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use tether::protocol::{
-    begin_frame, finish_frame, write_message_begin, Limits, MessageHeader, MessageType, Reader,
-};
-use tether::transport::{parse, FrameStatus, Framing};
+use tether::protocol::{write_message_begin, Limits, MessageHeader, MessageType, Reader};
+use tether::transport::FrameStatus;
 
 use super::plan::Plan;
 use super::timeline::{record, ThreadStats, Timeline, RECONNECT_PAUSE};
@@ -250,7 +248,7 @@ impl Conn {
                 return;
             }
             self.next_seqid = self.next_seqid.wrapping_add(1);
-            let at = (plan.framing == Framing::Framed).then(|| begin_frame(&mut self.out));
+            let start = plan.codec.begin_message(&mut self.out);
             let header = MessageHeader {
                 name: plan.workload.method(),
                 kind: MessageType::Call,
@@ -258,9 +256,7 @@ impl Conn {
             };
             write_message_begin(&mut self.out, &header);
             plan.workload.args().encode(&mut self.out);
-            if let Some(at) = at {
-                finish_frame(&mut self.out, at);
-            }
+            plan.codec.finish_message(&mut self.out, start);
             self.in_flight.push((self.next_seqid, now));
         }
     }
@@ -290,7 +286,7 @@ impl Conn {
         let limits = Limits::default();
         loop {
             if self.buf.len() - self.filled < READ_CHUNK {
-                let needed = match parse(&self.buf[..self.filled], plan.framing, &limits) {
+                let needed = match plan.codec.parse(&self.buf[..self.filled], &limits) {
                     Ok(FrameStatus::Incomplete { needed }) => needed,
                     _ => 0,
                 };
@@ -325,7 +321,9 @@ impl Conn {
     ) -> Result<(), ErrorKind> {
         let mut at = 0;
         loop {
-            let status = parse(&self.buf[at..self.filled], plan.framing, limits)
+            let status = plan
+                .codec
+                .parse(&self.buf[at..self.filled], limits)
                 .map_err(|_| ErrorKind::Protocol)?;
             let FrameStatus::Complete { message, consumed } = status else {
                 break;

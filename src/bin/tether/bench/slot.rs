@@ -53,7 +53,7 @@ impl Slot {
         let config = ConnectionConfig::default()
             .connect_timeout(plan.connect_timeout)
             .call_timeout(plan.call_timeout)
-            .framing(plan.framing)
+            .codec(plan.codec)
             .retry(plan.retry);
         let client = if plan.pipeline > 1 {
             let config = MuxConfig::default()
