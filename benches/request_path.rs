@@ -16,13 +16,13 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use tether::protocol::{write_message_begin, Encode, Limits, MessageHeader, MessageType, Reader};
 use tether::server::{CallContext, Router};
 use tether::services::echo::{EchoEchoArgs, EchoPingArgs, EchoProcessor};
-use tether::transport::{parse_framed, Codec, FrameStatus};
+use tether::transport::{parse_framed, Codec, Envelope, FrameStatus};
 use tether::EchoService;
 
 /// A framed call message, as a client puts it on the wire.
 fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = Codec::FRAMED.begin_message(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
     let header = MessageHeader {
         name,
         kind: MessageType::Call,
@@ -48,7 +48,7 @@ fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>
         name: method,
         ..header
     };
-    let at = Codec::FRAMED.begin_message(out);
+    let at = Codec::FRAMED.begin_message(out, &Envelope::default());
     panic::catch_unwind(AssertUnwindSafe(|| {
         processor.process(ctx, &routed, &mut reader, out)
     }))

@@ -15,7 +15,7 @@ use tether::client::{
 use tether::protocol::{ApplicationException, ApplicationExceptionKind, Limits, MessageType};
 use tether::server::Config;
 use tether::services::echo::EchoClient;
-use tether::transport::Codec;
+use tether::transport::{Codec, Envelope};
 
 use support::client::*;
 use support::TestServer;
@@ -61,7 +61,7 @@ fn exception_reply_is_typed_and_keeps_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = Codec::FRAMED.begin_message(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut out, &call.name, call.seqid);
             Codec::FRAMED.finish_message(&mut out, at);
@@ -85,7 +85,7 @@ fn exception_reply_followed_by_stray_bytes_drops_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = Codec::FRAMED.begin_message(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut out, &call.name, call.seqid);
             Codec::FRAMED.finish_message(&mut out, at);

@@ -10,7 +10,7 @@ use tether::protocol::{
     write_optional_field, write_string, ApplicationException, ApplicationExceptionKind, Decode,
     Encode, Limits, MessageHeader, MessageType, ProtocolError, Reader, TType, WireType,
 };
-use tether::transport::{detect, parse_framed, parse_unframed, Codec, FrameStatus, Framing};
+use tether::transport::{detect, Codec, Envelope, FrameStatus, Framing};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -579,7 +579,7 @@ fn variant_file(message: &Message, strict: bool, framing: Framing) -> String {
 fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> {
     let mut out = Vec::new();
     let codec = Codec::new(framing);
-    let start = codec.begin_message(&mut out);
+    let start = codec.begin_message(&mut out, &Envelope::default());
     if strict {
         let header = MessageHeader {
             name: message.name,
@@ -619,10 +619,7 @@ fn messages_are_framed_detected_and_decoded_back() {
             // A second message behind the first must not be taken for part of it.
             let len = theirs.len();
             theirs.extend_from_slice(&golden(&file));
-            let status = match framing {
-                Framing::Framed => parse_framed(&theirs, limits.max_frame),
-                Framing::Unframed => parse_unframed(&theirs, &limits),
-            };
+            let status = Codec::new(framing).parse(&theirs, &limits);
             let Ok(FrameStatus::Complete {
                 message: range,
                 consumed,
@@ -654,10 +651,7 @@ fn truncated_vectors_are_incomplete_never_errors() {
             let file = variant_file(&message, strict, framing);
             let theirs = golden(&file);
             for cut in 0..theirs.len() {
-                let status = match framing {
-                    Framing::Framed => parse_framed(&theirs[..cut], limits.max_frame),
-                    Framing::Unframed => parse_unframed(&theirs[..cut], &limits),
-                };
+                let status = Codec::new(framing).parse(&theirs[..cut], &limits);
                 assert!(
                     matches!(status, Ok(FrameStatus::Incomplete { needed }) if needed > 0),
                     "{file} cut at {cut}: {status:?}"

@@ -13,8 +13,8 @@ use tether::protocol::{
     Decode, Encode, MessageHeader, MessageType, ProtocolError, Reader, TType, Uuid,
 };
 use tether::transport::{
-    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, Codec, FrameStatus,
-    HeaderMeta, HeaderProtocol, HeaderStatus,
+    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, Codec, Envelope,
+    FrameStatus, HeaderMeta, HeaderProtocol, HeaderStatus,
 };
 
 fn golden(file: &str) -> Vec<u8> {
@@ -770,7 +770,7 @@ fn compact_messages_match_framed_and_unframed() {
         let file = format!("compact_msg_{}_framed.bin", message.file);
         let framed = golden(&file);
         let mut w = CompactWriter::new();
-        let at = Codec::FRAMED.begin_message(w.buffer_mut());
+        let at = Codec::FRAMED.begin_message(w.buffer_mut(), &Envelope::default());
         w.write_message_begin(&message.header());
         message.body.write(&mut w);
         Codec::FRAMED.finish_message(w.buffer_mut(), at);

@@ -9,7 +9,7 @@ use crate::protocol::{Encode, MessageType, ProtocolError};
 use crate::transport::{self, DeadlineError, FrameStatus, SocketDeadlines};
 
 use super::config::ConnectionConfig;
-use super::message::{decode_reply, encode_message};
+use super::message::{decode_reply, encode_message, open_reply};
 use super::retry::{CallFailure, Stage};
 use super::ClientError;
 
@@ -98,6 +98,8 @@ pub(crate) struct Link {
     input: Vec<u8>,
     output: Vec<u8>,
     next_seqid: i32,
+    /// A reply carried THeader's `:drain`: the server asked that nothing new be sent here.
+    drained: bool,
     created: Instant,
     last_used: Instant,
 }
@@ -129,6 +131,7 @@ impl Link {
             input: Vec::new(),
             output: Vec::new(),
             next_seqid: 0,
+            drained: false,
             created: now,
             last_used: now,
         }
@@ -148,6 +151,12 @@ impl Link {
     /// peeked before a call (see [`IDLE_PAUSE`]).
     pub(crate) fn paused(&self, now: Instant) -> bool {
         self.idle_for(now) > IDLE_PAUSE
+    }
+
+    /// Whether the server asked (THeader's `:drain` on a reply) that nothing new be sent on
+    /// this socket: its owner retires it instead of reusing it.
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Sends a call and reads its reply before `deadline`.
@@ -181,7 +190,14 @@ impl Link {
             .write_all_by(&self.stream, &self.output, deadline)
             .map_err(|e| CallFailure::new(Stage::Write, deadline_error(e)))?;
         let (message, consumed) = self.read_message(deadline)?;
-        let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
+        let limits = &self.config.limits;
+        let result = match open_reply(self.config.codec, &self.input[message], limits) {
+            Ok((payload, drain)) => {
+                self.drained |= drain;
+                decode_reply(&payload, method, seqid, limits)
+            }
+            Err(e) => Err(e),
+        };
         self.input.drain(..consumed);
         if !self.input.is_empty() {
             // One call at a time: anything past the reply is not ours and would be read as the

@@ -4,11 +4,13 @@ use crate::protocol::{
     write_message_begin, ApplicationException, Decode, Encode, Limits, MessageHeader, MessageType,
     ProtocolError, Reader,
 };
-use crate::transport::Codec;
+use std::borrow::Cow;
+
+use crate::transport::{Codec, Envelope, DRAIN_HEADER};
 
 use super::ClientError;
 
-/// Replaces `out` with a whole message (frame prefix included when framed).
+/// Replaces `out` with a whole message (frame prefix or THeader headers included).
 pub(crate) fn encode_message(
     out: &mut Vec<u8>,
     codec: Codec,
@@ -18,7 +20,12 @@ pub(crate) fn encode_message(
     args: &dyn Encode,
 ) {
     out.clear();
-    let start = codec.begin_message(out);
+    // THeader's frame seqid is the message's, as Apache's THeaderProtocol writes it.
+    let envelope = Envelope {
+        seqid,
+        ..Envelope::default()
+    };
+    let start = codec.begin_message(out, &envelope);
     let header = MessageHeader {
         name: method,
         kind,
@@ -34,6 +41,19 @@ pub(crate) fn reply_seqid(message: &[u8], limits: &Limits) -> Result<i32, Protoc
     Reader::with_limits(message, *limits)
         .read_message_begin()
         .map(|h| h.seqid)
+}
+
+/// Opens a reply the codec found (`found`, from [`Codec::parse`]): its protocol bytes, and
+/// whether the server asked, with THeader's `:drain` info header, that nothing new be sent on
+/// the connection.
+pub(crate) fn open_reply<'a>(
+    codec: Codec,
+    found: &'a [u8],
+    limits: &Limits,
+) -> Result<(Cow<'a, [u8]>, bool), ClientError> {
+    let message = codec.open(found, limits).map_err(ClientError::Header)?;
+    let drain = message.info_header(DRAIN_HEADER).is_some();
+    Ok((message.into_payload(), drain))
 }
 
 /// Checks a reply message against its call and returns the result struct's bytes.

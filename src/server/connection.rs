@@ -45,6 +45,7 @@ pub(crate) fn run(guard: &mut WorkerGuard) {
             limits: shared.config.limits,
             peer,
             connection_id: connection.id,
+            drain: &shared.shutdown_requested,
         },
     };
     guard.reason = Some(worker.serve());

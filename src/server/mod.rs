@@ -24,7 +24,7 @@ mod signals;
 mod stats;
 
 pub use config::Config;
-pub use processor::{CallContext, Processor};
+pub use processor::{CallContext, InfoHeader, Processor, MAX_REPLY_HEADER_BYTES};
 pub use router::Router;
 pub use server::{DrainReport, Server, ShutdownHandle};
 pub use signals::drain_on_signals;

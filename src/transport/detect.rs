@@ -1,21 +1,30 @@
 //! Telling a connection's codec from its first bytes, and finding its messages. No I/O.
 
 use super::codec::Codec;
-use super::frame::{parse_framed, FrameStatus, Framing, UnframedScanner};
+use super::frame::{FrameStatus, Framing, UnframedScanner};
+use super::header::HEADER_MAGIC;
 use crate::protocol::{Limits, ProtocolError};
 
-/// Bytes [`detect`] may need before it can decide.
+/// Bytes [`detect`] needs before it can decide, except for THeader (see there).
 const DETECT_LEN: usize = 5;
 
-/// Tells a connection's codec, framed or unframed, by its first bytes; `None` until enough are buffered.
+/// Tells a connection's codec (framed, unframed or THeader) by its first bytes; `None` until
+/// enough are buffered.
 ///
 /// A strict unframed message starts with the version byte 0x80. A frame starts with a length
 /// below 2^31, so its first byte is never 0x80, and its message starts at byte 4: 0x80 when
-/// strict, 0x00 (the high byte of a name length) when not. An old non-strict unframed message
+/// strict, 0x00 (the high byte of a name length) when not, and THeader's magic 0x0FFF in
+/// bytes 4 and 5 (so a sixth byte is awaited after a 0x0F). An old non-strict unframed message
 /// has the name's first character at byte 4.
 pub fn detect(buf: &[u8]) -> Option<Codec> {
+    let [magic_high, magic_low] = HEADER_MAGIC.to_be_bytes();
     match buf {
         [0x80, ..] => Some(Codec::UNFRAMED),
+        [_, _, _, _, high, low, ..] if [*high, *low] == [magic_high, magic_low] => {
+            Some(Codec::HEADER)
+        }
+        // Five bytes cannot tell THeader yet; nor a non-strict name that starts with 0x0f.
+        [_, _, _, _, high] if *high == magic_high => None,
         [_, _, _, _, 0x80 | 0x00, ..] => Some(Codec::FRAMED),
         [_, _, _, _, _, ..] => Some(Codec::UNFRAMED),
         _ => None,
@@ -88,15 +97,15 @@ impl Deframer {
                     Some(codec) => *self.codec.insert(codec),
                     None => {
                         return Ok(FrameStatus::Incomplete {
-                            needed: DETECT_LEN - buf.len(),
+                            needed: DETECT_LEN.saturating_sub(buf.len()).max(1),
                         })
                     }
                 }
             }
         };
         match codec.framing() {
-            Framing::Framed => parse_framed(buf, self.limits.max_frame),
             Framing::Unframed => self.scanner.scan(buf, &self.limits),
+            Framing::Framed | Framing::Header => codec.parse(buf, &self.limits),
         }
     }
 }

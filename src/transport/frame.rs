@@ -20,14 +20,19 @@ pub enum Framing {
     Framed,
     /// TBufferedTransport: no delimiter; a message's end is found by parsing it.
     Unframed,
+    /// THeader (Apache's THeaderTransport): a frame whose headers carry a sequence id, info
+    /// key/value pairs and transforms (zlib) before the message.
+    Header,
 }
 
 impl Framing {
-    /// The lowercase name, as the `--transport` flag spells it: `framed`, `unframed`.
+    /// The lowercase name, as the `--transport` flag spells it: `framed`, `unframed`,
+    /// `header`.
     pub fn name(self) -> &'static str {
         match self {
             Framing::Framed => "framed",
             Framing::Unframed => "unframed",
+            Framing::Header => "header",
         }
     }
 }

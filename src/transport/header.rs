@@ -17,10 +17,17 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use std::thread;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use parking_lot::Mutex;
 
 use super::frame::{parse_framed, FrameStatus, FRAME_HEADER_LEN};
 use crate::protocol::{ApplicationExceptionKind, ProtocolError};
+
+/// The info header a draining server sets on its replies (Envoy's thrift_proxy key): the
+/// client sends nothing new on that connection and retires it once its replies are in.
+pub const DRAIN_HEADER: &[u8] = b":drain";
 
 /// The high half of a THeader frame's second word.
 pub const HEADER_MAGIC: u16 = 0x0fff;
@@ -31,6 +38,25 @@ const FIXED_LEN: usize = 10;
 /// The spec's largest frame: below 0x40000000 so a THeader length is never taken for
 /// another transport's first word.
 const SPEC_MAX_FRAME: usize = 0x3fff_ffff;
+
+/// The largest frame, as the spec bounds it and `max_frame` may bound it further.
+pub(super) fn max_header_frame(max_frame: usize) -> usize {
+    max_frame.min(SPEC_MAX_FRAME)
+}
+
+/// The sequence id and protocol of a frame body that [`parse_body`] refused, as far as they
+/// can be read, so the error answer goes back under them: seqid 0 and binary when the body is
+/// too short or names no known protocol.
+pub(super) fn error_reply_meta(body: &[u8]) -> (i32, HeaderProtocol) {
+    let seqid = body
+        .get(4..8)
+        .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let protocol = match body.get(FIXED_LEN).map(|&id| u64::from(id)) {
+        Some(PROTOCOL_COMPACT) => HeaderProtocol::Compact,
+        _ => HeaderProtocol::Binary,
+    };
+    (seqid, protocol)
+}
 
 /// The header size field counts 4-byte words in a u16.
 const MAX_HEADER_LEN: usize = u16::MAX as usize * 4;
@@ -299,7 +325,10 @@ pub fn parse_header_frame(buf: &[u8], max_frame: usize) -> Result<HeaderStatus<'
     Ok(HeaderStatus::Complete { frame, consumed })
 }
 
-fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_>, HeaderError> {
+/// Parses a THeader frame's body: `body` starts at the magic, after the length word, which
+/// the caller checked against `max_frame`.
+pub(super) fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_>, HeaderError> {
+    let max_frame = max_frame.min(SPEC_MAX_FRAME);
     if body.len() < FIXED_LEN {
         return Err(invalid("theader frame shorter than its fixed header"));
     }
@@ -508,9 +537,40 @@ pub fn encode_header_frame(
     Ok(())
 }
 
+/// Compressors kept for reuse. miniz_oxide builds a compressor's tables (about 300 KiB) on the
+/// stack before boxing them, at least in unoptimised builds: more than a server worker's
+/// 256 KiB stack holds. So a compressor is made on a short-lived thread with a larger stack and
+/// kept, reset, for the next reply; at most [`SPARE_COMPRESSORS`] wait (8: about 2.5 MB).
+static COMPRESSORS: Mutex<Vec<Compress>> = Mutex::new(Vec::new());
+const SPARE_COMPRESSORS: usize = 8;
+/// 4 MiB: ample for the tables; the thread lives only while one is made.
+const MAKER_STACK: usize = 4 << 20;
+
+fn new_compressor() -> Compress {
+    let made = thread::Builder::new()
+        .name("tether-zlib".into())
+        .stack_size(MAKER_STACK)
+        .spawn(|| Compress::new(Compression::default(), true))
+        .ok()
+        .and_then(|maker| maker.join().ok());
+    // Without a thread to spare, the caller's own stack has to do.
+    made.unwrap_or_else(|| Compress::new(Compression::default(), true))
+}
+
 /// zlib at the default level (6), as Python's `zlib.compress` writes it.
 fn deflate(input: &[u8]) -> Vec<u8> {
-    let mut deflater = Compress::new(Compression::default(), true);
+    let spare = COMPRESSORS.lock().pop();
+    let mut deflater = spare.unwrap_or_else(new_compressor);
+    let out = deflate_with(&mut deflater, input);
+    deflater.reset();
+    let mut spares = COMPRESSORS.lock();
+    if spares.len() < SPARE_COMPRESSORS {
+        spares.push(deflater);
+    }
+    out
+}
+
+fn deflate_with(deflater: &mut Compress, input: &[u8]) -> Vec<u8> {
     // zlib's own worst case: input plus 0.1% plus 12 bytes, and a little for the header.
     let mut out = Vec::with_capacity(input.len() + input.len() / 1000 + 64);
     loop {

@@ -13,7 +13,7 @@ mod socket;
 mod test_messages;
 
 pub use buffer::ReadBuffer;
-pub use codec::{Codec, MessageStart};
+pub use codec::{Codec, Envelope, Message, MessageStart};
 pub use deadline::{deadline_after, DeadlineError, SocketDeadlines};
 pub use detect::{check_first_bytes, detect, Deframer};
 pub use frame::{
@@ -22,6 +22,6 @@ pub use frame::{
 pub use header::{
     begin_header_frame, encode_header_frame, finish_header_frame, is_header_frame,
     parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderProtocol,
-    HeaderStatus, InfoHeaders, HEADER_MAGIC,
+    HeaderStatus, InfoHeaders, DRAIN_HEADER, HEADER_MAGIC,
 };
 pub use socket::{configure, Keepalive};

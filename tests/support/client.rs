@@ -11,7 +11,7 @@ use tether::protocol::{
     write_binary, write_field_begin, write_field_stop, write_message_begin, Encode, MessageHeader,
     MessageType, Reader, TType,
 };
-use tether::transport::Codec;
+use tether::transport::{Codec, Envelope};
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
@@ -59,7 +59,7 @@ pub fn read_call(stream: &mut TcpStream) -> Option<Call> {
 /// A framed REPLY carrying `payload` as the result's field 0.
 pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = Codec::FRAMED.begin_message(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
     let header = MessageHeader {
         name,
         kind: MessageType::Reply,

@@ -19,7 +19,7 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
-    /// Transport: auto detects framed or unframed per connection.
+    /// Transport: auto detects framed, unframed or THeader per connection.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
     pub transport: TransportArg,
     /// Close a connection idle this long (default 60s).
@@ -63,12 +63,14 @@ pub struct ServeArgs {
 /// `--transport` values of `tether serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TransportArg {
-    /// Detect framed or unframed per connection.
+    /// Detect framed, unframed or THeader per connection.
     Auto,
     /// TFramedTransport only.
     Framed,
     /// TBufferedTransport only.
     Unframed,
+    /// THeader only.
+    Header,
 }
 
 impl TransportArg {
@@ -78,6 +80,7 @@ impl TransportArg {
             TransportArg::Auto => None,
             TransportArg::Framed => Some(Codec::FRAMED),
             TransportArg::Unframed => Some(Codec::UNFRAMED),
+            TransportArg::Header => Some(Codec::HEADER),
         }
     }
 }

@@ -14,7 +14,7 @@ use log::debug;
 use parking_lot::Mutex;
 
 use crate::client::link::{deadline_error, io_error};
-use crate::client::message::{decode_reply, reply_seqid};
+use crate::client::message::{decode_reply, open_reply, reply_seqid};
 use crate::client::retry::{CallFailure, Stage};
 use crate::client::ClientError;
 use crate::protocol::Limits;
@@ -61,6 +61,9 @@ pub(super) enum End {
     Failed(io::ErrorKind),
     /// The [`MuxConnection`](super::MuxConnection) was dropped.
     Dropped,
+    /// A reply carried THeader's `:drain`: no new call goes on the session, which closes once
+    /// the calls already on it are answered (or given up).
+    Drained,
 }
 
 /// Whether a new call may go on the session, and whether it should be checked first.
@@ -182,7 +185,19 @@ impl Session {
 
     /// Gives up on a call (timed out or dropped); returns its waiter, if it still waited.
     pub(super) fn forget(&self, seqid: i32) -> Option<Waiter> {
-        self.calls.lock().by_seqid.remove(&seqid)
+        let mut calls = self.calls.lock();
+        let waiter = calls.by_seqid.remove(&seqid);
+        self.close_if_drained(&calls);
+        waiter
+    }
+
+    /// Closes a drained session once no call awaits a reply on it: the reader sees the end of
+    /// the stream and stops.
+    fn close_if_drained(&self, calls: &Calls) {
+        if calls.end == Some(End::Drained) && calls.by_seqid.is_empty() {
+            debug!("mux: session {} drained, closing it", self.id);
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
     }
 
     /// How the session ended, if it did.
@@ -309,9 +324,10 @@ impl Session {
             self.unfinished.store(false, Ordering::Release);
         }
         match self.end() {
-            // Written by the caller before us, unless its write ended the session.
+            // Written by the caller before us, unless its write ended the session; a drained
+            // session still takes what was queued before the drain was seen.
+            Some(End::Drained) | None => Ok(()),
             Some(_) => Err(ClientError::Io(connection_lost())),
-            None => Ok(()),
         }
     }
 
@@ -345,7 +361,7 @@ impl Session {
         let kind = match end {
             End::Failed(kind) => kind,
             End::PeerClosedIdle => io::ErrorKind::UnexpectedEof,
-            End::Expired | End::Dropped => io::ErrorKind::ConnectionAborted,
+            End::Expired | End::Dropped | End::Drained => io::ErrorKind::ConnectionAborted,
         };
         if !waiting.is_empty() {
             debug!(
@@ -382,10 +398,16 @@ fn partial_reply(input: &[u8], codec: Codec, limits: &Limits) -> Partial {
     if input.is_empty() {
         return Partial::None;
     }
-    let message = if codec.framing() == Framing::Framed {
-        input.get(FRAME_HEADER_LEN..).unwrap_or_default()
-    } else {
-        input
+    let message = match codec.framing() {
+        Framing::Framed => input.get(FRAME_HEADER_LEN..).unwrap_or_default(),
+        Framing::Unframed => input,
+        // The frame's own seqid (after length, magic and flags) is the call's: this client
+        // writes it so and the server echoes it.
+        Framing::Header => {
+            return input.get(8..12).map_or(Partial::Unknown, |b| {
+                Partial::Of(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            })
+        }
     };
     match reply_seqid(message, limits) {
         Ok(seqid) => Partial::Of(seqid),
@@ -458,17 +480,28 @@ fn route_buffered(
             FrameStatus::Complete { message, consumed } => (message, consumed),
             FrameStatus::Incomplete { .. } => break,
         };
-        let reply = &input[start + message.start..start + message.end];
-        let seqid = reply_seqid(reply, limits)?;
+        let found = &input[start + message.start..start + message.end];
+        let (reply, drain) = open_reply(session.codec, found, limits)?;
+        let seqid = reply_seqid(&reply, limits)?;
         let waiter = {
             let mut calls = session.calls.lock();
             calls.answered = true;
             calls.last_used = Instant::now();
-            calls.by_seqid.remove(&seqid)
+            let waiter = calls.by_seqid.remove(&seqid);
+            if drain && calls.end.is_none() {
+                calls.end = Some(End::Drained);
+                counters.drained.fetch_add(1, Ordering::Relaxed);
+                debug!(
+                    "mux: session {}: server draining, no new calls on it",
+                    session.id
+                );
+            }
+            session.close_if_drained(&calls);
+            waiter
         };
         match waiter {
             Some(waiter) => {
-                let result = decode_reply(reply, &waiter.method, seqid, limits);
+                let result = decode_reply(&reply, &waiter.method, seqid, limits);
                 let _ = waiter.reply.send(Outcome::Reply(result));
             }
             None => {

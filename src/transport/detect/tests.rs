@@ -53,3 +53,28 @@ fn first_bytes_no_framing_accepts_are_refused_before_detection() {
     );
     assert_eq!(deframer.codec(), Some(Codec::FRAMED));
 }
+
+#[test]
+fn theader_is_told_by_its_magic_at_byte_four() {
+    let mut frame = Vec::new();
+    let start = Codec::HEADER.begin_message(&mut frame, &crate::transport::Envelope::default());
+    frame.extend_from_slice(&message("echo"));
+    Codec::HEADER.finish_message(&mut frame, start);
+    assert_eq!(detect(&frame[..5]), None, "0x0f at byte 4 waits for byte 5");
+    assert_eq!(detect(&frame), Some(Codec::HEADER));
+    let mut deframer = Deframer::new(None, Limits::default());
+    assert_eq!(
+        deframer.next(&frame[..5]).unwrap(),
+        FrameStatus::Incomplete { needed: 1 }
+    );
+    assert_eq!(
+        deframer.next(&frame).unwrap(),
+        FrameStatus::Complete {
+            message: 4..frame.len(),
+            consumed: frame.len()
+        }
+    );
+    assert_eq!(deframer.codec(), Some(Codec::HEADER));
+    // A non-strict unframed name starting with 0x0f but not 0x0fff stays unframed.
+    assert_eq!(detect(&[0, 0, 0, 2, 0x0f, 0x01]), Some(Codec::UNFRAMED));
+}

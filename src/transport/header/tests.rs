@@ -266,3 +266,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn zlib_fits_a_server_workers_stack() {
+    // 256 KiB: the server's default worker stack (server::Config::worker_stack_size).
+    for compress in [true, false] {
+        let ran = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                if compress {
+                    drop(deflate(b"hello"));
+                } else {
+                    let _ = inflate(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01], 64);
+                }
+            })
+            .unwrap()
+            .join();
+        assert!(ran.is_ok(), "compress: {compress}");
+    }
+}

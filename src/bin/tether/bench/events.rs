@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use tether::protocol::{write_message_begin, Limits, MessageHeader, MessageType, Reader};
-use tether::transport::FrameStatus;
+use tether::transport::{Envelope, FrameStatus};
 
 use super::plan::Plan;
 use super::timeline::{record, ThreadStats, Timeline, RECONNECT_PAUSE};
@@ -248,7 +248,11 @@ impl Conn {
                 return;
             }
             self.next_seqid = self.next_seqid.wrapping_add(1);
-            let start = plan.codec.begin_message(&mut self.out);
+            let envelope = Envelope {
+                seqid: self.next_seqid,
+                ..Envelope::default()
+            };
+            let start = plan.codec.begin_message(&mut self.out, &envelope);
             let header = MessageHeader {
                 name: plan.workload.method(),
                 kind: MessageType::Call,
@@ -328,8 +332,12 @@ impl Conn {
             let FrameStatus::Complete { message, consumed } = status else {
                 break;
             };
-            let message = at + message.start..at + message.end;
-            let (seqid, result) = check(plan, &self.buf[message])?;
+            let found = &self.buf[at + message.start..at + message.end];
+            let message = plan
+                .codec
+                .open(found, limits)
+                .map_err(|_| ErrorKind::Protocol)?;
+            let (seqid, result) = check(plan, message.payload())?;
             let index = self
                 .in_flight
                 .iter()

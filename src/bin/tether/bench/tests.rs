@@ -12,7 +12,7 @@ use tether::protocol::{
     write_binary, write_field_begin, write_field_stop, write_message_begin, Limits, MessageHeader,
     MessageType, Reader, TType,
 };
-use tether::transport::{Codec, FrameStatus};
+use tether::transport::{Codec, Envelope, FrameStatus};
 
 use super::load;
 use super::outcome::Outcome;
@@ -147,8 +147,13 @@ fn serve(
     }
 }
 
-fn reply_to(message: &[u8], codec: Codec) -> Vec<u8> {
-    let mut reader = Reader::new(message);
+fn reply_to(found: &[u8], codec: Codec) -> Vec<u8> {
+    let opened = codec.open(found, &Limits::default()).unwrap();
+    let envelope = Envelope {
+        seqid: opened.header().map_or(0, |frame| frame.seqid),
+        ..Envelope::default()
+    };
+    let mut reader = Reader::new(opened.payload());
     let header = reader.read_message_begin().unwrap();
     let mut payload = None;
     while let Some((ttype, id)) = reader.read_field_begin().unwrap() {
@@ -158,7 +163,7 @@ fn reply_to(message: &[u8], codec: Codec) -> Vec<u8> {
         }
     }
     let mut out = Vec::new();
-    let start = codec.begin_message(&mut out);
+    let start = codec.begin_message(&mut out, &envelope);
     let reply = MessageHeader {
         name: header.name,
         kind: MessageType::Reply,
@@ -267,6 +272,23 @@ fn unframed_ping_with(driver: Driver) {
     let outcome = run(plan);
     assert_eq!(outcome.calls, 50);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
+
+#[test]
+fn theader_echo_runs_on_every_driver() {
+    for driver in DRIVERS {
+        let server = EchoServer::start(Codec::HEADER, Behaviour::default());
+        let mut plan = test_plan(server.addr, Bound::Requests(40));
+        plan.codec = Codec::HEADER;
+        plan.driver = driver;
+        let outcome = run(plan);
+        assert_eq!(outcome.calls, 40, "{driver:?}");
+        assert!(
+            outcome.errors.is_empty(),
+            "{driver:?}: {:?}",
+            outcome.errors
+        );
+    }
 }
 
 #[test]
