@@ -2,7 +2,7 @@
 //! scripts/interop/client_python.sh against Apache Thrift's Python servers.
 //!
 //! ```text
-//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered simple|threaded
+//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded
 //! ```
 //!
 //! `simple` means the server serves one connection at a time (TSimpleServer): each client is
@@ -136,11 +136,12 @@ fn run(addr: &str, codec: Codec, one_connection_at_a_time: bool) -> Outcome {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [addr, transport, kind] = args.as_slice() else {
-        eprintln!("usage: interop_client ADDR framed|buffered simple|threaded");
+        eprintln!("usage: interop_client ADDR framed|buffered|header simple|threaded");
         std::process::exit(2);
     };
     let codec = match transport.as_str() {
         "framed" => Codec::FRAMED,
+        "header" => Codec::HEADER,
         _ => Codec::UNFRAMED,
     };
     if let Err(e) = run(addr, codec, kind == "simple") {
