@@ -6,10 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use tether::protocol::{
-    begin_frame, finish_frame, write_field, write_field_begin, write_field_stop, write_i32,
-    write_i8, write_message_begin, write_optional_field, write_string, ApplicationException,
-    ApplicationExceptionKind, Decode, Encode, Limits, MessageHeader, MessageType, ProtocolError,
-    Reader, TType, WireType,
+    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Decode, Encode,
+    Limits, MessageHeader, MessageType, ProtocolError, Reader, TType, WireType, Writer,
 };
 use tether::transport::{detect, parse_framed, parse_unframed, FrameStatus, Framing};
 
@@ -45,7 +43,8 @@ macro_rules! golden_sequence {
         let file = $file;
         let theirs = golden(file);
         let mut ours = Vec::new();
-        $( Encode::encode(&$value, &mut ours); )+
+        let mut w = Writer::binary(&mut ours);
+        $( Encode::encode(&$value, &mut w); )+
         assert_same_bytes(file, &ours, &theirs);
         let mut r = Reader::new(&theirs);
         $( assert_eq!(decode_like(&mut r, &$value), $value, "{}", file); )+
@@ -121,7 +120,7 @@ fn double_matches_bit_for_bit() {
     let theirs = golden("value_double.bin");
     let mut ours = Vec::new();
     for d in doubles {
-        d.encode(&mut ours);
+        d.encode(&mut Writer::binary(&mut ours));
     }
     assert_same_bytes("value_double.bin", &ours, &theirs);
     let mut r = Reader::new(&theirs);
@@ -216,10 +215,10 @@ impl WireType for Inner {
 }
 
 impl Encode for Inner {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.label);
-        write_field(out, 2, &self.rows);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_field(1, &self.label);
+        w.write_field(2, &self.rows);
+        w.write_field_stop();
     }
 }
 
@@ -267,23 +266,23 @@ struct Everything {
 }
 
 impl Encode for Everything {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.flag);
-        write_field(out, 2, &self.small);
-        write_field(out, 3, &self.short);
-        write_field(out, 4, &self.medium);
-        write_field(out, 5, &self.large);
-        write_field(out, 6, &self.ratio);
-        write_field(out, 7, &self.name);
-        write_field(out, 8, &self.blob);
-        write_field(out, 9, &self.numbers);
-        write_field(out, 10, &self.tags);
-        write_field(out, 11, &self.counts);
-        write_field(out, 12, &self.inner);
-        write_optional_field(out, 13, &self.absent);
-        write_field(out, 32767, &self.last);
-        write_field(out, -1, &self.negative);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_field(1, &self.flag);
+        w.write_field(2, &self.small);
+        w.write_field(3, &self.short);
+        w.write_field(4, &self.medium);
+        w.write_field(5, &self.large);
+        w.write_field(6, &self.ratio);
+        w.write_field(7, &self.name);
+        w.write_field(8, &self.blob);
+        w.write_field(9, &self.numbers);
+        w.write_field(10, &self.tags);
+        w.write_field(11, &self.counts);
+        w.write_field(12, &self.inner);
+        w.write_optional_field(13, &self.absent);
+        w.write_field(32767, &self.last);
+        w.write_field(-1, &self.negative);
+        w.write_field_stop();
     }
 }
 
@@ -399,7 +398,7 @@ fn application_exceptions_of_every_kind_match() {
         .collect();
     let mut ours = Vec::new();
     for e in &exceptions {
-        e.encode(&mut ours);
+        e.encode(&mut Writer::binary(&mut ours));
     }
     assert_same_bytes(file, &ours, &theirs);
     let mut r = Reader::new(&theirs);
@@ -425,20 +424,20 @@ enum Body {
 }
 
 impl Encode for Body {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut Writer<'_>) {
         match self {
             Body::Binary(id, value) => {
-                write_field(out, *id, value);
-                write_field_stop(out);
+                w.write_field(*id, value);
+                w.write_field_stop();
             }
-            Body::Empty => write_field_stop(out),
+            Body::Empty => w.write_field_stop(),
             Body::DeclaredError(message) => {
-                write_field_begin(out, TType::Struct, 1);
-                write_field(out, 1, message);
-                write_field_stop(out);
-                write_field_stop(out);
+                w.write_field_begin(TType::Struct, 1);
+                w.write_field(1, message);
+                w.write_field_stop();
+                w.write_field_stop();
             }
-            Body::Exception(e) => e.encode(out),
+            Body::Exception(e) => e.encode(w),
         }
     }
 }
@@ -586,13 +585,14 @@ fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> 
             kind: message.kind,
             seqid: message.seqid,
         };
-        write_message_begin(&mut out, &header);
+        Writer::binary(&mut out).write_message_begin(&header);
     } else {
-        write_string(&mut out, message.name);
-        write_i8(&mut out, message.kind as i8);
-        write_i32(&mut out, message.seqid);
+        let mut w = Writer::binary(&mut out);
+        w.write_string(message.name);
+        w.write_i8(message.kind as i8);
+        w.write_i32(message.seqid);
     }
-    message.body.encode(&mut out);
+    message.body.encode(&mut Writer::binary(&mut out));
     if let Some(at) = frame {
         finish_frame(&mut out, at);
     }

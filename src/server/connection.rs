@@ -10,6 +10,7 @@ use super::config::{jittered_age, Transport};
 use super::dispatch::{After, Dispatcher};
 use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
 use super::stats::CloseReason;
+use crate::protocol::Protocol;
 use crate::transport::{
     deadline_after, DeadlineError, Deframer, FrameStatus, Framing, ReadBuffer, SocketDeadlines,
 };
@@ -234,9 +235,12 @@ impl Worker<'_> {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &self.read_buffer.filled()[message];
                     let framed = self.deframer.framing() == Some(Framing::Framed);
-                    let after = self
-                        .dispatcher
-                        .handle(bytes, framed, &mut self.write_buffer);
+                    let after = self.dispatcher.handle(
+                        bytes,
+                        framed,
+                        Protocol::Binary,
+                        &mut self.write_buffer,
+                    );
                     self.read_buffer.consume(consumed);
                     self.served += 1;
                     if after == After::Close {

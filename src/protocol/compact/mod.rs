@@ -1,9 +1,8 @@
-//! Apache Thrift's compact protocol, without I/O: [`CompactWriter`] appends to a `Vec<u8>` it
-//! owns, [`CompactReader`] decodes from a `&[u8]`.
+//! Apache Thrift's compact protocol, without I/O: what [`super::Writer`] and [`super::Reader`]
+//! call when they speak [`Protocol::Compact`](super::Protocol::Compact).
 //!
-//! The method sets mirror the binary protocol's ([`super::Reader`] and the `write_*` functions)
-//! so one Writer/Reader type can later carry either protocol. Compact differs in three ways that
-//! need state: field ids are written as deltas from the previous field of the same struct (so
+//! Compact differs from binary in three ways that need state (kept in [`WriteState`] and
+//! [`ReadState`]): field ids are written as deltas from the previous field of the same struct (so
 //! each struct level remembers its last id), a bool field's value lives in its field header
 //! (so the writer holds the field id until the value arrives), and every integer but `byte` is a
 //! zigzag varint.
@@ -18,8 +17,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use reader::CompactReader;
-pub use writer::CompactWriter;
+pub(super) use reader::ReadState;
+pub(super) use writer::WriteState;
+pub(super) use {reader::*, writer::*};
 
 use super::error::ProtocolError;
 use super::ttype::TType;
@@ -153,10 +153,5 @@ impl FieldIds {
         } else {
             self.spill.pop().unwrap_or(0)
         }
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-        self.spill.clear();
     }
 }
