@@ -14,6 +14,7 @@ pub(super) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline]
     pub(super) fn new(buf: &'a [u8], limits: Limits) -> Self {
         Cursor {
             buf,
@@ -23,14 +24,17 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn position(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub(super) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
 
+    #[inline]
     pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
         let remaining = self.remaining();
         if n > remaining {
@@ -43,16 +47,19 @@ impl<'a> Cursor<'a> {
         Ok(bytes)
     }
 
+    #[inline]
     pub(super) fn read_u8(&mut self) -> Result<u8, ProtocolError> {
         Ok(self.take(1)?[0])
     }
 
+    #[inline]
     pub(super) fn take_array<const N: usize>(&mut self) -> Result<[u8; N], ProtocolError> {
         let mut bytes = [0; N];
         bytes.copy_from_slice(self.take(N)?);
         Ok(bytes)
     }
 
+    #[inline]
     pub(super) fn enter(&mut self) -> Result<(), ProtocolError> {
         if self.depth >= self.limits.max_depth {
             return Err(ProtocolError::DepthLimit {
@@ -63,6 +70,7 @@ impl<'a> Cursor<'a> {
         Ok(())
     }
 
+    #[inline]
     pub(super) fn leave(&mut self) {
         self.depth = self.depth.saturating_sub(1);
     }
@@ -70,6 +78,7 @@ impl<'a> Cursor<'a> {
     /// A size of `unit`-byte items, bounded by the frame limit and then by the remaining input.
     /// Past the frame limit is a hard error; within it but past the input is `UnexpectedEnd`,
     /// which an unframed reader treats as "wait for more bytes".
+    #[inline]
     pub(super) fn checked_len(&self, size: u32, unit: usize) -> Result<usize, ProtocolError> {
         let total = u64::from(size).saturating_mul(unit as u64);
         let max = self.limits.max_frame as u64;
@@ -89,6 +98,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A container's element count: within `max_container`, then as [`Cursor::checked_len`].
+    #[inline]
     pub(super) fn checked_container_len(
         &self,
         size: u32,
@@ -108,6 +118,7 @@ impl<'a> Cursor<'a> {
     /// Takes a string's or binary's bytes. The cap is checked before the remaining input, so
     /// an unframed reader rejects an oversized string at once instead of waiting for bytes it
     /// will refuse anyway.
+    #[inline]
     pub(super) fn take_string(&mut self, size: u32) -> Result<&'a [u8], ProtocolError> {
         if let Some(max) = self.limits.max_string {
             if u64::from(size) > max as u64 {

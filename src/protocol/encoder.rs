@@ -19,28 +19,39 @@ use super::value::{Encode, WireType};
 #[derive(Debug)]
 pub struct Writer<'a> {
     out: &'a mut Vec<u8>,
-    protocol: Protocol,
-    compact: WriteState,
+    speaks: Speaks,
 }
 
 impl<'a> Writer<'a> {
     /// A writer appending to `out` in `protocol`.
+    #[inline]
     pub fn new(out: &'a mut Vec<u8>, protocol: Protocol) -> Self {
-        Writer {
-            out,
-            protocol,
-            compact: WriteState::new(),
+        // One arm per protocol, so a binary writer is built with its tag alone instead of
+        // copying the (unused) compact state into place.
+        match protocol {
+            Protocol::Binary => Writer {
+                out,
+                speaks: Speaks::Binary,
+            },
+            Protocol::Compact => Writer {
+                out,
+                speaks: Speaks::Compact(WriteState::new()),
+            },
         }
     }
 
     /// A writer appending to `out` in the binary protocol.
+    #[inline]
     pub fn binary(out: &'a mut Vec<u8>) -> Self {
         Writer::new(out, Protocol::Binary)
     }
 
     /// The protocol this writer speaks.
     pub fn protocol(&self) -> Protocol {
-        self.protocol
+        match self.speaks {
+            Speaks::Binary => Protocol::Binary,
+            Speaks::Compact(_) => Protocol::Compact,
+        }
     }
 
     /// Everything in the buffer, including what was there before this writer.
@@ -66,34 +77,34 @@ impl<'a> Writer<'a> {
     /// Appends a message header: binary's strict header (version word, name, seqid) as Apache
     /// Thrift writes it, or compact's (0x82, version and type, varint seqid, name).
     pub fn write_message_begin(&mut self, header: &MessageHeader<'_>) {
-        match self.protocol {
-            Protocol::Binary => binary::write_message_begin(self.out, header),
-            Protocol::Compact => compact::write_message_begin(self.out, header),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_message_begin(self.out, header),
+            Speaks::Compact(_) => compact::write_message_begin(self.out, header),
         }
     }
 
     /// Starts a struct's fields.
     #[inline]
     pub fn write_struct_begin(&mut self) {
-        if self.protocol == Protocol::Compact {
-            self.compact.write_struct_begin();
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.write_struct_begin();
         }
     }
 
     /// Ends a struct, after its [`write_field_stop`](Writer::write_field_stop).
     #[inline]
     pub fn write_struct_end(&mut self) {
-        if self.protocol == Protocol::Compact {
-            self.compact.write_struct_end();
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.write_struct_end();
         }
     }
 
     /// Appends a field header: type and id.
     #[inline]
     pub fn write_field_begin(&mut self, ttype: TType, id: i16) {
-        match self.protocol {
-            Protocol::Binary => binary::write_field_begin(self.out, ttype, id),
-            Protocol::Compact => self.compact.write_field_begin(self.out, ttype, id),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_field_begin(self.out, ttype, id),
+            Speaks::Compact(state) => state.write_field_begin(self.out, ttype, id),
         }
     }
 
@@ -120,9 +131,9 @@ impl<'a> Writer<'a> {
 
     /// Appends a list header: element type and length.
     pub fn write_list_begin(&mut self, element: TType, len: usize) {
-        match self.protocol {
-            Protocol::Binary => binary::write_list_begin(self.out, element, len),
-            Protocol::Compact => compact::write_list_begin(self.out, element, len),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_list_begin(self.out, element, len),
+            Speaks::Compact(_) => compact::write_list_begin(self.out, element, len),
         }
     }
 
@@ -133,9 +144,9 @@ impl<'a> Writer<'a> {
 
     /// Appends a map header: key type, value type and length.
     pub fn write_map_begin(&mut self, key: TType, value: TType, len: usize) {
-        match self.protocol {
-            Protocol::Binary => binary::write_map_begin(self.out, key, value, len),
-            Protocol::Compact => compact::write_map_begin(self.out, key, value, len),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_map_begin(self.out, key, value, len),
+            Speaks::Compact(_) => compact::write_map_begin(self.out, key, value, len),
         }
     }
 
@@ -143,9 +154,9 @@ impl<'a> Writer<'a> {
     /// `write_field_begin(TType::Bool, ..)`, else one byte (1 true, 2 false).
     #[inline]
     pub fn write_bool(&mut self, v: bool) {
-        match self.protocol {
-            Protocol::Binary => self.out.push(v as u8),
-            Protocol::Compact => self.compact.write_bool(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => self.out.push(v as u8),
+            Speaks::Compact(state) => state.write_bool(self.out, v),
         }
     }
 
@@ -158,36 +169,36 @@ impl<'a> Writer<'a> {
     /// Appends an i16: big-endian in binary, a zigzag varint in compact.
     #[inline]
     pub fn write_i16(&mut self, v: i16) {
-        match self.protocol {
-            Protocol::Binary => binary::write_i16(self.out, v),
-            Protocol::Compact => compact::write_i16(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_i16(self.out, v),
+            Speaks::Compact(_) => compact::write_i16(self.out, v),
         }
     }
 
     /// Appends an i32: big-endian in binary, a zigzag varint in compact.
     #[inline]
     pub fn write_i32(&mut self, v: i32) {
-        match self.protocol {
-            Protocol::Binary => binary::write_i32(self.out, v),
-            Protocol::Compact => compact::write_i32(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_i32(self.out, v),
+            Speaks::Compact(_) => compact::write_i32(self.out, v),
         }
     }
 
     /// Appends an i64: big-endian in binary, a zigzag varint in compact.
     #[inline]
     pub fn write_i64(&mut self, v: i64) {
-        match self.protocol {
-            Protocol::Binary => binary::write_i64(self.out, v),
-            Protocol::Compact => compact::write_i64(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_i64(self.out, v),
+            Speaks::Compact(_) => compact::write_i64(self.out, v),
         }
     }
 
     /// Appends a double's IEEE 754 bits: big-endian in binary, little-endian in compact.
     #[inline]
     pub fn write_double(&mut self, v: f64) {
-        match self.protocol {
-            Protocol::Binary => binary::write_double(self.out, v),
-            Protocol::Compact => compact::write_double(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_double(self.out, v),
+            Speaks::Compact(_) => compact::write_double(self.out, v),
         }
     }
 
@@ -206,9 +217,16 @@ impl<'a> Writer<'a> {
     /// Appends a binary: its length (i32 in binary, varint in compact) then the bytes.
     #[inline]
     pub fn write_binary(&mut self, v: &[u8]) {
-        match self.protocol {
-            Protocol::Binary => binary::write_binary(self.out, v),
-            Protocol::Compact => compact::write_binary(self.out, v),
+        match &mut self.speaks {
+            Speaks::Binary => binary::write_binary(self.out, v),
+            Speaks::Compact(_) => compact::write_binary(self.out, v),
         }
     }
+}
+
+/// The protocol and the state it needs: binary none, so a binary writer only writes the tag.
+#[derive(Debug, Clone)]
+enum Speaks {
+    Binary,
+    Compact(WriteState),
 }

@@ -18,33 +18,46 @@ use super::ttype::{MessageHeader, TType};
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
     cursor: Cursor<'a>,
-    protocol: Protocol,
-    compact: ReadState,
+    speaks: Speaks,
 }
 
 impl<'a> Reader<'a> {
     /// A binary reader over `buf` with the default [`Limits`].
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Reader::with_limits(buf, Limits::default())
     }
 
     /// A binary reader over `buf` with the given limits.
+    #[inline]
     pub fn with_limits(buf: &'a [u8], limits: Limits) -> Self {
         Reader::with_protocol(buf, Protocol::Binary, limits)
     }
 
     /// A reader over `buf` in `protocol` with the given limits.
+    #[inline]
     pub fn with_protocol(buf: &'a [u8], protocol: Protocol, limits: Limits) -> Self {
-        Reader {
-            cursor: Cursor::new(buf, limits),
-            protocol,
-            compact: ReadState::new(),
+        let cursor = Cursor::new(buf, limits);
+        // One arm per protocol, so a binary reader is built with its tag alone instead of
+        // copying the (unused) compact state into place.
+        match protocol {
+            Protocol::Binary => Reader {
+                cursor,
+                speaks: Speaks::Binary,
+            },
+            Protocol::Compact => Reader {
+                cursor,
+                speaks: Speaks::Compact(ReadState::new()),
+            },
         }
     }
 
     /// The protocol this reader speaks.
     pub fn protocol(&self) -> Protocol {
-        self.protocol
+        match self.speaks {
+            Speaks::Binary => Protocol::Binary,
+            Speaks::Compact(_) => Protocol::Compact,
+        }
     }
 
     /// How many bytes have been consumed.
@@ -68,8 +81,8 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn enter(&mut self) -> Result<(), ProtocolError> {
         self.cursor.enter()?;
-        if self.protocol == Protocol::Compact {
-            self.compact.enter();
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.enter();
         }
         Ok(())
     }
@@ -78,16 +91,16 @@ impl<'a> Reader<'a> {
     #[inline]
     pub fn leave(&mut self) {
         self.cursor.leave();
-        if self.protocol == Protocol::Compact {
-            self.compact.leave();
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.leave();
         }
     }
 
     /// Reads a message header: binary strict (versioned) or old non-strict, or compact's.
     pub fn read_message_begin(&mut self) -> Result<MessageHeader<'a>, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_message_begin(&mut self.cursor),
-            Protocol::Compact => compact::read_message_begin(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_message_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_message_begin(&mut self.cursor),
         }
     }
 
@@ -95,17 +108,17 @@ impl<'a> Reader<'a> {
     /// bool field's header the value is already known and [`Reader::read_bool`] returns it.
     #[inline]
     pub fn read_field_begin(&mut self) -> Result<Option<(TType, i16)>, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_field_begin(&mut self.cursor),
-            Protocol::Compact => self.compact.read_field_begin(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_field_begin(&mut self.cursor),
+            Speaks::Compact(state) => state.read_field_begin(&mut self.cursor),
         }
     }
 
     /// Reads a list header: element type and a length the remaining bytes can hold.
     pub fn read_list_begin(&mut self) -> Result<(TType, usize), ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_list_begin(&mut self.cursor),
-            Protocol::Compact => compact::read_list_begin(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_list_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_list_begin(&mut self.cursor),
         }
     }
 
@@ -117,9 +130,9 @@ impl<'a> Reader<'a> {
     /// Reads a map header: key type, value type and a length the remaining bytes can hold.
     /// An empty compact map carries no types on the wire; both are reported as [`TType::Stop`].
     pub fn read_map_begin(&mut self) -> Result<(TType, TType, usize), ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_map_begin(&mut self.cursor),
-            Protocol::Compact => compact::read_map_begin(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_map_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_map_begin(&mut self.cursor),
         }
     }
 
@@ -128,9 +141,9 @@ impl<'a> Reader<'a> {
     /// else an error).
     #[inline]
     pub fn read_bool(&mut self) -> Result<bool, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => Ok(self.cursor.read_u8()? != 0),
-            Protocol::Compact => self.compact.read_bool(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => Ok(self.cursor.read_u8()? != 0),
+            Speaks::Compact(state) => state.read_bool(&mut self.cursor),
         }
     }
 
@@ -143,36 +156,36 @@ impl<'a> Reader<'a> {
     /// Reads an i16: big-endian in binary, a zigzag varint within i16 in compact.
     #[inline]
     pub fn read_i16(&mut self) -> Result<i16, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_i16(&mut self.cursor),
-            Protocol::Compact => compact::read_i16(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i16(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i16(&mut self.cursor),
         }
     }
 
     /// Reads an i32: big-endian in binary, a zigzag varint within i32 in compact.
     #[inline]
     pub fn read_i32(&mut self) -> Result<i32, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_i32(&mut self.cursor),
-            Protocol::Compact => compact::read_i32(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i32(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i32(&mut self.cursor),
         }
     }
 
     /// Reads an i64: big-endian in binary, a zigzag varint in compact.
     #[inline]
     pub fn read_i64(&mut self) -> Result<i64, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_i64(&mut self.cursor),
-            Protocol::Compact => compact::read_i64(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i64(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i64(&mut self.cursor),
         }
     }
 
     /// Reads a double from its IEEE 754 bits: big-endian in binary, little-endian in compact.
     #[inline]
     pub fn read_double(&mut self) -> Result<f64, ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_double(&mut self.cursor),
-            Protocol::Compact => compact::read_double(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_double(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_double(&mut self.cursor),
         }
     }
 
@@ -191,9 +204,9 @@ impl<'a> Reader<'a> {
     /// Reads a binary, borrowed from the input.
     #[inline]
     pub fn read_bytes(&mut self) -> Result<&'a [u8], ProtocolError> {
-        match self.protocol {
-            Protocol::Binary => binary::read_bytes(&mut self.cursor),
-            Protocol::Compact => compact::read_bytes(&mut self.cursor),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_bytes(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_bytes(&mut self.cursor),
         }
     }
 
@@ -239,4 +252,11 @@ impl<'a> Reader<'a> {
             TType::Stop | TType::Void => Err(ProtocolError::InvalidType { id: ttype.id() }),
         }
     }
+}
+
+/// The protocol and the state it needs: binary none, so a binary reader only writes the tag.
+#[derive(Debug, Clone)]
+enum Speaks {
+    Binary,
+    Compact(ReadState),
 }

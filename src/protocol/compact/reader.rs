@@ -22,6 +22,7 @@ pub(in crate::protocol) struct ReadState {
 }
 
 impl ReadState {
+    #[inline]
     pub(in crate::protocol) fn new() -> Self {
         ReadState {
             last_field: 0,
@@ -33,18 +34,21 @@ impl ReadState {
     /// Called once the reader entered a level: the struct's field ids count from 0 and the
     /// enclosing struct's are saved for [`leave`](Self::leave) (harmless around a container,
     /// which has no field ids of its own).
+    #[inline]
     pub(in crate::protocol) fn enter(&mut self) {
         self.fields.push(self.last_field);
         self.last_field = 0;
         self.pending_bool = None;
     }
 
+    #[inline]
     pub(in crate::protocol) fn leave(&mut self) {
         self.last_field = self.fields.pop();
     }
 
     /// Reads a field header; `None` at the stop byte that ends a struct. After a bool field's
     /// header the value is already known and [`read_bool`](Self::read_bool) returns it.
+    #[inline]
     pub(in crate::protocol) fn read_field_begin(
         &mut self,
         c: &mut Cursor<'_>,
@@ -79,6 +83,7 @@ impl ReadState {
     /// Reads a bool: the value from the field header just read, else one element byte
     /// (1 true; 0, the spec's false, or 2, Apache's libraries' false). Any other byte is an
     /// error.
+    #[inline]
     pub(in crate::protocol) fn read_bool(
         &mut self,
         c: &mut Cursor<'_>,
@@ -97,6 +102,7 @@ impl ReadState {
 }
 
 /// Reads a message header: protocol id 0x82, version 1 and the message type, seqid, name.
+#[inline]
 pub(in crate::protocol) fn read_message_begin<'a>(
     c: &mut Cursor<'a>,
 ) -> Result<MessageHeader<'a>, ProtocolError> {
@@ -115,6 +121,7 @@ pub(in crate::protocol) fn read_message_begin<'a>(
 }
 
 /// Reads a list or set header: element type and a length the remaining bytes can hold.
+#[inline]
 pub(in crate::protocol) fn read_list_begin(
     c: &mut Cursor<'_>,
 ) -> Result<(TType, usize), ProtocolError> {
@@ -130,6 +137,7 @@ pub(in crate::protocol) fn read_list_begin(
 
 /// Reads a map header: key type, value type and a length the remaining bytes can hold.
 /// An empty map carries no types on the wire; both are reported as [`TType::Stop`].
+#[inline]
 pub(in crate::protocol) fn read_map_begin(
     c: &mut Cursor<'_>,
 ) -> Result<(TType, TType, usize), ProtocolError> {
@@ -145,6 +153,7 @@ pub(in crate::protocol) fn read_map_begin(
 }
 
 /// Reads a zigzag varint i16; a value outside i16 is an error.
+#[inline]
 pub(in crate::protocol) fn read_i16(c: &mut Cursor<'_>) -> Result<i16, ProtocolError> {
     let v = unzigzag_32(read_varint_u32(c)?);
     i16::try_from(v).map_err(|_| ProtocolError::InvalidData {
@@ -153,21 +162,25 @@ pub(in crate::protocol) fn read_i16(c: &mut Cursor<'_>) -> Result<i16, ProtocolE
 }
 
 /// Reads a zigzag varint i32; a value outside i32 is an error.
+#[inline]
 pub(in crate::protocol) fn read_i32(c: &mut Cursor<'_>) -> Result<i32, ProtocolError> {
     Ok(unzigzag_32(read_varint_u32(c)?))
 }
 
 /// Reads a zigzag varint i64.
+#[inline]
 pub(in crate::protocol) fn read_i64(c: &mut Cursor<'_>) -> Result<i64, ProtocolError> {
     Ok(unzigzag_64(read_varint(c)?))
 }
 
 /// Reads a double from its little-endian IEEE 754 bits.
+#[inline]
 pub(in crate::protocol) fn read_double(c: &mut Cursor<'_>) -> Result<f64, ProtocolError> {
     Ok(f64::from_bits(u64::from_le_bytes(c.take_array()?)))
 }
 
 /// Reads a binary or string's bytes, borrowed from the input.
+#[inline]
 pub(in crate::protocol) fn read_bytes<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], ProtocolError> {
     let size = read_size(c)?;
     c.take_string(size)
@@ -175,6 +188,7 @@ pub(in crate::protocol) fn read_bytes<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8]
 
 /// Reads an unsigned LEB128 varint of at most 10 bytes; a longer one, or a 10th byte that
 /// carries bits past the 64th, is an error.
+#[inline]
 fn read_varint(c: &mut Cursor<'_>) -> Result<u64, ProtocolError> {
     let mut value = 0u64;
     for i in 0..MAX_VARINT_LEN - 1 {
@@ -196,6 +210,7 @@ fn read_varint(c: &mut Cursor<'_>) -> Result<u64, ProtocolError> {
     }
 }
 
+#[inline]
 fn read_varint_u32(c: &mut Cursor<'_>) -> Result<u32, ProtocolError> {
     u32::try_from(read_varint(c)?).map_err(|_| ProtocolError::InvalidData {
         reason: "varint overflows 32 bits",
@@ -203,6 +218,7 @@ fn read_varint_u32(c: &mut Cursor<'_>) -> Result<u32, ProtocolError> {
 }
 
 /// A length or element count: a varint i32, so one with the sign bit set is negative.
+#[inline]
 fn read_size(c: &mut Cursor<'_>) -> Result<u32, ProtocolError> {
     let size = read_varint_u32(c)?;
     if size > i32::MAX as u32 {

@@ -9,6 +9,7 @@ use super::{
     CT_TRUE, TYPE_SHIFT,
 };
 
+#[inline]
 fn len_i32(len: usize) -> u32 {
     i32::try_from(len).expect("thrift compact protocol lengths must fit in an i32") as u32
 }
@@ -27,6 +28,7 @@ pub(in crate::protocol) struct WriteState {
 }
 
 impl WriteState {
+    #[inline]
     pub(in crate::protocol) fn new() -> Self {
         WriteState {
             last_field: 0,
@@ -36,12 +38,14 @@ impl WriteState {
     }
 
     /// Starts a struct: its field ids count from 0 again until the matching `write_struct_end`.
+    #[inline]
     pub(in crate::protocol) fn write_struct_begin(&mut self) {
         self.fields.push(self.last_field);
         self.last_field = 0;
     }
 
     /// Ends a struct (after its stop byte), going back to the enclosing struct's field ids.
+    #[inline]
     pub(in crate::protocol) fn write_struct_end(&mut self) {
         self.last_field = self.fields.pop();
     }
@@ -49,6 +53,7 @@ impl WriteState {
     /// Appends a field header: the id as a delta of 1..=15 from the previous field in the high
     /// nibble when it fits, else the type alone then the id as a zigzag varint. For a bool
     /// field, the header waits for the value (see `write_bool`).
+    #[inline]
     pub(in crate::protocol) fn write_field_begin(
         &mut self,
         out: &mut Vec<u8>,
@@ -63,6 +68,7 @@ impl WriteState {
         }
     }
 
+    #[inline]
     fn write_field_header(&mut self, out: &mut Vec<u8>, compact_type: u8, id: i16) {
         let delta = i32::from(id) - i32::from(self.last_field);
         if (1..=15).contains(&delta) {
@@ -77,6 +83,7 @@ impl WriteState {
     /// Appends a bool: folded into the pending field header after
     /// `write_field_begin(TType::Bool, ..)`, else one byte (1 true, 2 false) as a container
     /// element.
+    #[inline]
     pub(in crate::protocol) fn write_bool(&mut self, out: &mut Vec<u8>, v: bool) {
         let compact_type = if v { CT_TRUE } else { CT_FALSE };
         match self.pending_bool.take() {
@@ -88,6 +95,7 @@ impl WriteState {
 
 /// Appends a message header: protocol id 0x82, version 1 with the message type in the top
 /// three bits, seqid as a varint (its 32 bits unsigned, not zigzag), then the name.
+#[inline]
 pub(in crate::protocol) fn write_message_begin(out: &mut Vec<u8>, header: &MessageHeader<'_>) {
     out.push(COMPACT_PROTOCOL_ID);
     out.push(COMPACT_VERSION | ((header.kind as u8) << TYPE_SHIFT));
@@ -97,6 +105,7 @@ pub(in crate::protocol) fn write_message_begin(out: &mut Vec<u8>, header: &Messa
 
 /// Appends a list or set header: the length in the high nibble when below 15, else 0xf then a
 /// varint length; the element type in the low nibble.
+#[inline]
 pub(in crate::protocol) fn write_list_begin(out: &mut Vec<u8>, element: TType, len: usize) {
     let len = len_i32(len);
     let element = compact_id(element);
@@ -110,6 +119,7 @@ pub(in crate::protocol) fn write_list_begin(out: &mut Vec<u8>, element: TType, l
 
 /// Appends a map header: a varint length, then (when not empty) one byte with the key type in
 /// the high nibble and the value type in the low.
+#[inline]
 pub(in crate::protocol) fn write_map_begin(
     out: &mut Vec<u8>,
     key: TType,
@@ -124,26 +134,31 @@ pub(in crate::protocol) fn write_map_begin(
 }
 
 /// Appends an i16 as a zigzag varint.
+#[inline]
 pub(in crate::protocol) fn write_i16(out: &mut Vec<u8>, v: i16) {
     write_varint(out, u64::from(zigzag_32(i32::from(v))));
 }
 
 /// Appends an i32 as a zigzag varint.
+#[inline]
 pub(in crate::protocol) fn write_i32(out: &mut Vec<u8>, v: i32) {
     write_varint(out, u64::from(zigzag_32(v)));
 }
 
 /// Appends an i64 as a zigzag varint.
+#[inline]
 pub(in crate::protocol) fn write_i64(out: &mut Vec<u8>, v: i64) {
     write_varint(out, zigzag_64(v));
 }
 
 /// Appends a double as its IEEE 754 bits, little-endian (unlike binary's big-endian).
+#[inline]
 pub(in crate::protocol) fn write_double(out: &mut Vec<u8>, v: f64) {
     out.extend_from_slice(&v.to_bits().to_le_bytes());
 }
 
 /// Appends a binary or string: varint length then the bytes.
+#[inline]
 pub(in crate::protocol) fn write_binary(out: &mut Vec<u8>, v: &[u8]) {
     write_varint(out, u64::from(len_i32(v.len())));
     out.extend_from_slice(v);
@@ -151,6 +166,7 @@ pub(in crate::protocol) fn write_binary(out: &mut Vec<u8>, v: &[u8]) {
 
 /// Unsigned LEB128: seven bits per byte, least significant first, high bit set on all but the
 /// last.
+#[inline]
 fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
