@@ -7,6 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+mod golden_struct;
+use golden_struct::*;
+
 use tether::protocol::{
     begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Decode, Encode,
     Limits, MessageHeader, MessageType, Protocol, ProtocolError, Reader, TType, Uuid, WireType,
@@ -35,10 +38,6 @@ fn assert_same_bytes(file: &str, ours: &[u8], theirs: &[u8]) {
             theirs.len()
         );
     }
-}
-
-fn missing(strukt: &'static str, field: &'static str) -> ProtocolError {
-    ProtocolError::MissingField { strukt, field }
 }
 
 /// Encodes the values in order into one buffer.
@@ -190,152 +189,6 @@ fn compact_containers_match() {
         BTreeMap::new(),
     ];
     golden_sequence!("compact_value_nested.bin", nested);
-}
-
-/// `struct Inner { 1: string label, 2: list<map<i32, list<string>>> rows }`
-#[derive(Debug, Clone, PartialEq)]
-struct Inner {
-    label: String,
-    rows: Vec<BTreeMap<i32, Vec<String>>>,
-}
-
-impl WireType for Inner {
-    const TTYPE: TType = TType::Struct;
-}
-
-impl Encode for Inner {
-    fn encode(&self, w: &mut Writer<'_>) {
-        w.write_struct_begin();
-        w.write_field(1, &self.label);
-        w.write_field(2, &self.rows);
-        w.write_field_stop();
-        w.write_struct_end();
-    }
-}
-
-impl Decode for Inner {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let (mut label, mut rows) = (None, None);
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::String) => label = Some(String::decode(r)?),
-                (2, TType::List) => rows = Some(Vec::decode(r)?),
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        Ok(Inner {
-            label: label.ok_or(missing("Inner", "label"))?,
-            rows: rows.ok_or(missing("Inner", "rows"))?,
-        })
-    }
-}
-
-/// scripts/golden.py's `values_struct`: a field of every type, field 13 absent, ids 32767, -1.
-#[derive(Debug, Clone, PartialEq)]
-struct Everything {
-    flag: bool,
-    small: i8,
-    short: i16,
-    medium: i32,
-    large: i64,
-    ratio: f64,
-    name: String,
-    blob: Vec<u8>,
-    numbers: Vec<i32>,
-    tags: BTreeSet<String>,
-    counts: BTreeMap<String, i64>,
-    inner: Inner,
-    last: i16,
-    negative: i32,
-}
-
-impl WireType for Everything {
-    const TTYPE: TType = TType::Struct;
-}
-
-impl Encode for Everything {
-    fn encode(&self, w: &mut Writer<'_>) {
-        w.write_struct_begin();
-        w.write_field(1, &self.flag);
-        w.write_field(2, &self.small);
-        w.write_field(3, &self.short);
-        w.write_field(4, &self.medium);
-        w.write_field(5, &self.large);
-        w.write_field(6, &self.ratio);
-        w.write_field(7, &self.name);
-        w.write_field(8, &self.blob);
-        w.write_field(9, &self.numbers);
-        w.write_field(10, &self.tags);
-        w.write_field(11, &self.counts);
-        w.write_field(12, &self.inner);
-        w.write_field(32767, &self.last);
-        w.write_field(-1, &self.negative);
-        w.write_field_stop();
-        w.write_struct_end();
-    }
-}
-
-impl Decode for Everything {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let mut v = everything();
-        let mut seen = 0;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::Bool) => v.flag = r.read_bool()?,
-                (2, TType::Byte) => v.small = r.read_i8()?,
-                (3, TType::I16) => v.short = r.read_i16()?,
-                (4, TType::I32) => v.medium = r.read_i32()?,
-                (5, TType::I64) => v.large = r.read_i64()?,
-                (6, TType::Double) => v.ratio = r.read_double()?,
-                (7, TType::String) => v.name = String::decode(r)?,
-                (8, TType::String) => v.blob = Vec::decode(r)?,
-                (9, TType::List) => v.numbers = Vec::decode(r)?,
-                (10, TType::Set) => v.tags = BTreeSet::decode(r)?,
-                (11, TType::Map) => v.counts = BTreeMap::decode(r)?,
-                (12, TType::Struct) => v.inner = Inner::decode(r)?,
-                (32767, TType::I16) => v.last = r.read_i16()?,
-                (-1, TType::I32) => v.negative = r.read_i32()?,
-                _ => {
-                    r.skip(ttype)?;
-                    continue;
-                }
-            }
-            seen += 1;
-        }
-        r.leave();
-        if seen < 14 {
-            return Err(missing("Everything", "a required field"));
-        }
-        Ok(v)
-    }
-}
-
-fn everything() -> Everything {
-    Everything {
-        flag: true,
-        small: -128,
-        short: -2,
-        medium: 0x1234_5678,
-        large: i64::MIN,
-        ratio: -0.5,
-        name: "tëther ✓".to_string(),
-        blob: vec![0, 1, 0xfe, 0xff],
-        numbers: vec![1, -1, i32::MAX],
-        tags: BTreeSet::from(["a".to_string(), "b".to_string()]),
-        counts: BTreeMap::from([("x".to_string(), 1), ("y".to_string(), -1)]),
-        inner: Inner {
-            label: "in".to_string(),
-            rows: vec![
-                BTreeMap::from([(1, vec!["a".to_string(), "b".to_string()]), (2, vec![])]),
-                BTreeMap::new(),
-            ],
-        },
-        last: 7,
-        negative: 99,
-    }
 }
 
 #[test]
