@@ -15,6 +15,7 @@ use super::connection::{OpenConnection, State};
 use super::dispatch::{After, Dispatcher};
 use super::shared::Shared;
 use super::stats::CloseReason;
+use crate::protocol::Protocol;
 use crate::transport::{deadline_after, DeadlineError, FrameStatus, Framing};
 
 /// A write buffer larger than this is freed once its reply is sent, so one large reply does not
@@ -210,9 +211,12 @@ impl Worker<'_> {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &conn.read_buffer.filled()[message];
                     let framed = conn.deframer.framing() == Some(Framing::Framed);
-                    let after = self
-                        .dispatcher
-                        .handle(bytes, framed, &mut conn.write_buffer);
+                    let after = self.dispatcher.handle(
+                        bytes,
+                        framed,
+                        Protocol::Binary,
+                        &mut conn.write_buffer,
+                    );
                     conn.read_buffer.consume(consumed);
                     conn.served += 1;
                     if after == After::Close {
