@@ -13,7 +13,7 @@ use std::hint::black_box;
 use std::panic::{self, AssertUnwindSafe};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tether::protocol::{write_message_begin, Encode, Limits, MessageHeader, MessageType, Reader};
+use tether::protocol::{Encode, Limits, MessageHeader, MessageType, Reader, Writer};
 use tether::server::{CallContext, Router};
 use tether::services::echo::{EchoEchoArgs, EchoPingArgs, EchoProcessor};
 use tether::transport::{parse_framed, Codec, Envelope, FrameStatus};
@@ -28,8 +28,9 @@ fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
         kind: MessageType::Call,
         seqid: 42,
     };
-    write_message_begin(&mut out, &header);
-    args.encode(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_message_begin(&header);
+    args.encode(&mut w);
     Codec::FRAMED.finish_message(&mut out, at);
     out
 }
@@ -50,7 +51,7 @@ fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>
     };
     let at = Codec::FRAMED.begin_message(out, &Envelope::default());
     panic::catch_unwind(AssertUnwindSafe(|| {
-        processor.process(ctx, &routed, &mut reader, out)
+        processor.process(ctx, &routed, &mut reader, &mut Writer::binary(out))
     }))
     .expect("handler does not panic")
     .expect("args decode");

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use tether::client::{
     Channel, ClientError, Connection, MuxConfig, MuxConnection, Pool, PoolConfig, RetryBudgetConfig,
 };
-use tether::protocol::{ApplicationException, ApplicationExceptionKind, Limits, MessageType};
+use tether::protocol::{
+    ApplicationException, ApplicationExceptionKind, Limits, MessageType, Writer,
+};
 use tether::server::Config;
 use tether::services::echo::EchoClient;
 use tether::transport::{Codec, Envelope};
@@ -63,7 +65,7 @@ fn exception_reply_is_typed_and_keeps_the_connection() {
             let mut out = Vec::new();
             let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
-                .encode_message(&mut out, &call.name, call.seqid);
+                .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
             Codec::FRAMED.finish_message(&mut out, at);
             s.write_all(&out).unwrap();
         }
@@ -87,7 +89,7 @@ fn exception_reply_followed_by_stray_bytes_drops_the_connection() {
             let mut out = Vec::new();
             let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
-                .encode_message(&mut out, &call.name, call.seqid);
+                .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
             Codec::FRAMED.finish_message(&mut out, at);
             // A second reply no call asked for, in the same write: out of step.
             out.extend_from_slice(&reply_bytes(&call.name, call.seqid, b"stray"));

@@ -13,12 +13,11 @@ use support::*;
 use tether::client::{
     Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
-use tether::protocol::{ApplicationException, ApplicationExceptionKind};
+use tether::protocol::{ApplicationException, ApplicationExceptionKind, Protocol};
 use tether::server::{CallContext, Config, Router};
 use tether::services::echo::{EchoClient, EchoFailError, EchoHandler, EchoProcessor};
 use tether::transport::{
-    encode_header_frame, parse_header_frame, Codec, HeaderMeta, HeaderProtocol, HeaderStatus,
-    DRAIN_HEADER,
+    encode_header_frame, parse_header_frame, Codec, HeaderMeta, HeaderStatus, DRAIN_HEADER,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -27,7 +26,7 @@ fn meta<'h>(seqid: i32, zlib: bool, info: &'h [(&'h [u8], &'h [u8])]) -> HeaderM
     HeaderMeta {
         flags: 0,
         seqid,
-        protocol: HeaderProtocol::Binary,
+        protocol: Protocol::Binary,
         zlib,
         info,
     }
@@ -55,7 +54,7 @@ fn read_header_reply(client: &mut RawClient) -> HeaderReply {
         panic!("whole frame read");
     };
     assert_eq!(consumed, bytes.len());
-    assert_eq!(frame.protocol, HeaderProtocol::Binary);
+    assert_eq!(frame.protocol, Protocol::Binary);
     HeaderReply {
         seqid: frame.seqid,
         flags: frame.flags,

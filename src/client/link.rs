@@ -192,9 +192,9 @@ impl Link {
         let (message, consumed) = self.read_message(deadline)?;
         let limits = &self.config.limits;
         let result = match open_reply(self.config.codec, &self.input[message], limits) {
-            Ok((payload, drain)) => {
-                self.drained |= drain;
-                decode_reply(&payload, method, seqid, limits)
+            Ok(reply) => {
+                self.drained |= reply.drain;
+                decode_reply(&reply.payload, reply.protocol, method, seqid, limits)
             }
             Err(e) => Err(e),
         };

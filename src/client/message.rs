@@ -1,8 +1,8 @@
 //! Encoding a call and checking its reply: shared by every kind of connection. No I/O.
 
 use crate::protocol::{
-    write_message_begin, ApplicationException, Decode, Encode, Limits, MessageHeader, MessageType,
-    ProtocolError, Reader,
+    ApplicationException, Decode, Encode, Limits, MessageHeader, MessageType, Protocol,
+    ProtocolError, Reader, Writer,
 };
 use std::borrow::Cow;
 
@@ -31,39 +31,61 @@ pub(crate) fn encode_message(
         kind,
         seqid,
     };
-    write_message_begin(out, &header);
-    args.encode(out);
+    let mut writer = Writer::new(out, codec.protocol());
+    writer.write_message_begin(&header);
+    args.encode(&mut writer);
     codec.finish_message(out, start);
 }
 
 /// Reads a reply's header; its sequence id and where its body starts.
-pub(crate) fn reply_seqid(message: &[u8], limits: &Limits) -> Result<i32, ProtocolError> {
-    Reader::with_limits(message, *limits)
+pub(crate) fn reply_seqid(
+    message: &[u8],
+    protocol: Protocol,
+    limits: &Limits,
+) -> Result<i32, ProtocolError> {
+    Reader::with_protocol(message, protocol, *limits)
         .read_message_begin()
         .map(|h| h.seqid)
 }
 
-/// Opens a reply the codec found (`found`, from [`Codec::parse`]): its protocol bytes, and
-/// whether the server asked, with THeader's `:drain` info header, that nothing new be sent on
-/// the connection.
+/// A reply as the codec opened it.
+pub(crate) struct OpenReply<'a> {
+    /// The message: header and result.
+    pub payload: Cow<'a, [u8]>,
+    /// Its protocol: the connection's, or the one its THeader frame names.
+    pub protocol: Protocol,
+    /// The server asked, with THeader's `:drain` info header, that nothing new be sent on the
+    /// connection.
+    pub drain: bool,
+}
+
+/// Opens a reply the codec found (`found`, from [`Codec::parse`]).
 pub(crate) fn open_reply<'a>(
     codec: Codec,
     found: &'a [u8],
     limits: &Limits,
-) -> Result<(Cow<'a, [u8]>, bool), ClientError> {
+) -> Result<OpenReply<'a>, ClientError> {
     let message = codec.open(found, limits).map_err(ClientError::Header)?;
     let drain = message.info_header(DRAIN_HEADER).is_some();
-    Ok((message.into_payload(), drain))
+    let protocol = message
+        .header()
+        .map_or(codec.protocol(), |frame| frame.protocol);
+    Ok(OpenReply {
+        payload: message.into_payload(),
+        protocol,
+        drain,
+    })
 }
 
 /// Checks a reply message against its call and returns the result struct's bytes.
 pub(crate) fn decode_reply(
     message: &[u8],
+    protocol: Protocol,
     method: &str,
     seqid: i32,
     limits: &Limits,
 ) -> Result<Vec<u8>, ClientError> {
-    let mut reader = Reader::with_limits(message, *limits);
+    let mut reader = Reader::with_protocol(message, protocol, *limits);
     let header = reader.read_message_begin()?;
     if header.seqid != seqid {
         return Err(ClientError::SeqidMismatch {
@@ -100,12 +122,14 @@ fn same_method(called: &str, replied: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{write_field_stop, ApplicationExceptionKind};
+    use crate::protocol::{ApplicationExceptionKind, Writer};
 
     struct Empty;
     impl Encode for Empty {
-        fn encode(&self, out: &mut Vec<u8>) {
-            write_field_stop(out);
+        fn encode(&self, w: &mut Writer<'_>) {
+            w.write_struct_begin();
+            w.write_field_stop();
+            w.write_struct_end();
         }
     }
 
@@ -128,13 +152,17 @@ mod tests {
         );
         let len = i32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
         assert_eq!(len, out.len() - 4);
-        assert_eq!(reply_seqid(&out[4..], &Limits::default()).unwrap(), 7);
+        assert_eq!(
+            reply_seqid(&out[4..], Protocol::Binary, &Limits::default()).unwrap(),
+            7
+        );
     }
 
     #[test]
     fn reply_body_follows_header() {
         let body = decode_reply(
             &reply(MessageType::Reply, "ping", 3),
+            Protocol::Binary,
             "ping",
             3,
             &Limits::default(),
@@ -146,7 +174,13 @@ mod tests {
     #[test]
     fn wrong_seqid_name_or_type_are_errors() {
         let limits = Limits::default();
-        let r = decode_reply(&reply(MessageType::Reply, "ping", 4), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Reply, "ping", 4),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(
             r,
             Err(ClientError::SeqidMismatch {
@@ -154,12 +188,25 @@ mod tests {
                 received: 4
             })
         ));
-        let r = decode_reply(&reply(MessageType::Reply, "echo", 3), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Reply, "echo", 3),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(r, Err(ClientError::Protocol(_))));
-        let r = decode_reply(&reply(MessageType::Call, "ping", 3), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Call, "ping", 3),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(r, Err(ClientError::Protocol(_))));
         let r = decode_reply(
             &reply(MessageType::Reply, "ping", 3),
+            Protocol::Binary,
             "Echo:ping",
             3,
             &limits,
@@ -171,8 +218,8 @@ mod tests {
     fn exception_reply_is_typed() {
         let mut out = Vec::new();
         ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "no such method")
-            .encode_message(&mut out, "nope", 9);
-        match decode_reply(&out, "nope", 9, &Limits::default()) {
+            .encode_message(&mut Writer::binary(&mut out), "nope", 9);
+        match decode_reply(&out, Protocol::Binary, "nope", 9, &Limits::default()) {
             Err(ClientError::Application(e)) => {
                 assert_eq!(e.kind, ApplicationExceptionKind::UnknownMethod);
                 assert_eq!(e.message, "no such method");

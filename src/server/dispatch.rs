@@ -13,8 +13,8 @@ use super::processor::{CallContext, InfoHeader};
 use super::router::Router;
 use super::stats::{Outcome, RequestCounters};
 use crate::protocol::{
-    ApplicationException, ApplicationExceptionKind, Limits, MessageHeader, MessageType,
-    ProtocolError, Reader, TType,
+    ApplicationException, ApplicationExceptionKind, Limits, MessageHeader, MessageType, Protocol,
+    ProtocolError, Reader, TType, Writer,
 };
 use crate::transport::{Codec, Envelope, HeaderError, Message, DRAIN_HEADER};
 
@@ -45,14 +45,18 @@ const DRAIN_VALUE: &[u8] = b"true";
 
 impl Dispatcher<'_> {
     /// Handles the message `found` (as [`Codec::parse`] found it: no frame prefix) and appends
-    /// the reply, if any, in the connection's `codec` to `out`: on THeader under the request's
-    /// seqid, flags and transforms, with `:drain` once the server drains and the info headers
-    /// the handler set.
+    /// the reply, if any, in the connection's `codec` to `out`: in the request's protocol, and
+    /// on THeader under the request frame's seqid, flags and transforms, with `:drain` once the
+    /// server drains and the info headers the handler set.
     pub fn handle(&self, found: &[u8], codec: Codec, out: &mut Vec<u8>) -> After {
         let message = match codec.open(found, &self.limits) {
             Ok(message) => message,
             Err(e) => return self.unopenable(found, codec, &e, out),
         };
+        // A THeader frame names its own protocol; the reply speaks it too.
+        let codec = message
+            .header()
+            .map_or(codec, |frame| codec.with_protocol(frame.protocol));
         let drain: &[(&[u8], &[u8])] = if self.drain.load(Relaxed) {
             &[(DRAIN_HEADER, DRAIN_VALUE)]
         } else {
@@ -65,7 +69,13 @@ impl Dispatcher<'_> {
             .map(|(k, v)| (k.to_vec(), v.to_vec()))
             .collect();
         let mut reply_info = Vec::new();
-        let after = self.handle_message(message.payload(), info, &mut reply_info, out);
+        let after = self.handle_message(
+            message.payload(),
+            codec.protocol(),
+            info,
+            &mut reply_info,
+            &mut Writer::new(out, codec.protocol()),
+        );
         if !reply_info.is_empty() {
             let all: Vec<(&[u8], &[u8])> = drain
                 .iter()
@@ -83,8 +93,8 @@ impl Dispatcher<'_> {
 
     /// A THeader frame that cannot be opened (an unknown transform, corrupt zlib, an unknown
     /// protocol id) is answered with an exception, as the spec requires for a transform, under
-    /// the frame's seqid and without transforms; then the connection closes, its stream no
-    /// longer trusted.
+    /// the frame's seqid and protocol and without transforms; then the connection closes, its
+    /// stream no longer trusted.
     fn unopenable(
         &self,
         found: &[u8],
@@ -96,11 +106,11 @@ impl Dispatcher<'_> {
             "conn {}: unreadable theader frame: {error}",
             self.connection_id
         );
-        let envelope = codec.error_envelope(found);
+        let (envelope, codec) = codec.error_reply(found);
         let start = codec.begin_message(out, &envelope);
         let e = ApplicationException::new(error.exception_kind(), error.to_string());
         self.stats.exceptions.fetch_add(1, Relaxed);
-        e.encode_message(out, "", envelope.seqid);
+        e.encode_message(&mut Writer::new(out, codec.protocol()), "", envelope.seqid);
         codec.finish_message(out, start);
         After::Close
     }
@@ -108,11 +118,12 @@ impl Dispatcher<'_> {
     fn handle_message(
         &self,
         message: &[u8],
+        protocol: Protocol,
         info: Vec<InfoHeader>,
         reply_info: &mut Vec<InfoHeader>,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
     ) -> After {
-        let mut reader = Reader::with_limits(message, self.limits);
+        let mut reader = Reader::with_protocol(message, protocol, self.limits);
         let header = match reader.read_message_begin() {
             Ok(header) => header,
             Err(e) => {
@@ -168,7 +179,7 @@ impl Dispatcher<'_> {
         match result {
             Ok(Ok(())) => {
                 if oneway {
-                    out.truncate(body_start);
+                    out.buffer_mut().truncate(body_start);
                     self.stats.count_method(slot, Outcome::Oneway);
                 } else {
                     self.stats.count_method(slot, Outcome::Ok);
@@ -182,7 +193,7 @@ impl Dispatcher<'_> {
             Err(payload) => {
                 self.stats.count_method(slot, Outcome::Panic);
                 self.stats.panics.fetch_add(1, Relaxed);
-                out.truncate(body_start);
+                out.buffer_mut().truncate(body_start);
                 let what = panic_message(payload.as_ref());
                 // The panic text stays in the log: it may hold internals (paths, values) that
                 // are none of the peer's business.
@@ -204,7 +215,7 @@ impl Dispatcher<'_> {
 
     fn undecodable(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
         body_start: usize,
         oneway: bool,
         header: &MessageHeader<'_>,
@@ -214,7 +225,7 @@ impl Dispatcher<'_> {
             "conn {}: undecodable arguments for {}: {error}",
             self.connection_id, header.name
         );
-        out.truncate(body_start);
+        out.buffer_mut().truncate(body_start);
         if !oneway {
             self.send_exception(out, &ApplicationException::from(error), header);
         }
@@ -223,7 +234,7 @@ impl Dispatcher<'_> {
 
     fn send_exception(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
         e: &ApplicationException,
         header: &MessageHeader<'_>,
     ) {

@@ -22,6 +22,7 @@ mod server;
 mod shared;
 mod signals;
 mod stats;
+mod worker;
 
 pub use config::Config;
 pub use processor::{CallContext, InfoHeader, Processor, MAX_REPLY_HEADER_BYTES};

@@ -5,16 +5,17 @@ use std::borrow::Cow;
 use super::frame::{parse_framed, parse_unframed, FrameStatus, Framing, FRAME_HEADER_LEN};
 use super::header::{
     begin_header_frame, error_reply_meta, finish_header_frame, max_header_frame, parse_body,
-    HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderProtocol, InfoHeaders,
+    HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, InfoHeaders,
 };
-use crate::protocol::{Limits, ProtocolError};
+use crate::protocol::{Limits, Protocol, ProtocolError};
 
-/// How a connection's messages are written and found: its framing (the protocol inside is
-/// binary). Every side uses this one type: the server's configuration and per-connection
-/// detection, the client's configuration, and the bench.
+/// What a connection speaks: its framing and the protocol of its messages (on THeader, the
+/// protocol its frames name). Every side uses this one type: the server's configuration and
+/// per-connection detection, the client's configuration, and the bench.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Codec {
     framing: Framing,
+    protocol: Protocol,
 }
 
 /// What a message carries beside its bytes. Only THeader writes it (its frame headers); the
@@ -94,15 +95,20 @@ impl<'a> Message<'a> {
 
 impl Codec {
     /// Framed (TFramedTransport), binary protocol.
-    pub const FRAMED: Codec = Codec::new(Framing::Framed);
+    pub const FRAMED: Codec = Codec::new(Framing::Framed, Protocol::Binary);
     /// Unframed (TBufferedTransport), binary protocol.
-    pub const UNFRAMED: Codec = Codec::new(Framing::Unframed);
+    pub const UNFRAMED: Codec = Codec::new(Framing::Unframed, Protocol::Binary);
     /// THeader, binary protocol inside.
-    pub const HEADER: Codec = Codec::new(Framing::Header);
+    pub const HEADER: Codec = Codec::new(Framing::Header, Protocol::Binary);
 
-    /// The codec with this framing.
-    pub const fn new(framing: Framing) -> Codec {
-        Codec { framing }
+    /// The codec with this framing and protocol.
+    pub const fn new(framing: Framing, protocol: Protocol) -> Codec {
+        Codec { framing, protocol }
+    }
+
+    /// The same framing with another protocol.
+    pub const fn with_protocol(self, protocol: Protocol) -> Codec {
+        Codec::new(self.framing, protocol)
     }
 
     /// How messages are delimited.
@@ -110,11 +116,16 @@ impl Codec {
         self.framing
     }
 
+    /// The protocol of the messages.
+    pub fn protocol(self) -> Protocol {
+        self.protocol
+    }
+
     fn header_meta<'h>(self, envelope: &Envelope<'h>) -> HeaderMeta<'h> {
         HeaderMeta {
             flags: envelope.flags,
             seqid: envelope.seqid,
-            protocol: HeaderProtocol::Binary,
+            protocol: self.protocol,
             zlib: envelope.zlib,
             info: envelope.info,
         }
@@ -206,13 +217,16 @@ impl Codec {
         }
     }
 
-    /// The envelope an error answer to the refused THeader frame `found` goes back under: its
-    /// sequence id, as far as it can be read (0 if not).
-    pub fn error_envelope(self, found: &[u8]) -> Envelope<'static> {
-        Envelope {
-            seqid: error_reply_meta(found).0,
+    /// How an error answer to the refused THeader frame `found` goes back: under its sequence
+    /// id and in its protocol, as far as they can be read (0 and binary if not), without
+    /// transforms.
+    pub fn error_reply(self, found: &[u8]) -> (Envelope<'static>, Codec) {
+        let (seqid, protocol) = error_reply_meta(found);
+        let envelope = Envelope {
+            seqid,
             ..Envelope::default()
-        }
+        };
+        (envelope, self.with_protocol(protocol))
     }
 }
 

@@ -23,7 +23,7 @@ use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, 
 use parking_lot::Mutex;
 
 use super::frame::{parse_framed, FrameStatus, FRAME_HEADER_LEN};
-use crate::protocol::{ApplicationExceptionKind, ProtocolError};
+use crate::protocol::{ApplicationExceptionKind, Protocol, ProtocolError};
 
 /// The info header a draining server sets on its replies (Envoy's thrift_proxy key): the
 /// client sends nothing new on that connection and retires it once its replies are in.
@@ -47,13 +47,13 @@ pub(super) fn max_header_frame(max_frame: usize) -> usize {
 /// The sequence id and protocol of a frame body that [`parse_body`] refused, as far as they
 /// can be read, so the error answer goes back under them: seqid 0 and binary when the body is
 /// too short or names no known protocol.
-pub(super) fn error_reply_meta(body: &[u8]) -> (i32, HeaderProtocol) {
+pub(super) fn error_reply_meta(body: &[u8]) -> (i32, Protocol) {
     let seqid = body
         .get(4..8)
         .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
     let protocol = match body.get(FIXED_LEN).map(|&id| u64::from(id)) {
-        Some(PROTOCOL_COMPACT) => HeaderProtocol::Compact,
-        _ => HeaderProtocol::Binary,
+        Some(PROTOCOL_COMPACT) => Protocol::Compact,
+        _ => Protocol::Binary,
     };
     (seqid, protocol)
 }
@@ -69,21 +69,11 @@ const PROTOCOL_COMPACT: u64 = 2;
 /// A varint in the header is at most 10 bytes (a u64).
 const MAX_VARINT_LEN: usize = 10;
 
-/// The protocol the payload is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HeaderProtocol {
-    /// Binary protocol, protocol id 0.
-    Binary,
-    /// Compact protocol, protocol id 2.
-    Compact,
-}
-
-impl HeaderProtocol {
-    fn id(self) -> u64 {
-        match self {
-            HeaderProtocol::Binary => PROTOCOL_BINARY,
-            HeaderProtocol::Compact => PROTOCOL_COMPACT,
-        }
+/// THeader's id for the protocol of a payload: binary 0, compact 2.
+fn protocol_id(protocol: Protocol) -> u64 {
+    match protocol {
+        Protocol::Binary => PROTOCOL_BINARY,
+        Protocol::Compact => PROTOCOL_COMPACT,
     }
 }
 
@@ -191,7 +181,7 @@ pub struct HeaderFrame<'a> {
     /// The frame's sequence id (THeader's own, beside the message's).
     pub seqid: i32,
     /// The protocol of the payload.
-    pub protocol: HeaderProtocol,
+    pub protocol: Protocol,
     /// Whether the payload arrived zlib-compressed (and a reply should be too).
     pub zlib: bool,
     info: &'a [u8],
@@ -352,8 +342,8 @@ pub(super) fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_
         pos: 0,
     };
     let protocol = match cursor.varint()? {
-        PROTOCOL_BINARY => HeaderProtocol::Binary,
-        PROTOCOL_COMPACT => HeaderProtocol::Compact,
+        PROTOCOL_BINARY => Protocol::Binary,
+        PROTOCOL_COMPACT => Protocol::Compact,
         id => return Err(HeaderError::UnknownProtocol { id }),
     };
     let mut zlib = false;
@@ -446,7 +436,7 @@ pub struct HeaderMeta<'h> {
     /// The frame's sequence id; a reply echoes the request's.
     pub seqid: i32,
     /// The payload's protocol.
-    pub protocol: HeaderProtocol,
+    pub protocol: Protocol,
     /// Compress the payload with zlib.
     pub zlib: bool,
     /// Key/value info headers, written in order as one block (e.g. `(b":drain", b"true")`).
@@ -470,7 +460,7 @@ pub fn begin_header_frame(
     meta: &HeaderMeta<'_>,
 ) -> Result<HeaderFrameStart, HeaderError> {
     let mut headers = Vec::new();
-    put_varint(&mut headers, meta.protocol.id());
+    put_varint(&mut headers, protocol_id(meta.protocol));
     if meta.zlib {
         put_varint(&mut headers, 1);
         put_varint(&mut headers, TRANSFORM_ZLIB);

@@ -21,7 +21,7 @@ pub use frame::{
 };
 pub use header::{
     begin_header_frame, encode_header_frame, finish_header_frame, is_header_frame,
-    parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderProtocol,
-    HeaderStatus, InfoHeaders, DRAIN_HEADER, HEADER_MAGIC,
+    parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderStatus,
+    InfoHeaders, DRAIN_HEADER, HEADER_MAGIC,
 };
 pub use socket::{configure, Keepalive};

@@ -1,6 +1,6 @@
 //! Messages for the transport's unit tests.
 
-use crate::protocol::{write_message_begin, MessageHeader, MessageType};
+use crate::protocol::{MessageHeader, MessageType, Writer};
 
 /// A strict binary call named `name` whose arguments hold one string field.
 pub(super) fn message(name: &str) -> Vec<u8> {
@@ -10,7 +10,7 @@ pub(super) fn message(name: &str) -> Vec<u8> {
         kind: MessageType::Call,
         seqid: 1,
     };
-    write_message_begin(&mut out, &header);
+    Writer::binary(&mut out).write_message_begin(&header);
     out.extend_from_slice(&[11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
     out
 }

@@ -7,20 +7,17 @@ use std::thread;
 use std::time::Duration;
 
 use tether::client::ConnectionConfig;
-use tether::protocol::{
-    write_binary, write_field_begin, write_field_stop, write_message_begin, Encode, MessageHeader,
-    MessageType, Reader, TType,
-};
+use tether::protocol::{Encode, MessageHeader, MessageType, Reader, TType, Writer};
 use tether::transport::{Codec, Envelope};
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
 
 impl Encode for Payload {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field_begin(out, TType::String, 1);
-        write_binary(out, &self.0);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_field_begin(TType::String, 1);
+        w.write_binary(&self.0);
+        w.write_field_stop();
     }
 }
 
@@ -65,8 +62,9 @@ pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
         kind: MessageType::Reply,
         seqid,
     };
-    write_message_begin(&mut out, &header);
-    Payload(payload.to_vec()).encode(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_message_begin(&header);
+    Payload(payload.to_vec()).encode(&mut w);
     Codec::FRAMED.finish_message(&mut out, at);
     out
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use tether::protocol::Protocol;
 use tether::transport::{Codec, Framing};
 
 use crate::units::{parse_bytes, parse_duration};
@@ -75,6 +76,9 @@ pub struct BenchArgs {
     /// Transport to use.
     #[arg(long, value_enum, default_value_t = Framing::Framed)]
     pub transport: Framing,
+    /// Protocol of the messages (inside the THeader frames with `--transport header`).
+    #[arg(long, value_enum, default_value_t = Protocol::Binary)]
+    pub protocol: Protocol,
     /// Pause between calls on each connection.
     #[arg(long, value_parser = parse_duration)]
     pub idle_between: Option<Duration>,
@@ -202,7 +206,7 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
     };
     Ok(Plan {
         addr: resolve(&args.addr)?,
-        codec: Codec::new(args.transport),
+        codec: Codec::new(args.transport, args.protocol),
         connections: args.connections,
         pipeline: args.pipeline,
         driver: match args.driver {

@@ -409,7 +409,7 @@ fn partial_reply(input: &[u8], codec: Codec, limits: &Limits) -> Partial {
             })
         }
     };
-    match reply_seqid(message, limits) {
+    match reply_seqid(message, codec.protocol(), limits) {
         Ok(seqid) => Partial::Of(seqid),
         Err(_) => Partial::Unknown,
     }
@@ -481,8 +481,9 @@ fn route_buffered(
             FrameStatus::Incomplete { .. } => break,
         };
         let found = &input[start + message.start..start + message.end];
-        let (reply, drain) = open_reply(session.codec, found, limits)?;
-        let seqid = reply_seqid(&reply, limits)?;
+        let reply = open_reply(session.codec, found, limits)?;
+        let seqid = reply_seqid(&reply.payload, reply.protocol, limits)?;
+        let drain = reply.drain;
         let waiter = {
             let mut calls = session.calls.lock();
             calls.answered = true;
@@ -501,7 +502,13 @@ fn route_buffered(
         };
         match waiter {
             Some(waiter) => {
-                let result = decode_reply(&reply, &waiter.method, seqid, limits);
+                let result = decode_reply(
+                    &reply.payload,
+                    reply.protocol,
+                    &waiter.method,
+                    seqid,
+                    limits,
+                );
                 let _ = waiter.reply.send(Outcome::Reply(result));
             }
             None => {

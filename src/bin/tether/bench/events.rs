@@ -12,7 +12,7 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use tether::protocol::{write_message_begin, Limits, MessageHeader, MessageType, Reader};
+use tether::protocol::{Limits, MessageHeader, MessageType, Protocol, Reader, Writer};
 use tether::transport::{Envelope, FrameStatus};
 
 use super::plan::Plan;
@@ -258,8 +258,9 @@ impl Conn {
                 kind: MessageType::Call,
                 seqid: self.next_seqid,
             };
-            write_message_begin(&mut self.out, &header);
-            plan.workload.args().encode(&mut self.out);
+            let mut writer = Writer::new(&mut self.out, plan.codec.protocol());
+            writer.write_message_begin(&header);
+            plan.workload.args().encode(&mut writer);
             plan.codec.finish_message(&mut self.out, start);
             self.in_flight.push((self.next_seqid, now));
         }
@@ -337,7 +338,10 @@ impl Conn {
                 .codec
                 .open(found, limits)
                 .map_err(|_| ErrorKind::Protocol)?;
-            let (seqid, result) = check(plan, message.payload())?;
+            let protocol = message
+                .header()
+                .map_or(plan.codec.protocol(), |frame| frame.protocol);
+            let (seqid, result) = check(plan, message.payload(), protocol)?;
             let index = self
                 .in_flight
                 .iter()
@@ -354,8 +358,12 @@ impl Conn {
 }
 
 /// A reply's seqid and the call's outcome; Err when the reply cannot be trusted at all.
-fn check(plan: &Plan, message: &[u8]) -> Result<(i32, Result<(), ErrorKind>), ErrorKind> {
-    let mut reader = Reader::new(message);
+fn check(
+    plan: &Plan,
+    message: &[u8],
+    protocol: Protocol,
+) -> Result<(i32, Result<(), ErrorKind>), ErrorKind> {
+    let mut reader = Reader::with_protocol(message, protocol, Limits::default());
     let header = reader
         .read_message_begin()
         .map_err(|_| ErrorKind::Protocol)?;
@@ -364,7 +372,7 @@ fn check(plan: &Plan, message: &[u8]) -> Result<(i32, Result<(), ErrorKind>), Er
     }
     let body = &message[reader.position()..];
     let outcome = match header.kind {
-        MessageType::Reply => plan.workload.check_reply(body),
+        MessageType::Reply => plan.workload.check_reply(body, protocol),
         MessageType::Exception => Err(ErrorKind::Application),
         MessageType::Call | MessageType::Oneway => return Err(ErrorKind::Protocol),
     };

@@ -8,10 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tether::protocol::{
-    write_binary, write_field_begin, write_field_stop, write_message_begin, Limits, MessageHeader,
-    MessageType, Reader, TType,
-};
+use tether::protocol::{Limits, MessageHeader, MessageType, Reader, TType, Writer};
 use tether::transport::{Codec, Envelope, FrameStatus};
 
 use super::load;
@@ -153,7 +150,11 @@ fn reply_to(found: &[u8], codec: Codec) -> Vec<u8> {
         seqid: opened.header().map_or(0, |frame| frame.seqid),
         ..Envelope::default()
     };
-    let mut reader = Reader::new(opened.payload());
+    let protocol = opened
+        .header()
+        .map_or(codec.protocol(), |frame| frame.protocol);
+    let codec = codec.with_protocol(protocol);
+    let mut reader = Reader::with_protocol(opened.payload(), protocol, Limits::default());
     let header = reader.read_message_begin().unwrap();
     let mut payload = None;
     while let Some((ttype, id)) = reader.read_field_begin().unwrap() {
@@ -169,12 +170,13 @@ fn reply_to(found: &[u8], codec: Codec) -> Vec<u8> {
         kind: MessageType::Reply,
         seqid: header.seqid,
     };
-    write_message_begin(&mut out, &reply);
+    let mut writer = Writer::new(&mut out, codec.protocol());
+    writer.write_message_begin(&reply);
     if let Some(payload) = payload {
-        write_field_begin(&mut out, TType::String, 0);
-        write_binary(&mut out, payload);
+        writer.write_field_begin(TType::String, 0);
+        writer.write_binary(payload);
     }
-    write_field_stop(&mut out);
+    writer.write_field_stop();
     codec.finish_message(&mut out, start);
     out
 }
