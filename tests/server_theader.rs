@@ -348,3 +348,63 @@ fn pool_rides_through_a_whole_drain_over_theader() {
     assert!(stats.retired_drain > 0, "{stats:?}");
     assert!(report.is_clean(), "{report:?}");
 }
+
+/// Every framing with both protocols, detected by the server and answered in kind, through
+/// each client. (The generated client decodes results as binary, so the result is decoded
+/// here in the connection's protocol.)
+#[test]
+fn every_framing_and_protocol_is_detected_and_answered_in_kind() {
+    use tether::protocol::{decode_with_protocol, Limits};
+    use tether::services::echo::{EchoEchoArgs, EchoEchoResult};
+    use tether::transport::Framing;
+
+    let server = TestServer::start(Config::default());
+    let target = server.addr.to_string();
+    for framing in [Framing::Framed, Framing::Unframed, Framing::Header] {
+        for protocol in [Protocol::Binary, Protocol::Compact] {
+            let config = theader_client().codec(Codec::new(framing, protocol));
+            let channels: Vec<(&str, Box<dyn Channel>)> = vec![
+                (
+                    "connection",
+                    Box::new(Connection::connect(&target, config.clone()).unwrap()),
+                ),
+                (
+                    "pool",
+                    Box::new(
+                        Pool::new(
+                            [target.clone()],
+                            PoolConfig::default().connection(config.clone()),
+                        )
+                        .unwrap(),
+                    ),
+                ),
+                (
+                    "mux",
+                    Box::new(
+                        MuxConnection::connect(&target, MuxConfig::default().connection(config))
+                            .unwrap(),
+                    ),
+                ),
+            ];
+            for (name, channel) in channels {
+                for payload in [b"".to_vec(), b"hello".to_vec(), vec![9u8; 70_000]] {
+                    let body = channel
+                        .call(
+                            "echo",
+                            &EchoEchoArgs {
+                                payload: payload.clone(),
+                            },
+                        )
+                        .unwrap_or_else(|e| panic!("{framing:?} {protocol:?} {name}: {e}"));
+                    let result: EchoEchoResult =
+                        decode_with_protocol(&body, protocol, Limits::default()).unwrap();
+                    assert_eq!(
+                        result.success.unwrap(),
+                        payload,
+                        "{framing:?} {protocol:?} {name}"
+                    );
+                }
+            }
+        }
+    }
+}

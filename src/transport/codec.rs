@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::frame::{parse_framed, parse_unframed, FrameStatus, Framing, FRAME_HEADER_LEN};
+use super::frame::{parse_framed, parse_unframed_in, FrameStatus, Framing, FRAME_HEADER_LEN};
 use super::header::{
     begin_header_frame, error_reply_meta, finish_header_frame, max_header_frame, parse_body,
     HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, InfoHeaders,
@@ -203,7 +203,7 @@ impl Codec {
     pub fn parse(self, buf: &[u8], limits: &Limits) -> Result<FrameStatus, ProtocolError> {
         match self.framing {
             Framing::Framed => parse_framed(buf, limits.max_frame),
-            Framing::Unframed => parse_unframed(buf, limits),
+            Framing::Unframed => parse_unframed_in(buf, self.protocol, limits),
             Framing::Header => parse_framed(buf, max_header_frame(limits.max_frame)),
         }
     }
@@ -232,6 +232,7 @@ impl Codec {
 
 #[cfg(test)]
 mod tests {
+    use super::super::frame::parse_unframed;
     use super::*;
 
     #[test]

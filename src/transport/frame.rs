@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use crate::protocol::{Limits, ProtocolError, Reader, TType};
+use crate::protocol::{Limits, Protocol, ProtocolError, Reader, TType};
 
 mod unframed;
 
@@ -94,9 +94,19 @@ pub fn parse_framed(buf: &[u8], max_frame: usize) -> Result<FrameStatus, Protoco
 /// skipping its body, allocating nothing. A message longer than `limits.max_frame` is an error,
 /// also when it arrived whole. This walks from the start each time; a connection that receives
 /// a message in pieces keeps an [`UnframedScanner`] (or a [`Deframer`](super::Deframer))
-/// instead, which resumes.
+/// instead, which resumes. The message is binary; [`Codec::parse`](super::Codec::parse) takes
+/// others.
 pub fn parse_unframed(buf: &[u8], limits: &Limits) -> Result<FrameStatus, ProtocolError> {
-    let mut reader = Reader::with_limits(buf, *limits);
+    parse_unframed_in(buf, Protocol::Binary, limits)
+}
+
+/// [`parse_unframed`] for a message in `protocol`.
+pub(super) fn parse_unframed_in(
+    buf: &[u8],
+    protocol: Protocol,
+    limits: &Limits,
+) -> Result<FrameStatus, ProtocolError> {
+    let mut reader = Reader::with_protocol(buf, protocol, *limits);
     let scanned = reader
         .read_message_begin()
         .and_then(|_| reader.skip(TType::Struct));

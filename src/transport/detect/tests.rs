@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::DEFAULT_MAX_FRAME;
+use crate::protocol::{MessageHeader, MessageType, DEFAULT_MAX_FRAME};
 use crate::transport::test_messages::{framed, message};
 
 #[test]
@@ -77,4 +77,51 @@ fn theader_is_told_by_its_magic_at_byte_four() {
     assert_eq!(deframer.codec(), Some(Codec::HEADER));
     // A non-strict unframed name starting with 0x0f but not 0x0fff stays unframed.
     assert_eq!(detect(&[0, 0, 0, 2, 0x0f, 0x01]), Some(Codec::UNFRAMED));
+}
+
+fn compact_message() -> Vec<u8> {
+    let mut out = Vec::new();
+    let header = MessageHeader {
+        name: "echo",
+        kind: MessageType::Call,
+        seqid: 1,
+    };
+    let mut w = crate::protocol::Writer::new(&mut out, crate::protocol::Protocol::Compact);
+    w.write_message_begin(&header);
+    w.write_struct_begin();
+    w.write_field_begin(crate::protocol::TType::Bool, 1);
+    w.write_bool(true);
+    w.write_field_begin(crate::protocol::TType::String, 2);
+    w.write_binary(b"hi");
+    w.write_field_stop();
+    w.write_struct_end();
+    out
+}
+
+#[test]
+fn compact_is_told_framed_or_unframed_and_found_in_pieces() {
+    use crate::protocol::Protocol;
+    let body = compact_message();
+    let compact_unframed = Codec::UNFRAMED.with_protocol(Protocol::Compact);
+    let compact_framed = Codec::FRAMED.with_protocol(Protocol::Compact);
+    assert_eq!(detect(&body), Some(compact_unframed));
+    assert_eq!(detect(&framed(&body)), Some(compact_framed));
+    assert!(check_first_bytes(&body[..1], DEFAULT_MAX_FRAME).is_ok());
+    assert!(check_first_bytes(&[0x83], DEFAULT_MAX_FRAME).is_err());
+    for input in [body.clone(), framed(&body)] {
+        let mut deframer = Deframer::new(None, Limits::default());
+        for end in 1..input.len() {
+            assert!(
+                matches!(
+                    deframer.next(&input[..end]),
+                    Ok(FrameStatus::Incomplete { .. })
+                ),
+                "{end}"
+            );
+        }
+        let Ok(FrameStatus::Complete { consumed, .. }) = deframer.next(&input) else {
+            panic!("whole message");
+        };
+        assert_eq!(consumed, input.len());
+    }
 }

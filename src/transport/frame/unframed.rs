@@ -7,7 +7,7 @@
 //! the structs and containers it is inside. Each value is taken whole or not at all, so the work
 //! is linear in the bytes received.
 
-use crate::protocol::{Limits, ProtocolError, Reader, TType};
+use crate::protocol::{Limits, Protocol, ProtocolError, Reader, TType};
 
 use super::FrameStatus;
 
@@ -32,6 +32,11 @@ const MAX_PREALLOCATED_DEPTH: u32 = 256;
 /// the message's start each time more have arrived; it continues from where it stopped.
 #[derive(Debug, Default)]
 pub struct UnframedScanner {
+    /// The protocol of the messages walked. Compact's reader state (the last field id, a bool
+    /// folded into its field header) does not survive a resumed walk, which is harmless: a
+    /// field header and its folded bool are taken in the same step sequence (the bool needs no
+    /// byte), and field ids do not change sizes.
+    protocol: Protocol,
     /// Bytes of the message walked so far.
     position: usize,
     /// Whether the message header has been passed.
@@ -46,9 +51,17 @@ pub struct UnframedScanner {
 }
 
 impl UnframedScanner {
-    /// A walk at the start of a message.
+    /// A walk at the start of a binary message.
     pub fn new() -> Self {
         UnframedScanner::default()
+    }
+
+    /// A walk at the start of a message in `protocol`.
+    pub fn with_protocol(protocol: Protocol) -> Self {
+        UnframedScanner {
+            protocol,
+            ..UnframedScanner::default()
+        }
     }
 
     /// Bytes examined since this scanner was made (each byte of a message once, plus the
@@ -90,8 +103,9 @@ impl UnframedScanner {
         // of the message, so a declared length is refused before its bytes are awaited.
         let start = self.position.min(buf.len());
         let room = limits.max_frame.saturating_sub(start);
-        let mut reader = Reader::with_limits(
+        let mut reader = Reader::with_protocol(
             &buf[start..],
+            self.protocol,
             Limits {
                 max_frame: room,
                 ..*limits

@@ -277,19 +277,29 @@ fn unframed_ping_with(driver: Driver) {
 }
 
 #[test]
-fn theader_echo_runs_on_every_driver() {
-    for driver in DRIVERS {
-        let server = EchoServer::start(Codec::HEADER, Behaviour::default());
-        let mut plan = test_plan(server.addr, Bound::Requests(40));
-        plan.codec = Codec::HEADER;
-        plan.driver = driver;
-        let outcome = run(plan);
-        assert_eq!(outcome.calls, 40, "{driver:?}");
-        assert!(
-            outcome.errors.is_empty(),
-            "{driver:?}: {:?}",
-            outcome.errors
-        );
+fn theader_and_compact_echo_run_on_every_driver() {
+    use tether::protocol::Protocol;
+    let compact = |codec: Codec| codec.with_protocol(Protocol::Compact);
+    let codecs = [
+        Codec::HEADER,
+        compact(Codec::HEADER),
+        compact(Codec::FRAMED),
+        compact(Codec::UNFRAMED),
+    ];
+    for codec in codecs {
+        for driver in DRIVERS {
+            let server = EchoServer::start(codec, Behaviour::default());
+            let mut plan = test_plan(server.addr, Bound::Requests(40));
+            plan.codec = codec;
+            plan.driver = driver;
+            let outcome = run(plan);
+            assert_eq!(outcome.calls, 40, "{codec:?} {driver:?}");
+            assert!(
+                outcome.errors.is_empty(),
+                "{codec:?} {driver:?}: {:?}",
+                outcome.errors
+            );
+        }
     }
 }
 
@@ -691,6 +701,18 @@ fn flags_become_a_plan() {
         "unframed",
     ])
     .unwrap();
+    let compact = parse_args(&[
+        "127.0.0.1:9",
+        "--transport",
+        "header",
+        "--protocol",
+        "compact",
+    ])
+    .unwrap();
+    assert_eq!(
+        compact.codec,
+        Codec::HEADER.with_protocol(tether::protocol::Protocol::Compact)
+    );
     assert_eq!(plan.bound, Bound::Requests(10));
     assert_eq!(plan.connections, 3);
     assert_eq!(plan.pipeline, 2);
