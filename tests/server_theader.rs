@@ -192,29 +192,41 @@ fn theader_client() -> ConnectionConfig {
 }
 
 #[test]
-fn connection_pool_and_mux_speak_theader() {
+fn generated_clients_speak_theader_and_compact() {
     let server = TestServer::start(Config::default());
     let target = server.addr.to_string();
-    let connection = EchoClient::new(Connection::connect(&target, theader_client()).unwrap());
-    let pool = EchoClient::new(
-        Pool::new(
-            [target.clone()],
-            PoolConfig::default().connection(theader_client()),
-        )
-        .unwrap(),
-    );
-    let mux = EchoClient::new(
-        MuxConnection::connect(&target, MuxConfig::default().connection(theader_client())).unwrap(),
-    );
-    for payload in [&b""[..], b"hi", &[7u8; 100_000]] {
-        assert_eq!(connection.echo(payload.to_vec()).unwrap(), payload);
-        assert_eq!(pool.echo(payload.to_vec()).unwrap(), payload);
-        assert_eq!(mux.echo(payload.to_vec()).unwrap(), payload);
+    let compact = |codec: Codec| codec.with_protocol(Protocol::Compact);
+    for codec in [
+        Codec::HEADER,
+        compact(Codec::HEADER),
+        compact(Codec::FRAMED),
+    ] {
+        let config = theader_client().codec(codec);
+        let connection = EchoClient::new(Connection::connect(&target, config.clone()).unwrap());
+        let pool = EchoClient::new(
+            Pool::new(
+                [target.clone()],
+                PoolConfig::default().connection(config.clone()),
+            )
+            .unwrap(),
+        );
+        let mux = EchoClient::new(
+            MuxConnection::connect(&target, MuxConfig::default().connection(config)).unwrap(),
+        );
+        for payload in [&b""[..], b"hi", &[7u8; 100_000]] {
+            assert_eq!(connection.echo(payload.to_vec()).unwrap(), payload);
+            assert_eq!(pool.echo(payload.to_vec()).unwrap(), payload);
+            assert_eq!(mux.echo(payload.to_vec()).unwrap(), payload);
+        }
+        connection.ping().unwrap();
+        pool.fire(b"x".to_vec()).unwrap();
+        assert!(
+            matches!(mux.fail("error".into()), Err(EchoFailError::Err(_))),
+            "{codec:?}"
+        );
+        assert_eq!(pool.fail("x".into()).unwrap(), "x");
+        assert_eq!(pool.channel().stats().created, 1);
     }
-    connection.ping().unwrap();
-    pool.fire(b"x".to_vec()).unwrap();
-    assert!(mux.fail("error".into()).is_err());
-    assert_eq!(pool.channel().stats().created, 1);
 }
 
 /// Calls `echo` on `client` from `threads` threads until `stop`; returns the calls made and

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::io;
 
-use crate::protocol::{ApplicationException, Encode, Limits, ProtocolError};
+use crate::protocol::{ApplicationException, Encode, Limits, Protocol, ProtocolError};
 use crate::transport::HeaderError;
 
 /// Something that carries calls to a server: a single connection, a pool, a multiplexed
@@ -24,6 +24,13 @@ pub trait Channel: Send + Sync {
     fn limits(&self) -> Limits {
         Limits::default()
     }
+
+    /// The protocol a reply's result struct is decoded in: the channel's configured one
+    /// ([`ConnectionConfig::codec`](super::ConnectionConfig::codec)). The default, for
+    /// channels without a configuration, is [`Protocol::Binary`].
+    fn protocol(&self) -> Protocol {
+        Protocol::Binary
+    }
 }
 
 /// A shared channel is a channel: `EchoClient<Arc<MuxConnection>>`, `EchoClient<&Pool>`.
@@ -39,6 +46,10 @@ impl<C: Channel + ?Sized> Channel for std::sync::Arc<C> {
     fn limits(&self) -> Limits {
         (**self).limits()
     }
+
+    fn protocol(&self) -> Protocol {
+        (**self).protocol()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &C {
@@ -53,6 +64,10 @@ impl<C: Channel + ?Sized> Channel for &C {
     fn limits(&self) -> Limits {
         (**self).limits()
     }
+
+    fn protocol(&self) -> Protocol {
+        (**self).protocol()
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for Box<C> {
@@ -66,6 +81,10 @@ impl<C: Channel + ?Sized> Channel for Box<C> {
 
     fn limits(&self) -> Limits {
         (**self).limits()
+    }
+
+    fn protocol(&self) -> Protocol {
+        (**self).protocol()
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use log::debug;
 use parking_lot::Mutex;
 
-use crate::protocol::{Encode, Limits};
+use crate::protocol::{Encode, Limits, Protocol};
 
 use super::config::ConnectionConfig;
 use super::link::{Link, Liveness};
@@ -205,5 +205,9 @@ impl Channel for Connection {
 
     fn limits(&self) -> Limits {
         self.config.limits
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.config.codec.protocol()
     }
 }

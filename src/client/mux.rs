@@ -42,7 +42,7 @@ use crossbeam_channel::{bounded, Receiver, RecvTimeoutError};
 use log::debug;
 use parking_lot::{Condvar, Mutex};
 
-use crate::protocol::{Encode, Limits, MessageType};
+use crate::protocol::{Encode, Limits, MessageType, Protocol};
 
 use super::config::MuxConfig;
 use super::link::IDLE_PAUSE;
@@ -260,6 +260,10 @@ impl Channel for MuxConnection {
 
     fn limits(&self) -> Limits {
         self.shared.config.connection.limits
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.shared.config.connection.codec.protocol()
     }
 
     /// Queues the message and writes it. Never retried: once any of it may have been written,

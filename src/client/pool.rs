@@ -11,7 +11,7 @@ use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
 use log::debug;
 use parking_lot::{Condvar, Mutex};
 
-use crate::protocol::{Encode, Limits};
+use crate::protocol::{Encode, Limits, Protocol};
 
 use super::config::PoolConfig;
 use super::endpoint::{pick, EjectionPolicy, Endpoint, IdleLink, Outcome, Random};
@@ -251,6 +251,10 @@ impl Channel for Pool {
 
     fn limits(&self) -> Limits {
         self.shared.config.connection.limits
+    }
+
+    fn protocol(&self) -> Protocol {
+        self.shared.config.connection.codec.protocol()
     }
 }
 

@@ -637,23 +637,33 @@ impl<C: client::Channel> EchoClient<C> {
     /// Calls `echo`.
     pub fn echo(&self, payload: Vec<u8>) -> Result<Vec<u8>, client::ClientError> {
         let reply = self.channel().call("echo", &EchoEchoArgs { payload })?;
-        let result: EchoEchoResult = protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: EchoEchoResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("echo").into())
     }
 
     /// Calls `ping`.
     pub fn ping(&self) -> Result<(), client::ClientError> {
         let reply = self.channel().call("ping", &EchoPingArgs {})?;
-        let _result: EchoPingResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: EchoPingResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
     /// Calls `sleep`.
     pub fn sleep(&self, millis: i32) -> Result<(), client::ClientError> {
         let reply = self.channel().call("sleep", &EchoSleepArgs { millis })?;
-        let _result: EchoSleepResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: EchoSleepResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
@@ -666,8 +676,12 @@ impl<C: client::Channel> EchoClient<C> {
     /// Calls `fail`.
     pub fn fail(&self, mode: String) -> Result<String, EchoFailError> {
         let reply = self.channel().call("fail", &EchoFailArgs { mode })?;
-        let result: EchoFailResult = protocol::decode_with_limits(&reply, self.channel().limits())
-            .map_err(client::ClientError::from)?;
+        let result: EchoFailResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }

@@ -817,8 +817,11 @@ impl<C: client::Channel> HelpersClient<C> {
                 missing_result: missing_result_,
             },
         )?;
-        let result: HelpersAddResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: HelpersAddResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("add").into())
     }
 
@@ -837,8 +840,11 @@ impl<C: client::Channel> HelpersClient<C> {
         let reply = self
             .channel()
             .call("echo_from", &HelpersEchoFromArgs { value })?;
-        let result: HelpersEchoFromResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: HelpersEchoFromResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("echo_from").into())

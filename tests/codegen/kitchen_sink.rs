@@ -1603,8 +1603,12 @@ impl<C: client::Channel> StoreClient<C> {
     /// Looks a thing up.
     pub fn get(&self, key: String) -> Result<Everything, StoreGetError> {
         let reply = self.channel().call("get", &StoreGetArgs { key })?;
-        let result: StoreGetResult = protocol::decode_with_limits(&reply, self.channel().limits())
-            .map_err(client::ClientError::from)?;
+        let result: StoreGetResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -1620,8 +1624,12 @@ impl<C: client::Channel> StoreClient<C> {
     /// Calls `put`.
     pub fn put(&self, key: String, value: Everything) -> Result<(), StorePutError> {
         let reply = self.channel().call("put", &StorePutArgs { key, value })?;
-        let result: StorePutResult = protocol::decode_with_limits(&reply, self.channel().limits())
-            .map_err(client::ClientError::from)?;
+        let result: StorePutResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(e) = result.invalid {
             return Err(StorePutError::Invalid(e));
         }
@@ -1644,16 +1652,22 @@ impl<C: client::Channel> StoreClient<C> {
         let reply = self
             .channel()
             .call("route", &StoreRouteArgs { start, end, steps })?;
-        let result: StoreRouteResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: StoreRouteResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("route").into())
     }
 
     /// Calls `counts`.
     pub fn counts(&self) -> Result<BTreeMap<Status, i32>, client::ClientError> {
         let reply = self.channel().call("counts", &StoreCountsArgs {})?;
-        let result: StoreCountsResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: StoreCountsResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("counts").into())
@@ -1841,8 +1855,11 @@ impl<C: client::Channel> AdminClient<C> {
     /// Calls `shutdown`.
     pub fn shutdown(&self) -> Result<(), client::ClientError> {
         let reply = self.channel().call("shutdown", &AdminShutdownArgs {})?;
-        let _result: AdminShutdownResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: AdminShutdownResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 }

@@ -442,8 +442,11 @@ impl<C: client::Channel> nameServiceClient<C> {
         let reply = self
             .channel()
             .call("getById", &nameServiceGetByIdArgs { user_id })?;
-        let result: nameServiceGetByIdResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: nameServiceGetByIdResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("getById").into())
@@ -454,8 +457,11 @@ impl<C: client::Channel> nameServiceClient<C> {
         let reply = self
             .channel()
             .call("do_it", &nameServiceDoItArgs { which })?;
-        let _result: nameServiceDoItResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: nameServiceDoItResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 }
@@ -1135,9 +1141,12 @@ impl<C: client::Channel> clashServiceClient<C> {
         let reply = self
             .channel()
             .call("pick", &clashServicePickArgs { clashes })?;
-        let result: clashServicePickResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())
-                .map_err(client::ClientError::from)?;
+        let result: clashServicePickResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -1169,8 +1178,11 @@ impl<C: client::Channel> clashServiceClient<C> {
                 header: header_,
             },
         )?;
-        let _result: clashServiceNewResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: clashServiceNewResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
@@ -1179,8 +1191,11 @@ impl<C: client::Channel> clashServiceClient<C> {
         let reply = self
             .channel()
             .call("channel", &clashServiceChannelArgs {})?;
-        let result: clashServiceChannelResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: clashServiceChannelResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("channel").into())
@@ -1606,8 +1621,12 @@ impl<C: client::Channel> stdClient<C> {
     /// Calls `get`.
     pub fn get(&self, s: String_) -> Result<Result_, stdGetError> {
         let reply = self.channel().call("get", &stdGetArgs { s })?;
-        let result: stdGetResult = protocol::decode_with_limits(&reply, self.channel().limits())
-            .map_err(client::ClientError::from)?;
+        let result: stdGetResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }

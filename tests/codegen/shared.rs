@@ -416,8 +416,11 @@ impl<C: client::Channel> BaseClient<C> {
     /// Says hello.
     pub fn hello(&self, name: String) -> Result<String, client::ClientError> {
         let reply = self.channel().call("hello", &BaseHelloArgs { name })?;
-        let result: BaseHelloResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: BaseHelloResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("hello").into())
     }
 

@@ -154,7 +154,7 @@ impl Generator<'_> {
             pub fn #method(&self, #(#params),*) -> Result<#ok, #err> {
                 let reply = self.channel().call(#idl_name, #args_value)?;
                 let #result_binding: #result =
-                    #protocol::decode_with_limits(&reply, self.channel().limits())#decode_error?;
+                    #protocol::decode_with_protocol(&reply, self.channel().protocol(), self.channel().limits())#decode_error?;
                 #success_first
                 #(#thrown)*
                 #finish

@@ -1659,8 +1659,12 @@ impl<C: client::Channel> ServiceForExceptionWithAMapClient<C> {
             &ServiceForExceptionWithAMapMethodThatThrowsAnExceptionArgs {},
         )?;
         let result: ServiceForExceptionWithAMapMethodThatThrowsAnExceptionResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())
-                .map_err(client::ClientError::from)?;
+            protocol::decode_with_protocol(
+                &reply,
+                self.channel().protocol(),
+                self.channel().limits(),
+            )
+            .map_err(client::ClientError::from)?;
         if let Some(e) = result.xwamap {
             return Err(ServiceForExceptionWithAMapMethodThatThrowsAnExceptionError::Xwamap(e));
         }
@@ -2434,15 +2438,22 @@ impl<C: client::Channel> SrvClient<C> {
     /// Calls `Janky`.
     pub fn janky(&self, arg: i32) -> Result<i32, client::ClientError> {
         let reply = self.channel().call("Janky", &SrvJankyArgs { arg })?;
-        let result: SrvJankyResult = protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: SrvJankyResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("Janky").into())
     }
 
     /// Calls `voidMethod`.
     pub fn void_method(&self) -> Result<(), client::ClientError> {
         let reply = self.channel().call("voidMethod", &SrvVoidMethodArgs {})?;
-        let _result: SrvVoidMethodResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: SrvVoidMethodResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
@@ -2451,8 +2462,11 @@ impl<C: client::Channel> SrvClient<C> {
         let reply = self
             .channel()
             .call("primitiveMethod", &SrvPrimitiveMethodArgs {})?;
-        let result: SrvPrimitiveMethodResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: SrvPrimitiveMethodResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("primitiveMethod").into())
@@ -2463,8 +2477,11 @@ impl<C: client::Channel> SrvClient<C> {
         let reply = self
             .channel()
             .call("structMethod", &SrvStructMethodArgs {})?;
-        let result: SrvStructMethodResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: SrvStructMethodResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("structMethod").into())
@@ -2476,8 +2493,11 @@ impl<C: client::Channel> SrvClient<C> {
             "methodWithDefaultArgs",
             &SrvMethodWithDefaultArgsArgs { something },
         )?;
-        let _result: SrvMethodWithDefaultArgsResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: SrvMethodWithDefaultArgsResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
@@ -2496,9 +2516,12 @@ impl<C: client::Channel> SrvClient<C> {
             "declaredExceptionMethod",
             &SrvDeclaredExceptionMethodArgs { should_throw },
         )?;
-        let result: SrvDeclaredExceptionMethodResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())
-                .map_err(client::ClientError::from)?;
+        let result: SrvDeclaredExceptionMethodResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -2719,8 +2742,11 @@ impl<C: client::Channel> InheritedClient<C> {
         let reply = self
             .channel()
             .call("identity", &InheritedIdentityArgs { arg })?;
-        let result: InheritedIdentityResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: InheritedIdentityResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("identity").into())
@@ -3163,8 +3189,11 @@ impl<C: client::Channel> ReverseOrderServiceClient<C> {
                 fourth,
             },
         )?;
-        let _result: ReverseOrderServiceMyMethodResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: ReverseOrderServiceMyMethodResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 }

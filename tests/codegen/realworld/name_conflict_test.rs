@@ -1337,16 +1337,23 @@ impl<C: client::Channel> externClient<C> {
     /// Calls `event`.
     pub fn event(&self, get: partial) -> Result<delegate, client::ClientError> {
         let reply = self.channel().call("event", &externEventArgs { get })?;
-        let result: externEventResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: externEventResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("event").into())
     }
 
     /// Calls `Foo`.
     pub fn foo(&self, foo_args: Nested) -> Result<(), externFooError> {
         let reply = self.channel().call("Foo", &externFooArgs { foo_args })?;
-        let result: externFooResult = protocol::decode_with_limits(&reply, self.channel().limits())
-            .map_err(client::ClientError::from)?;
+        let result: externFooResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(e) = result.foo_result {
             return Err(externFooError::FooResult(e));
         }
@@ -1650,16 +1657,22 @@ impl<C: client::Channel> qualifiedClient<C> {
         let reply = self
             .channel()
             .call("maybe", &qualifiedMaybeArgs { foldr })?;
-        let result: qualifiedMaybeResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: qualifiedMaybeResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("maybe").into())
     }
 
     /// Calls `either`.
     pub fn either(&self, of: foldr) -> Result<Either, client::ClientError> {
         let reply = self.channel().call("either", &qualifiedEitherArgs { of })?;
-        let result: qualifiedEitherResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: qualifiedEitherResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("either").into())

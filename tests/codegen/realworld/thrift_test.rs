@@ -3266,8 +3266,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testVoid", &ThriftTestTestVoidArgs {})?;
-        let _result: ThriftTestTestVoidResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let _result: ThriftTestTestVoidResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         Ok(())
     }
 
@@ -3276,8 +3279,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testString", &ThriftTestTestStringArgs { thing })?;
-        let result: ThriftTestTestStringResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestStringResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testString").into())
@@ -3288,8 +3294,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBool", &ThriftTestTestBoolArgs { thing })?;
-        let result: ThriftTestTestBoolResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestBoolResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testBool").into())
@@ -3300,8 +3309,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testByte", &ThriftTestTestByteArgs { thing })?;
-        let result: ThriftTestTestByteResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestByteResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testByte").into())
@@ -3312,8 +3324,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI32", &ThriftTestTestI32Args { thing })?;
-        let result: ThriftTestTestI32Result =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestI32Result = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testI32").into())
@@ -3324,8 +3339,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testI64", &ThriftTestTestI64Args { thing })?;
-        let result: ThriftTestTestI64Result =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestI64Result = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testI64").into())
@@ -3336,8 +3354,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testDouble", &ThriftTestTestDoubleArgs { thing })?;
-        let result: ThriftTestTestDoubleResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestDoubleResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testDouble").into())
@@ -3348,8 +3369,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testBinary", &ThriftTestTestBinaryArgs { thing })?;
-        let result: ThriftTestTestBinaryResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestBinaryResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testBinary").into())
@@ -3360,8 +3384,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStruct", &ThriftTestTestStructArgs { thing })?;
-        let result: ThriftTestTestStructResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestStructResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testStruct").into())
@@ -3372,8 +3399,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testNest", &ThriftTestTestNestArgs { thing })?;
-        let result: ThriftTestTestNestResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestNestResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testNest").into())
@@ -3387,8 +3417,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMap", &ThriftTestTestMapArgs { thing })?;
-        let result: ThriftTestTestMapResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestMapResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testMap").into())
@@ -3402,8 +3435,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testStringMap", &ThriftTestTestStringMapArgs { thing })?;
-        let result: ThriftTestTestStringMapResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestStringMapResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testStringMap").into())
@@ -3414,8 +3450,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testSet", &ThriftTestTestSetArgs { thing })?;
-        let result: ThriftTestTestSetResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestSetResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testSet").into())
@@ -3426,8 +3465,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testList", &ThriftTestTestListArgs { thing })?;
-        let result: ThriftTestTestListResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestListResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testList").into())
@@ -3438,8 +3480,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testEnum", &ThriftTestTestEnumArgs { thing })?;
-        let result: ThriftTestTestEnumResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestEnumResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testEnum").into())
@@ -3450,8 +3495,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testTypedef", &ThriftTestTestTypedefArgs { thing })?;
-        let result: ThriftTestTestTypedefResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestTypedefResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testTypedef").into())
@@ -3465,8 +3513,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testMapMap", &ThriftTestTestMapMapArgs { hello })?;
-        let result: ThriftTestTestMapMapResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestMapMapResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testMapMap").into())
@@ -3480,8 +3531,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testInsanity", &ThriftTestTestInsanityArgs { argument })?;
-        let result: ThriftTestTestInsanityResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestInsanityResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testInsanity").into())
@@ -3508,8 +3562,11 @@ impl<C: client::Channel> ThriftTestClient<C> {
                 arg5,
             },
         )?;
-        let result: ThriftTestTestMultiResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: ThriftTestTestMultiResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("testMulti").into())
@@ -3520,9 +3577,12 @@ impl<C: client::Channel> ThriftTestClient<C> {
         let reply = self
             .channel()
             .call("testException", &ThriftTestTestExceptionArgs { arg })?;
-        let result: ThriftTestTestExceptionResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())
-                .map_err(client::ClientError::from)?;
+        let result: ThriftTestTestExceptionResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(e) = result.err1 {
             return Err(ThriftTestTestExceptionError::Err1(e));
         }
@@ -3539,9 +3599,12 @@ impl<C: client::Channel> ThriftTestClient<C> {
             "testMultiException",
             &ThriftTestTestMultiExceptionArgs { arg0, arg1 },
         )?;
-        let result: ThriftTestTestMultiExceptionResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())
-                .map_err(client::ClientError::from)?;
+        let result: ThriftTestTestMultiExceptionResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )
+        .map_err(client::ClientError::from)?;
         if let Some(success) = result.success {
             return Ok(success);
         }
@@ -3762,8 +3825,11 @@ impl<C: client::Channel> SecondServiceClient<C> {
             "secondtestString",
             &SecondServiceSecondtestStringArgs { thing },
         )?;
-        let result: SecondServiceSecondtestStringResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: SecondServiceSecondtestStringResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("secondtestString").into())

@@ -267,8 +267,11 @@ impl<C: client::Channel> FacilityClient<C> {
         let reply = self
             .channel()
             .call("schedule", &FacilityScheduleArgs { car })?;
-        let result: FacilityScheduleResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: FacilityScheduleResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result
             .success
             .ok_or_else(|| missing_result("schedule").into())

@@ -278,8 +278,11 @@ impl<C: client::Channel> DispatchClient<C> {
     /// Calls `next`.
     pub fn next(&self, route: String) -> Result<Transporter, client::ClientError> {
         let reply = self.channel().call("next", &DispatchNextArgs { route })?;
-        let result: DispatchNextResult =
-            protocol::decode_with_limits(&reply, self.channel().limits())?;
+        let result: DispatchNextResult = protocol::decode_with_protocol(
+            &reply,
+            self.channel().protocol(),
+            self.channel().limits(),
+        )?;
         result.success.ok_or_else(|| missing_result("next").into())
     }
 }
