@@ -2,7 +2,7 @@
 //! scripts/interop/client_python.sh against Apache Thrift's Python servers.
 //!
 //! ```text
-//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded
+//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded [binary|compact]
 //! ```
 //!
 //! `simple` means the server serves one connection at a time (TSimpleServer): each client is
@@ -16,7 +16,7 @@ use std::time::Duration;
 use tether::client::{
     Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
-use tether::protocol::{ApplicationExceptionKind, Encode, Writer};
+use tether::protocol::{ApplicationExceptionKind, Encode, Protocol, Writer};
 use tether::services::echo::{EchoClient, EchoFailError};
 use tether::transport::Codec;
 
@@ -135,14 +135,24 @@ fn run(addr: &str, codec: Codec, one_connection_at_a_time: bool) -> Outcome {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [addr, transport, kind] = args.as_slice() else {
-        eprintln!("usage: interop_client ADDR framed|buffered|header simple|threaded");
-        std::process::exit(2);
+    let (addr, transport, kind, protocol) = match args.as_slice() {
+        [addr, transport, kind] => (addr, transport, kind, "binary"),
+        [addr, transport, kind, protocol] => (addr, transport, kind, protocol.as_str()),
+        _ => {
+            eprintln!(
+                "usage: interop_client ADDR framed|buffered|header simple|threaded [binary|compact]"
+            );
+            std::process::exit(2);
+        }
     };
     let codec = match transport.as_str() {
         "framed" => Codec::FRAMED,
         "header" => Codec::HEADER,
         _ => Codec::UNFRAMED,
+    };
+    let codec = match protocol {
+        "compact" => codec.with_protocol(Protocol::Compact),
+        _ => codec,
     };
     if let Err(e) = run(addr, codec, kind == "simple") {
         eprintln!("FAIL: {e}");

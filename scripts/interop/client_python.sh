@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tether's generated client (Connection, Pool, MuxConnection) against Apache Thrift's own Python
 # servers, TSimpleServer and TThreadedServer, each over TFramedTransport, TBufferedTransport and
-# THeaderProtocol (THeaderTransport, binary inside).
+# THeaderProtocol (THeaderTransport), each with TBinaryProtocol and TCompactProtocol (THeader's
+# Python server answers in whichever protocol the client's frames name).
 # The Python handler is scripts/interop/client_python.py; its code is from Debian's thrift-compiler.
 set -euo pipefail
 
@@ -31,17 +32,19 @@ client="${CARGO_TARGET_DIR:-$root/target}/debug/examples/interop_client"
 
 for kind in simple threaded; do
     for framing in framed buffered header; do
-        echo "Apache Python T${kind^}Server, $framing:"
-        fifo="$tmp/stdout-$kind-$framing"
+      for protocol in binary compact; do
+        echo "Apache Python T${kind^}Server, $framing, $protocol:"
+        fifo="$tmp/stdout-$kind-$framing-$protocol"
         mkfifo "$fifo"
-        python3 scripts/interop/client_python.py "$tmp" "$kind" "$framing" >"$fifo" &
+        python3 scripts/interop/client_python.py "$tmp" "$kind" "$framing" "$protocol" >"$fifo" &
         server_pid=$!
         exec 3<"$fifo"
         read -r -t 10 first <&3 || { echo "FAIL: no output from the Python server"; exit 1; }
         [[ "$first" == "listening on "* ]] || { echo "FAIL: first line was: $first"; exit 1; }
         exec 3<&-
-        "$client" "${first#listening on }" "$framing" "$kind"
+        "$client" "${first#listening on }" "$framing" "$kind" "$protocol"
         stop_server
+      done
     done
 done
-echo "client_python: passed (6 server/transport combinations)"
+echo "client_python: passed (12 server/transport/protocol combinations)"

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Apache Thrift's Python THeader client (THeaderProtocol over THeaderTransport) against
-`tether serve`: every Echo method, zlib both ways, info headers, and `:drain` on the replies
-once the server is told to stop.
+"""Apache Thrift's Python clients against `tether serve`: THeader (THeaderProtocol over
+THeaderTransport, binary or compact inside) with every Echo method, zlib both ways and info
+headers; TCompactProtocol over TFramedTransport and TBufferedTransport; and `:drain` on the
+THeader replies once the server is told to stop.
 
-Usage: theader_python.py GENERATED_DIR PORT SERVER_PID PROTOCOL...
-PROTOCOL is binary or compact (the protocol inside the THeader frames). The last step sends
-SIGTERM to SERVER_PID (started with --drain-announce) and expects `:drain` on the next reply.
+Usage: theader_python.py GENERATED_DIR PORT SERVER_PID TRANSPORT PROTOCOL...
+TRANSPORT is the server's --transport: auto (then compact framed and buffered run too) or
+header. PROTOCOL is binary or compact (inside the THeader frames). The last step sends SIGTERM
+to SERVER_PID (started with --drain-announce) and expects `:drain` on the next reply.
 Exits non-zero on the first wrong result.
 """
 import os
@@ -16,11 +18,13 @@ import time
 sys.path.insert(0, sys.argv[1])
 port = int(sys.argv[2])
 server_pid = int(sys.argv[3])
-protocols = sys.argv[4:]
+server_transport = sys.argv[4]
+protocols = sys.argv[5:]
 
+from thrift.protocol.TCompactProtocol import TCompactProtocol  # noqa: E402
 from thrift.protocol.THeaderProtocol import THeaderProtocol  # noqa: E402
 from thrift.Thrift import TApplicationException  # noqa: E402
-from thrift.transport import TSocket  # noqa: E402
+from thrift.transport import TSocket, TTransport  # noqa: E402
 from thrift.transport.THeaderTransport import (  # noqa: E402
     THeaderClientType,
     THeaderSubprotocolID,
@@ -54,29 +58,49 @@ def run(subprotocol, zlib):
         protocol.add_transform(THeaderTransformID.ZLIB)
     protocol.set_header(b"x-request-id", b"42")
     try:
-        payload = bytes(range(256)) * 40
-        check(f"{name}: echo", client.echo(payload) == payload)
+        exercise(name, client)
         check(f"{name}: no :drain while serving", b":drain" not in protocol.get_headers())
-        check(f"{name}: echo empty", client.echo(b"") == b"")
-        client.ping()
-        check(f"{name}: ping", True)
-        try:
-            client.fail("error")
-            check(f"{name}: fail(error) raises EchoError", False)
-        except EchoError as e:
-            check(f"{name}: fail(error) raises EchoError", isinstance(e.message, str))
-        try:
-            client.fail("panic")
-            check(f"{name}: fail(panic) raises TApplicationException", False)
-        except TApplicationException as e:
-            check(f"{name}: fail(panic) raises INTERNAL_ERROR",
-                  e.type == TApplicationException.INTERNAL_ERROR)
-        check(f"{name}: fail(x) returns x", client.fail("x") == "x")
-        client.fire(b"and forget")
-        client.ping()
-        check(f"{name}: fire then ping", True)
     finally:
         sock.close()
+
+
+def run_compact(framing):
+    name = f"compact {framing}"
+    sock = TSocket.TSocket("127.0.0.1", port)
+    sock.setTimeout(5000)
+    if framing == "framed":
+        transport = TTransport.TFramedTransport(sock)
+    else:
+        transport = TTransport.TBufferedTransport(sock)
+    client = Echo.Client(TCompactProtocol(transport))
+    transport.open()
+    try:
+        exercise(name, client)
+    finally:
+        transport.close()
+
+
+def exercise(name, client):
+    payload = bytes(range(256)) * 40
+    check(f"{name}: echo", client.echo(payload) == payload)
+    check(f"{name}: echo empty", client.echo(b"") == b"")
+    client.ping()
+    check(f"{name}: ping", True)
+    try:
+        client.fail("error")
+        check(f"{name}: fail(error) raises EchoError", False)
+    except EchoError as e:
+        check(f"{name}: fail(error) raises EchoError", isinstance(e.message, str))
+    try:
+        client.fail("panic")
+        check(f"{name}: fail(panic) raises TApplicationException", False)
+    except TApplicationException as e:
+        check(f"{name}: fail(panic) raises INTERNAL_ERROR",
+              e.type == TApplicationException.INTERNAL_ERROR)
+    check(f"{name}: fail(x) returns x", client.fail("x") == "x")
+    client.fire(b"and forget")
+    client.ping()
+    check(f"{name}: fire then ping", True)
 
 
 def drain(subprotocol):
@@ -102,4 +126,7 @@ def drain(subprotocol):
 for subprotocol in protocols:
     run(subprotocol, zlib=False)
     run(subprotocol, zlib=True)
+if server_transport == "auto":
+    run_compact("framed")
+    run_compact("buffered")
 drain(protocols[0])

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Apache Thrift's Python THeader client (pip `thrift`, code from Debian's thrift-compiler)
-# against `tether serve`, detected (auto) and fixed (--transport header): every Echo method,
-# zlib, info headers; then SIGTERM under --drain-announce must put `:drain` on the replies and
-# the server must exit 0. tether's own THeader client against Python's THeader server is in
+# Apache Thrift's Python THeader client (pip `thrift`, code from Debian's thrift-compiler),
+# binary and compact inside, against `tether serve`, detected (auto) and fixed (--transport
+# header): every Echo method, zlib, info headers; under auto also TCompactProtocol over framed
+# and buffered transports; then SIGTERM under --drain-announce must put `:drain` on the replies
+# and the server must exit 0. tether's own THeader client against Python's THeader server is in
 # client_python.sh.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ cd "$root"
 command -v thrift >/dev/null || { echo "thrift compiler not found (apt install thrift-compiler)"; exit 1; }
 python3 -c 'import thrift' 2>/dev/null || { echo "python thrift not found (pip install thrift)"; exit 1; }
 
-protocols=(binary)
+protocols=(binary compact)
 
 tmp="$(mktemp -d)"
 server_pid=""
@@ -39,11 +40,11 @@ for transport in auto header; do
     cat <&3 >/dev/null &
     exec 3<&-
 
-    python3 scripts/interop/theader_python.py "$tmp" "$port" "$server_pid" "${protocols[@]}"
+    python3 scripts/interop/theader_python.py "$tmp" "$port" "$server_pid" "$transport" "${protocols[@]}"
 
     status=0
     wait "$server_pid" || status=$?
     server_pid=""
     [[ $status -eq 0 ]] || { echo "FAIL: tether serve exited $status after SIGTERM"; exit 1; }
 done
-echo "theader_python: passed (auto and header, ${protocols[*]}, zlib, :drain, clean exit)"
+echo "theader_python: passed (auto and header; THeader ${protocols[*]}, zlib; compact framed and buffered; :drain; clean exit)"
