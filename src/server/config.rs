@@ -80,7 +80,8 @@ impl Config {
     }
 
     /// Sets the codec every connection must speak, or `None` to detect each connection's
-    /// (framed or unframed) from its first bytes. Defaults to `None`.
+    /// (framed, unframed or THeader; binary or compact) from its first bytes. Defaults to
+    /// `None`.
     pub fn codec(mut self, codec: Option<Codec>) -> Self {
         self.codec = codec;
         self

@@ -146,6 +146,10 @@ pub fn run(args: BenchArgs) -> ExitCode {
             MethodArg::Ping => 0,
         },
         transport: args.transport.name(),
+        protocol: match args.protocol {
+            Protocol::Binary => "binary",
+            Protocol::Compact => "compact",
+        },
         connections: plan.connections,
         pipeline: plan.pipeline,
         rate: plan.rate,

@@ -95,8 +95,10 @@ pub struct Setup {
     pub method: &'static str,
     /// Echo payload bytes (0 for ping).
     pub payload: usize,
-    /// `framed` or `unframed`.
+    /// `framed`, `unframed` or `header`.
     pub transport: &'static str,
+    /// `binary` or `compact`.
+    pub protocol: &'static str,
     /// Connections.
     pub connections: usize,
     /// Calls in flight per connection.
@@ -173,8 +175,8 @@ impl Report {
         };
         let _ = writeln!(
             out,
-            "tether bench {}: {what}, {}, {} connections x {} in flight, {mode} ({} driver)",
-            s.addr, s.transport, s.connections, s.pipeline, s.driver
+            "tether bench {}: {what}, {} {}, {} connections x {} in flight, {mode} ({} driver)",
+            s.addr, s.transport, s.protocol, s.connections, s.pipeline, s.driver
         );
         let _ = writeln!(
             out,
@@ -229,6 +231,7 @@ impl Report {
             method: s.method,
             payload: s.payload,
             transport: s.transport,
+            protocol: s.protocol,
             connections: s.connections,
             pipeline: s.pipeline,
             rate: s.rate,
@@ -258,6 +261,7 @@ struct JsonReport<'a> {
     method: &'a str,
     payload: usize,
     transport: &'a str,
+    protocol: &'a str,
     connections: usize,
     pipeline: usize,
     rate: Option<f64>,
@@ -317,6 +321,7 @@ mod tests {
             method: "echo",
             payload: 64,
             transport: "framed",
+            protocol: "binary",
             connections: 4,
             pipeline: 1,
             rate: None,
