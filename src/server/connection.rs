@@ -8,7 +8,8 @@
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub(crate) enum State {
     Busy = 1,
     /// The drainer (or a force) claimed the connection; no request may start on it.
     Closing = 2,
+    /// Idle past `park_after`: the parking loop holds it and no thread serves it. The drainer
+    /// may close it, as an Idle one.
+    Parked = 3,
 }
 
 impl State {
@@ -36,6 +40,7 @@ impl State {
         match value {
             0 => State::Idle,
             1 => State::Busy,
+            3 => State::Parked,
             _ => State::Closing,
         }
     }
@@ -107,7 +112,12 @@ pub(crate) struct OpenConnection {
     pub max_age: Option<Duration>,
     /// When the read that ended the Idle wait returned: the first byte of the request.
     pub last_read: Instant,
+    /// When the Idle wait under way began, while the connection is parked: the idle timeout
+    /// counts from there, not from the unpark.
+    pub idle_since: Option<Instant>,
     pub served: u64,
+    /// Whether it counts in the parked gauge (parked, or waiting for a thread after that).
+    parked: bool,
     /// Whether a worker has begun serving it: a connection dropped before that (its thread
     /// could not be started, then the drain came) was never served and counts no close.
     started: bool,
@@ -137,7 +147,9 @@ impl OpenConnection {
             born: now,
             max_age: config.max_connection_age.map(|age| jittered_age(age, id)),
             last_read: now,
+            idle_since: None,
             served: 0,
+            parked: false,
             started: false,
             reason: None,
             connection,
@@ -153,6 +165,19 @@ impl OpenConnection {
         if !self.started {
             self.started = true;
             debug!("conn {}: open from {}", self.id(), self.connection.peer);
+        }
+    }
+
+    /// Counts the connection in the parked gauge, or no longer.
+    pub fn set_parked(&mut self, parked: bool) {
+        if parked != self.parked {
+            self.parked = parked;
+            let gauge = &self.shared.stats.parked;
+            if parked {
+                gauge.fetch_add(1, Relaxed);
+            } else {
+                gauge.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -196,6 +221,7 @@ impl OpenConnection {
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
+        self.set_parked(false);
         let shared = &self.shared;
         let id = self.connection.id;
         if self.started {

@@ -13,8 +13,10 @@ mod capacity;
 mod config;
 mod connection;
 mod dispatch;
+mod handoff;
 #[cfg(feature = "admin")]
 mod metrics;
+mod parking;
 mod processor;
 mod router;
 #[allow(clippy::module_inception)]

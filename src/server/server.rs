@@ -18,10 +18,12 @@ use super::admin::Admin;
 use super::capacity::ThreadCapacity;
 use super::config::Config;
 use super::connection::OpenConnection;
+use super::handoff::Handoff;
+use super::parking::{self, ParkingLoop};
 use super::router::Router;
 use super::shared::{Registry, Shared};
 use super::stats::{Stats, StatsSnapshot};
-use super::worker;
+use super::worker::{self, ThreadSlot};
 use crate::transport::configure;
 
 const LISTENER: Token = Token(0);
@@ -60,6 +62,8 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     poll: Poll,
+    /// The parking loop, started by `run`, when idle parking is on.
+    parking_loop: Option<ParkingLoop>,
     local_addr: SocketAddr,
     /// The admin endpoint; it serves from `bind` and stops when `run` returns (or on drop).
     #[cfg(feature = "admin")]
@@ -153,7 +157,19 @@ impl Server {
         let waker = Waker::new(poll.registry(), WAKER)?;
         let capacity = ThreadCapacity::detect(config.worker_stack_size);
         info!("thread capacity {capacity}");
-        let connection_cap = config.max_connections.min(capacity.threads);
+        // With idle parking a connection holds a thread only while busy, so threads are
+        // capped on their own and open connections only by the descriptors.
+        let (parking, parking_loop) = match config.park_after {
+            Some(_) => {
+                let (parking, parking_loop) = parking::new()?;
+                (Some(parking), Some(parking_loop))
+            }
+            None => (None, None),
+        };
+        let connection_cap = match parking {
+            Some(_) => config.max_connections.min(capacity.connections),
+            None => config.max_connections.min(capacity.threads),
+        };
         let router: Router = router.into();
         let stats = Stats::new(router.method_slots().len());
         stats
@@ -172,6 +188,8 @@ impl Server {
             threads: AtomicU64::new(0),
             connection_cap,
             waker,
+            parking,
+            handoff: Handoff::new(capacity.threads),
         });
         #[cfg(feature = "admin")]
         let admin = match shared.config.admin_listen {
@@ -182,6 +200,7 @@ impl Server {
             shared,
             listener,
             poll,
+            parking_loop,
             local_addr,
             #[cfg(feature = "admin")]
             admin,
@@ -202,8 +221,9 @@ impl Server {
         self.local_addr
     }
 
-    /// The most connections served at once: the smaller of max_connections and the number of
-    /// worker threads the process can hold under the kernel's limits, derived at bind.
+    /// The most connections open at once: the smaller of max_connections and, with idle
+    /// parking, the descriptors the process may open, or without it the number of worker
+    /// threads the process can hold under the kernel's limits; derived at bind.
     pub fn connection_cap(&self) -> usize {
         self.shared.connection_cap
     }
@@ -224,10 +244,15 @@ impl Server {
             shared,
             listener,
             poll,
+            parking_loop,
             local_addr,
             #[cfg(feature = "admin")]
             admin,
         } = self;
+        let parking_thread = match parking_loop {
+            Some(parking_loop) => Some(parking_loop.spawn(Arc::clone(&shared))?),
+            None => None,
+        };
         info!("listening on {local_addr}");
         let mut acceptor = Acceptor {
             shared,
@@ -247,6 +272,14 @@ impl Server {
             warn!("accept loop failed: {e}; draining");
         }
         let report = acceptor.drain();
+        let shared = acceptor.shared;
+        shared.handoff.stop();
+        if let Some(parking) = &shared.parking {
+            parking.stop();
+        }
+        if let Some(thread) = parking_thread {
+            let _ = thread.join();
+        }
         #[cfg(feature = "admin")]
         drop(admin);
         served.map(|()| report)
@@ -456,10 +489,15 @@ impl Acceptor {
         }
     }
 
-    /// Whether the cap is reached: worker threads that still exist count, also those whose
-    /// connection has just closed.
+    /// Whether the cap is reached. Without parking, worker threads that still exist count, also
+    /// those whose connection has just closed; with it, open connections do (threads are
+    /// capped where they start).
     fn at_capacity(&self) -> bool {
-        self.shared.threads.load(SeqCst) as usize >= self.shared.connection_cap
+        let open = match self.shared.parking {
+            Some(_) => self.shared.stats.active.load(SeqCst),
+            None => self.shared.threads.load(SeqCst),
+        };
+        open as usize >= self.shared.connection_cap
     }
 
     /// Polls the listener only while a slot is free and no connection waits for a thread, so a
@@ -531,14 +569,22 @@ impl Acceptor {
         let id = self.next_id;
         self.next_id += 1;
         let connection = Box::new(OpenConnection::open(&self.shared, id, stream, peer));
-        self.spawn_worker(connection);
+        if self.shared.parking.is_none() {
+            self.spawn_worker(connection);
+            return;
+        }
+        // No thread free: the connection is held parked (not left in the backlog) until its
+        // first bytes arrive and a thread frees.
+        if let Err(connection) = self.shared.handoff.start(&self.shared, connection) {
+            parking::park(connection);
+        }
     }
 
     /// Starts a worker for `connection`; if the thread cannot be started, keeps the connection
     /// waiting and pauses accepting until a retry succeeds.
     fn spawn_worker(&mut self, connection: Box<OpenConnection>) {
         let shared = &self.shared;
-        match worker::spawn(shared, connection) {
+        match worker::spawn(shared, ThreadSlot::take(shared), connection) {
             Ok(()) => {
                 if self.spawn.backoff.take().is_some() {
                     info!("worker threads start again");

@@ -174,6 +174,14 @@ pub(crate) struct Stats {
     pub accept_errors: AtomicU64,
     pub spawn_failures: AtomicU64,
     pub thread_capacity: AtomicU64,
+    /// Connections parked now (idle, no thread), and those waiting for a thread after data came.
+    pub parked: AtomicU64,
+    /// Times a connection was handed to the parking loop.
+    pub parks: AtomicU64,
+    /// Times a worker took a parked connection back.
+    pub unparks: AtomicU64,
+    /// Worker threads with no connection, waiting for one.
+    pub spare_threads: AtomicU64,
     closed: [AtomicU64; 10],
     shards: [RequestCounters; SHARDS],
 }
@@ -289,6 +297,10 @@ impl Stats {
             accept_errors: self.accept_errors.load(Relaxed),
             spawn_failures: self.spawn_failures.load(Relaxed),
             thread_capacity: self.thread_capacity.load(Relaxed),
+            parked: self.parked.load(Relaxed),
+            parks: self.parks.load(Relaxed),
+            unparks: self.unparks.load(Relaxed),
+            spare_threads: self.spare_threads.load(Relaxed),
             closed,
             requests: sum(|s| &s.requests),
             oneway: sum(|s| &s.oneway),
@@ -320,6 +332,16 @@ pub struct StatsSnapshot {
     /// (`u64::MAX` when nothing limits it); connections are capped at the smaller of this and
     /// max_connections.
     pub thread_capacity: u64,
+    /// Idle connections parked without a thread now (part of `active`), with those whose
+    /// bytes arrived and that wait for a thread.
+    pub parked: u64,
+    /// Times an idle connection was handed to the parking loop (also new connections held
+    /// there because no thread was free).
+    pub parks: u64,
+    /// Times a worker took a parked connection back to read a request.
+    pub unparks: u64,
+    /// Worker threads kept spare, without a connection, now.
+    pub spare_threads: u64,
     closed: [u64; 10],
     /// Requests handled, oneway included.
     pub requests: u64,
@@ -351,11 +373,16 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted={} active={} busy={} rejected={} accept_errors={} spawn_failures={} \
-             requests={} oneway={} exceptions={} panics={} bytes_in={} bytes_out={} closed:",
+            "accepted={} active={} busy={} parked={} parks={} unparks={} spare_threads={} \
+             rejected={} accept_errors={} spawn_failures={} requests={} oneway={} exceptions={} \
+             panics={} bytes_in={} bytes_out={} closed:",
             self.accepted,
             self.active,
             self.busy,
+            self.parked,
+            self.parks,
+            self.unparks,
+            self.spare_threads,
             self.rejected,
             self.accept_errors,
             self.spawn_failures,
