@@ -49,6 +49,14 @@ impl Handoff {
         }
     }
 
+    /// Gives `connection` to a spare thread waiting right now; gives it back if none is.
+    pub fn offer_spare(&self, connection: Box<OpenConnection>) -> Result<(), Box<OpenConnection>> {
+        match self.to_spares.lock().as_ref() {
+            Some(to_spares) => to_spares.try_send(connection).map_err(|e| e.into_inner()),
+            None => Err(connection),
+        }
+    }
+
     /// Gives `connection` to a spare thread, or to a new one if fewer than the capacity exist;
     /// gives it back when neither can take it.
     pub fn start(
@@ -56,12 +64,8 @@ impl Handoff {
         shared: &Arc<Shared>,
         connection: Box<OpenConnection>,
     ) -> Result<(), Box<OpenConnection>> {
-        let connection = match self.to_spares.lock().as_ref() {
-            Some(to_spares) => match to_spares.try_send(connection) {
-                Ok(()) => return Ok(()),
-                Err(e) => e.into_inner(),
-            },
-            None => connection,
+        let Err(connection) = self.offer_spare(connection) else {
+            return Ok(());
         };
         let Some(slot) = ThreadSlot::take_below(shared, self.thread_cap) else {
             return Err(connection);
