@@ -8,7 +8,7 @@ Opens N connections to ADDR (framed binary Thrift, the Echo service), their sour
 spread over 127.0.0.2 .. 127.0.0.(1+sources) so the ephemeral port range is no limit, and makes
 one echo call on each. Then, with every connection idle for --settle seconds (past a
 `park_after` of 1 s), it reads the server's threads and RSS, and times a first call on
---samples parked connections, each followed at once by a second call on the same, now
+--samples parked connections (of those answered), each followed at once by a second call on the same, now
 unparked, connection. Every wait is bounded: connects and first calls by --timeout in total,
 each sampled call by 5 s. Writes a JSON object to OUT:
   n, held (connections answered), accept_s (first connect to last first reply, or null when not
@@ -97,6 +97,7 @@ for i in range(args.n):
 
 # Send each connection's call once it is connected, and read replies; bounded by the deadline.
 held, last_reply = 0, None
+answered = []
 buffers = {}
 while (pending or buffers) and time.monotonic() < deadline:
     for key, mask in sel.select(timeout=0.2):
@@ -126,6 +127,7 @@ while (pending or buffers) and time.monotonic() < deadline:
             sel.unregister(s)
             del buffers[fd]
             held += 1
+            answered.append(s)
             last_reply = time.monotonic()
 accept_s = (last_reply - start) if held == args.n and last_reply else None
 
@@ -153,8 +155,9 @@ def timed_call(sock, seqid):
 
 first, again = [], []
 if held and alive():
-    step = max(1, len(socks) // max(1, args.samples))
-    for k, sock in enumerate(socks[::step][: args.samples]):
+    # Only connections the server answered: one still in its backlog would time out.
+    step = max(1, len(answered) // max(1, args.samples))
+    for k, sock in enumerate(answered[::step][: args.samples]):
         a = timed_call(sock, 1_000_000 + k)
         b = timed_call(sock, 2_000_000 + k) if a is not None else None
         if a is not None:

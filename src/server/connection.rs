@@ -118,6 +118,9 @@ pub(crate) struct OpenConnection {
     pub served: u64,
     /// Whether it counts in the parked gauge (parked, or waiting for a thread after that).
     parked: bool,
+    /// Whether a worker thread has served it: a new connection held parked until its first
+    /// bytes arrive is in the parked gauge but not counted as a park or an unpark.
+    pub had_worker: bool,
     /// Whether a worker has begun serving it: a connection dropped before that (its thread
     /// could not be started, then the drain came) was never served and counts no close.
     started: bool,
@@ -150,6 +153,7 @@ impl OpenConnection {
             idle_since: None,
             served: 0,
             parked: false,
+            had_worker: false,
             started: false,
             reason: None,
             connection,

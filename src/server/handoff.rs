@@ -139,6 +139,8 @@ pub(crate) fn take_over(mut connection: Box<OpenConnection>) -> Option<Box<OpenC
         return None;
     }
     connection.set_parked(false);
-    connection.shared.stats.unparks.fetch_add(1, Relaxed);
+    if connection.had_worker {
+        connection.shared.stats.unparks.fetch_add(1, Relaxed);
+    }
     Some(connection)
 }

@@ -94,7 +94,7 @@ impl Collector for ServerCollector {
         counter(
             e,
             "tether_connection_parks",
-            "Times an idle connection was handed to the parking loop.",
+            "Times a worker handed an idle connection to the parking loop.",
             stats.parks,
         )?;
         counter(

@@ -108,7 +108,9 @@ pub(crate) fn park(mut connection: Box<OpenConnection>) {
     connection.read_buffer = ReadBuffer::new(shared.config.read_buffer_size);
     connection.write_buffer = Vec::new();
     connection.set_parked(true);
-    shared.stats.parks.fetch_add(1, Relaxed);
+    if connection.had_worker {
+        shared.stats.parks.fetch_add(1, Relaxed);
+    }
     if let Err(returned) = parking.arrivals.send(connection) {
         // The loop has stopped: the server is past its drain.
         let mut connection = returned.into_inner();

@@ -174,7 +174,8 @@ pub(crate) struct Stats {
     pub accept_errors: AtomicU64,
     pub spawn_failures: AtomicU64,
     pub thread_capacity: AtomicU64,
-    /// Connections parked now (idle, no thread), and those waiting for a thread after data came.
+    /// Connections without a thread now: parked, new and waiting for bytes, or waiting for a
+    /// thread after bytes came.
     pub parked: AtomicU64,
     /// Times a connection was handed to the parking loop.
     pub parks: AtomicU64,
@@ -332,11 +333,12 @@ pub struct StatsSnapshot {
     /// (`u64::MAX` when nothing limits it); connections are capped at the smaller of this and
     /// max_connections.
     pub thread_capacity: u64,
-    /// Idle connections parked without a thread now (part of `active`), with those whose
-    /// bytes arrived and that wait for a thread.
+    /// Connections without a thread now (part of `active`): parked idle ones, new ones waiting
+    /// for their first bytes, and those whose bytes arrived and that wait for a thread.
     pub parked: u64,
-    /// Times an idle connection was handed to the parking loop (also new connections held
-    /// there because no thread was free).
+    /// Times an idle connection was handed to the parking loop by its worker (a new connection
+    /// held there until its first bytes arrive, when no spare thread waits, is in `parked` but
+    /// not counted here).
     pub parks: u64,
     /// Times a worker took a parked connection back to read a request.
     pub unparks: u64,

@@ -89,6 +89,7 @@ enum Stop {
 /// Serves `connection` until it must close (and records why) or parks.
 pub(crate) fn serve(connection: &mut OpenConnection) -> Served {
     connection.start();
+    connection.had_worker = true;
     let shared = Arc::clone(&connection.shared);
     let id = connection.id();
     let dispatcher = Dispatcher {
