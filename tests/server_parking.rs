@@ -221,3 +221,15 @@ fn without_parking_an_idle_connection_keeps_its_thread() {
     assert_eq!((stats.parked, stats.parks), (0, 0), "{stats}");
     assert_eq!(client.call(&ping_call(2)).seqid, 2);
 }
+
+#[test]
+fn a_zero_park_after_still_answers_every_request() {
+    let server = TestServer::start(Config::default().park_after(Some(Duration::ZERO)));
+    let mut client = server.connect();
+    for seqid in 0..20 {
+        assert_eq!(client.call(&ping_call(seqid)).seqid, seqid);
+        // Past a socket timeout of 1 ms, which the kernel rounds up to a few jiffies.
+        thread::sleep(25 * MS);
+    }
+    assert!(server.stats().parks > 0, "{}", server.stats());
+}

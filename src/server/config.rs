@@ -164,9 +164,11 @@ impl Config {
     /// the idle timeout, max age and drain) and its thread becomes a spare or ends; when bytes
     /// arrive, a spare or new worker takes it back. Threads then track busy connections, and
     /// open connections are bounded by the descriptor limit instead of the thread capacity.
-    /// `None` keeps one thread per open connection for its whole life. Defaults to 1 s.
+    /// `None` keeps one thread per open connection for its whole life; below 1 ms counts as
+    /// 1 ms (a worker handed a connection must get to read before it parks it again).
+    /// Defaults to 1 s.
     pub fn park_after(mut self, after: Option<Duration>) -> Self {
-        self.park_after = after;
+        self.park_after = after.map(|after| after.max(MIN_PARK_AFTER));
         self
     }
 
@@ -242,6 +244,10 @@ impl Config {
         self.listen
     }
 }
+
+/// The shortest `park_after`: with zero, a worker would park a connection it was just handed
+/// for its bytes without reading them, and the two threads would pass it back and forth.
+const MIN_PARK_AFTER: Duration = Duration::from_millis(1);
 
 /// How far a connection's max age strays from the configured one: +-10%, gRPC's rule
 /// (MAX_CONNECTION_AGE), so connections opened together (a pool's warm-up, a reconnect storm

@@ -263,3 +263,22 @@ fn close_gently(stream: &TcpStream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_moves_the_state_only_from_the_named_one() {
+        let state = StateCell::new(State::Idle);
+        assert!(state.claim(State::Idle, State::Parked));
+        assert!(!state.claim(State::Idle, State::Busy), "no longer Idle");
+        assert_eq!(state.get(), State::Parked);
+        // The drainer and a worker taking the connection back race for Parked: one wins.
+        assert!(state.claim(State::Parked, State::Closing));
+        assert!(!state.claim(State::Parked, State::Idle));
+        assert_eq!(state.get(), State::Closing);
+        state.force(State::Busy);
+        assert_eq!(state.get(), State::Busy);
+    }
+}
