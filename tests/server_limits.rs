@@ -41,27 +41,41 @@ fn connect_without_waiting(addr: SocketAddr) -> Socket {
     socket
 }
 
+/// `tether serve --max-connections 5000 ARGS` under the 300 MiB limit, with descriptors for
+/// `connections` test sockets raised; `None` (skipped) where prlimit or descriptors are short.
+fn serve_under_address_limit(connections: usize, args: &[&str]) -> Option<ServeProcess> {
+    if !prlimit_works() {
+        skip("prlimit (util-linux) is missing");
+        return None;
+    }
+    let wanted = connections as u64 + 200;
+    if raise_open_files_limit(wanted) < wanted {
+        skip(&format!(
+            "fewer than {wanted} descriptors allowed for the test's sockets"
+        ));
+        return None;
+    }
+    Some(ServeProcess::start_command(
+        Command::new("prlimit")
+            .args([
+                &format!("--as={ADDRESS_SPACE}"),
+                env!("CARGO_BIN_EXE_tether"),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-connections",
+                "5000",
+            ])
+            .args(args),
+    ))
+}
+
 #[test]
 fn under_a_300_mib_address_space_limit_the_server_caps_threads_and_keeps_serving() {
     let _alone = one_at_a_time();
-    if !prlimit_works() {
-        skip("prlimit (util-linux) is missing");
+    let Some(mut server) = serve_under_address_limit(CONNECTIONS, &[]) else {
         return;
-    }
-    let wanted = CONNECTIONS as u64 + 200;
-    if raise_open_files_limit(wanted) < wanted {
-        skip("fewer than 2,700 descriptors allowed for the test's sockets");
-        return;
-    }
-    let mut server = ServeProcess::start_command(Command::new("prlimit").args([
-        &format!("--as={ADDRESS_SPACE}"),
-        env!("CARGO_BIN_EXE_tether"),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--max-connections",
-        "5000",
-    ]));
+    };
     let start = Instant::now();
     let mut first: Vec<RawClient> = (0..30).map(|_| RawClient::connect(server.addr)).collect();
     for (seqid, client) in first.iter_mut().enumerate() {
@@ -177,26 +191,9 @@ fn under_a_300_mib_address_space_limit_3000_parked_connections_are_held_and_answ
     /// thread, and room for connections not yet parked.
     const THREADS: u64 = 64;
     let _alone = one_at_a_time();
-    if !prlimit_works() {
-        skip("prlimit (util-linux) is missing");
+    let Some(mut server) = serve_under_address_limit(IDLE, &["--park-after", "50ms"]) else {
         return;
-    }
-    let wanted = IDLE as u64 + 200;
-    if raise_open_files_limit(wanted) < wanted {
-        skip("fewer than 3,200 descriptors allowed for the test's sockets");
-        return;
-    }
-    let mut server = ServeProcess::start_command(Command::new("prlimit").args([
-        &format!("--as={ADDRESS_SPACE}"),
-        env!("CARGO_BIN_EXE_tether"),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--max-connections",
-        "5000",
-        "--park-after",
-        "50ms",
-    ]));
+    };
     let start = Instant::now();
     let mut clients: Vec<RawClient> = (0..IDLE).map(|_| RawClient::connect(server.addr)).collect();
     let pid = server.pid();

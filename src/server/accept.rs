@@ -81,11 +81,6 @@ impl Acceptor {
         }
     }
 
-    /// The shared state, once the loop and its drain are done.
-    pub fn into_shared(self) -> Arc<Shared> {
-        self.shared
-    }
-
     /// The accept loop, until shutdown is requested.
     pub fn serve(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(64);
@@ -115,21 +110,16 @@ impl Acceptor {
             }
             // Accepting may have filled the last slot or hit EMFILE.
             self.update_registration()?;
-            let timeout = [
-                self.retry_at,
-                self.spawn.retry_at,
-                self.next_stats,
-                announce_until,
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|at| at.saturating_duration_since(Instant::now()));
-            match self.poll.poll(&mut events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
+            poll_until(
+                &mut self.poll,
+                &mut events,
+                [
+                    self.retry_at,
+                    self.spawn.retry_at,
+                    self.next_stats,
+                    announce_until,
+                ],
+            )?;
             let now = Instant::now();
             if self.retry_at.is_some_and(|at| now >= at) {
                 self.retry_at = None;
@@ -364,6 +354,24 @@ impl SpawnBackoff {
             self.failures_since_warn = 0;
             self.last_warn = Some(now);
         }
+    }
+}
+
+/// Polls until an event, or the soonest of `wake_at` (none: until an event); an interrupted
+/// poll returns as if woken.
+pub(crate) fn poll_until(
+    poll: &mut Poll,
+    events: &mut Events,
+    wake_at: impl IntoIterator<Item = Option<Instant>>,
+) -> io::Result<()> {
+    let timeout = wake_at
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|at| at.saturating_duration_since(Instant::now()));
+    match poll.poll(events, timeout) {
+        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
+        _ => Ok(()),
     }
 }
 

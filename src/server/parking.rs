@@ -24,6 +24,7 @@ use mio::event::Event;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use super::accept::poll_until;
 use super::connection::{OpenConnection, State};
 use super::shared::Shared;
 use super::stats::CloseReason;
@@ -128,12 +129,33 @@ struct Held {
     at_deadline: CloseReason,
 }
 
+/// The running parking loop. Dropping it stops the loop (which closes what it still holds) and
+/// the spare threads, and waits for the loop to end.
+pub(crate) struct ParkingThread {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for ParkingThread {
+    fn drop(&mut self) {
+        self.shared.handoff.stop();
+        if let Some(parking) = &self.shared.parking {
+            parking.stop();
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 impl ParkingLoop {
     /// Starts the loop on its own thread (`tether-parking`).
-    pub fn spawn(self, shared: Arc<Shared>) -> io::Result<JoinHandle<()>> {
-        thread::Builder::new()
+    pub fn spawn(self, shared: Arc<Shared>) -> io::Result<ParkingThread> {
+        let lot_shared = Arc::clone(&shared);
+        let thread = thread::Builder::new()
             .name("tether-parking".into())
             .spawn(move || {
+                let shared = lot_shared;
                 let mut lot = Lot {
                     shared,
                     poll: self.poll,
@@ -144,7 +166,11 @@ impl ParkingLoop {
                     retry_at: None,
                 };
                 lot.run();
-            })
+            })?;
+        Ok(ParkingThread {
+            shared,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -179,14 +205,8 @@ impl Lot {
                 self.offer_waiting();
             }
             let next_timer = self.timers.first().map(|&(at, _)| at);
-            let timeout = [next_timer, self.retry_at]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|at| at.saturating_duration_since(Instant::now()));
-            match self.poll.poll(&mut events, timeout) {
+            match poll_until(&mut self.poll, &mut events, [next_timer, self.retry_at]) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // Nothing else can watch these connections: close them rather than hold
                     // them past their deadlines.

@@ -20,7 +20,7 @@ use super::admin::Admin;
 use super::capacity::ThreadCapacity;
 use super::config::Config;
 use super::handoff::Handoff;
-use super::parking::{self, ParkingLoop};
+use super::parking::{self, ParkingThread};
 use super::router::Router;
 use super::shared::{Registry, Shared};
 use super::stats::{Stats, StatsSnapshot};
@@ -42,8 +42,9 @@ pub struct Server {
     shared: Arc<Shared>,
     listener: TcpListener,
     poll: Poll,
-    /// The parking loop, started by `run`, when idle parking is on.
-    parking_loop: Option<ParkingLoop>,
+    /// The parking loop, when idle parking is on: started at bind, so a server that reports
+    /// itself listening needs no further thread to run; stopped once `run` has drained.
+    parking_thread: Option<ParkingThread>,
     local_addr: SocketAddr,
     /// The admin endpoint; it serves from `bind` and stops when `run` returns (or on drop).
     #[cfg(feature = "admin")]
@@ -171,6 +172,10 @@ impl Server {
             parking,
             handoff: Handoff::new(capacity.threads),
         });
+        let parking_thread = match parking_loop {
+            Some(parking_loop) => Some(parking_loop.spawn(Arc::clone(&shared))?),
+            None => None,
+        };
         #[cfg(feature = "admin")]
         let admin = match shared.config.admin_listen {
             Some(addr) => Some(Admin::start(addr, Arc::clone(&shared))?),
@@ -180,7 +185,7 @@ impl Server {
             shared,
             listener,
             poll,
-            parking_loop,
+            parking_thread,
             local_addr,
             #[cfg(feature = "admin")]
             admin,
@@ -224,15 +229,11 @@ impl Server {
             shared,
             listener,
             poll,
-            parking_loop,
+            parking_thread,
             local_addr,
             #[cfg(feature = "admin")]
             admin,
         } = self;
-        let parking_thread = match parking_loop {
-            Some(parking_loop) => Some(parking_loop.spawn(Arc::clone(&shared))?),
-            None => None,
-        };
         info!("listening on {local_addr}");
         let mut acceptor = Acceptor::new(shared, listener, poll);
         // Even if the accept loop fails, the open connections are drained, not abandoned.
@@ -241,14 +242,8 @@ impl Server {
             warn!("accept loop failed: {e}; draining");
         }
         let report = acceptor.drain();
-        let shared = acceptor.into_shared();
-        shared.handoff.stop();
-        if let Some(parking) = &shared.parking {
-            parking.stop();
-        }
-        if let Some(thread) = parking_thread {
-            let _ = thread.join();
-        }
+        drop(acceptor);
+        drop(parking_thread);
         #[cfg(feature = "admin")]
         drop(admin);
         served.map(|()| report)
