@@ -2,6 +2,7 @@
 //! while under the thread capacity, or else a wait in line (parked, so it costs no thread).
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,11 @@ use super::worker::{self, ThreadSlot};
 /// leaving a parked server at well under 64 threads.
 const SPARES_MAX: u64 = 32;
 
+/// Spare threads the parking loop keeps ready while unparks use them up: with none left, the
+/// next unpark would wait for a thread start (~100 us here, far more on a loaded machine); the
+/// loop starts replacements after it has handed its ready connections over, off their path.
+const SPARES_READY: u64 = 4;
+
 /// How long a spare thread waits for a connection before it ends: 10 s keeps threads for a
 /// load that pauses briefly and hands them back after a burst.
 const SPARE_LINGER: Duration = Duration::from_secs(10);
@@ -36,6 +42,8 @@ pub(crate) struct Handoff {
     /// Parked connections with bytes to read and no thread yet, oldest first; still Parked,
     /// so the drainer can close them.
     waiting: Mutex<VecDeque<Box<OpenConnection>>>,
+    /// Spare threads started by [`replenish`](Handoff::replenish) that are not waiting yet.
+    starting: AtomicU64,
 }
 
 impl Handoff {
@@ -46,6 +54,7 @@ impl Handoff {
             to_spares: Mutex::new(Some(to_spares)),
             spares,
             waiting: Mutex::new(VecDeque::new()),
+            starting: AtomicU64::new(0),
         }
     }
 
@@ -118,6 +127,28 @@ impl Handoff {
                 Err(_) => return None,
             }
         }
+    }
+
+    /// Starts spare threads until [`SPARES_READY`] are waiting or starting, within the thread
+    /// capacity. For the parking loop, after it has handed connections to spares.
+    pub fn replenish(&self, shared: &Arc<Shared>) {
+        while shared.stats.spare_threads.load(Relaxed) + self.starting.load(SeqCst) < SPARES_READY {
+            let Some(slot) = ThreadSlot::take_below(shared, self.thread_cap) else {
+                return;
+            };
+            self.starting.fetch_add(1, SeqCst);
+            if let Err(e) = worker::spawn_spare(shared, slot) {
+                self.starting.fetch_sub(1, SeqCst);
+                shared.stats.spawn_failures.fetch_add(1, SeqCst);
+                debug!("no spare thread ({e})");
+                return;
+            }
+        }
+    }
+
+    /// A thread [`replenish`](Handoff::replenish) started is about to wait as a spare.
+    pub fn spare_started(&self) {
+        self.starting.fetch_sub(1, SeqCst);
     }
 
     /// Ends every spare thread, now and from now on.

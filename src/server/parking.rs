@@ -214,10 +214,14 @@ impl Lot {
                     break;
                 }
             }
+            let mut handed = false;
             for event in events.iter() {
                 if event.token() != WAKER {
-                    self.readable(event);
+                    handed |= self.readable(event);
                 }
+            }
+            if handed && !self.shared.draining.load(SeqCst) {
+                self.shared.handoff.replenish(&self.shared);
             }
             self.expire(Instant::now());
         }
@@ -274,27 +278,32 @@ impl Lot {
         Some(held)
     }
 
-    /// Bytes (or an end of stream) arrived on a parked connection.
-    fn readable(&mut self, event: &Event) {
+    /// Bytes (or an end of stream) arrived on a parked connection; true when it went to a
+    /// thread.
+    fn readable(&mut self, event: &Event) -> bool {
         let Some(held) = self.release(event.token().0 as u64) else {
-            return;
+            return false;
         };
         let connection = held.connection;
         if connection.connection.state.get() == State::Closing {
             close(connection, CloseReason::Drain);
-            return;
+            return false;
         }
         // The peer closed without sending anything: close here instead of waking a thread
         // for it (a pool that shuts down closes all its idle connections at once). The peek
         // does not wait: the end of stream is already in.
         if event.is_read_closed() && matches!(connection.connection.stream.peek(&mut [0]), Ok(0)) {
             close(connection, CloseReason::PeerEof);
-            return;
+            return false;
         }
-        if let Err(connection) = self.shared.handoff.start(&self.shared, connection) {
-            self.shared.handoff.wait(connection);
-            if self.retry_at.is_none() {
-                self.retry_at = Some(Instant::now() + WAITING_RETRY_MIN);
+        match self.shared.handoff.start(&self.shared, connection) {
+            Ok(()) => true,
+            Err(connection) => {
+                self.shared.handoff.wait(connection);
+                if self.retry_at.is_none() {
+                    self.retry_at = Some(Instant::now() + WAITING_RETRY_MIN);
+                }
+                false
             }
         }
     }

@@ -55,6 +55,23 @@ pub(crate) fn spawn(
     }
 }
 
+/// Starts a worker thread on `slot` that begins as a spare: it waits for a connection to be
+/// handed to it (idle parking only), so the next unpark does not wait for a thread start.
+pub(crate) fn spawn_spare(shared: &Arc<Shared>, slot: ThreadSlot) -> io::Result<()> {
+    thread::Builder::new()
+        .name("tether-conn-spare".into())
+        .stack_size(shared.config.worker_stack_size)
+        .spawn(move || {
+            let shared = Arc::clone(&slot.0);
+            slot.keep_until_thread_exit();
+            shared.handoff.spare_started();
+            if let Some(first) = shared.handoff.next(&shared) {
+                run(&shared, first);
+            }
+        })
+        .map(drop)
+}
+
 /// A worker thread's life: serve a connection until it closes or parks, then take the next
 /// one that needs a thread (only with idle parking), or end.
 fn run(shared: &Arc<Shared>, first: Box<OpenConnection>) {
