@@ -31,6 +31,15 @@ const SPARES_READY: u64 = 4;
 /// load that pauses briefly and hands them back after a burst.
 const SPARE_LINGER: Duration = Duration::from_secs(10);
 
+/// Which thread took a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Started {
+    /// A spare that was waiting.
+    Spare,
+    /// A thread started for it.
+    NewThread,
+}
+
 /// The spare threads and the connections waiting for a thread.
 pub(crate) struct Handoff {
     /// The most worker threads at once: the thread capacity derived at start.
@@ -72,18 +81,20 @@ impl Handoff {
         &self,
         shared: &Arc<Shared>,
         connection: Box<OpenConnection>,
-    ) -> Result<(), Box<OpenConnection>> {
+    ) -> Result<Started, Box<OpenConnection>> {
         let Err(connection) = self.offer_spare(connection) else {
-            return Ok(());
+            return Ok(Started::Spare);
         };
         let Some(slot) = ThreadSlot::take_below(shared, self.thread_cap) else {
             return Err(connection);
         };
-        worker::spawn(shared, slot, connection).map_err(|(e, connection)| {
-            shared.stats.spawn_failures.fetch_add(1, SeqCst);
-            debug!("conn {}: no worker thread ({e})", connection.id());
-            connection
-        })
+        worker::spawn(shared, slot, connection)
+            .map(|()| Started::NewThread)
+            .map_err(|(e, connection)| {
+                shared.stats.spawn_failures.fetch_add(1, SeqCst);
+                debug!("conn {}: no worker thread ({e})", connection.id());
+                connection
+            })
     }
 
     /// Puts a parked connection with bytes to read in line for a thread.

@@ -26,6 +26,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::accept::poll_until;
 use super::connection::{OpenConnection, State};
+use super::handoff::Started;
 use super::shared::Shared;
 use super::stats::CloseReason;
 use crate::transport::{deadline_after, ReadBuffer};
@@ -214,6 +215,7 @@ impl Lot {
                     break;
                 }
             }
+            // Spares are replaced only once in use: a server that never unparks starts none.
             let mut handed = false;
             for event in events.iter() {
                 if event.token() != WAKER {
@@ -278,8 +280,8 @@ impl Lot {
         Some(held)
     }
 
-    /// Bytes (or an end of stream) arrived on a parked connection; true when it went to a
-    /// thread.
+    /// Bytes (or an end of stream) arrived on a parked connection; true when a spare thread
+    /// took it (one fewer is ready).
     fn readable(&mut self, event: &Event) -> bool {
         let Some(held) = self.release(event.token().0 as u64) else {
             return false;
@@ -297,7 +299,7 @@ impl Lot {
             return false;
         }
         match self.shared.handoff.start(&self.shared, connection) {
-            Ok(()) => true,
+            Ok(started) => started == Started::Spare,
             Err(connection) => {
                 self.shared.handoff.wait(connection);
                 if self.retry_at.is_none() {
