@@ -10,7 +10,7 @@ one echo call on each. Then, with every connection idle for --settle seconds (pa
 `park_after` of 1 s), it reads the server's threads and RSS, and times a first call on
 --samples parked connections (of those answered), each followed at once by a second call on the same, now
 unparked, connection. Every wait is bounded: connects and first calls by --timeout in total,
-each sampled call by 5 s. Writes a JSON object to OUT:
+each sampled call by 5 s, the sampling by 30 s. Writes a JSON object to OUT:
   n, held (connections answered), accept_s (first connect to last first reply, or null when not
   all were held), rss_before_kib, rss_after_kib, threads_before, threads_after, alive (the
   server still runs), first_call_us / again_us (p50, p99, max of the sampled calls).
@@ -157,7 +157,10 @@ first, again = [], []
 if held and alive():
     # Only connections the server answered: one still in its backlog would time out.
     step = max(1, len(answered) // max(1, args.samples))
+    sampling_deadline = time.monotonic() + 30
     for k, sock in enumerate(answered[::step][: args.samples]):
+        if time.monotonic() > sampling_deadline:
+            break
         a = timed_call(sock, 1_000_000 + k)
         b = timed_call(sock, 2_000_000 + k) if a is not None else None
         if a is not None:
