@@ -104,10 +104,12 @@ pub(crate) fn park(mut connection: Box<OpenConnection>) {
         connection.reason = Some(connection.broken(CloseReason::Drain));
         return;
     }
-    // A parked connection keeps no buffer: the read buffer is empty (a connection with half a
-    // request in it is Busy, never parked) and the write buffer was flushed.
-    debug_assert!(connection.read_buffer.is_empty());
-    connection.read_buffer = ReadBuffer::new(shared.config.read_buffer_size);
+    // A parked connection keeps no buffer memory: its read buffer is empty (a connection with
+    // half a request in it is Busy and never parks; bytes buffered would be kept with it) and
+    // its write buffer was flushed.
+    if connection.read_buffer.is_empty() {
+        connection.read_buffer = ReadBuffer::new(shared.config.read_buffer_size);
+    }
     connection.write_buffer = Vec::new();
     connection.set_parked(true);
     if connection.had_worker {
