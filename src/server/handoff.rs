@@ -17,13 +17,14 @@ use super::stats::CloseReason;
 use super::worker::{self, ThreadSlot};
 
 /// Most worker threads kept spare. A thread whose connection parks or closes waits here for the
-/// next one instead of ending, so a burst of unparks does not pay a thread start (~15 us and
-/// a 256 KiB stack mapping) each; 32 covers the unparks of a few milliseconds at 10k/s while
-/// leaving a parked server at well under 64 threads.
+/// next one instead of ending, so a burst of unparks does not pay a thread start (clone, a
+/// 256 KiB stack and a signal stack mapped: ~100 us on the 2-core test box) each; 32 covers the
+/// unparks of a few milliseconds at 10k/s while leaving a parked server at well under 64
+/// threads.
 const SPARES_MAX: u64 = 32;
 
 /// Spare threads the parking loop keeps ready while unparks use them up: with none left, the
-/// next unpark would wait for a thread start (~100 us here, far more on a loaded machine); the
+/// next unpark would wait for a thread start (far longer on a loaded machine); the
 /// loop starts replacements after it has handed its ready connections over, off their path.
 const SPARES_READY: u64 = 4;
 
