@@ -37,12 +37,13 @@ fn an_idle_connection_parks_and_answers_when_bytes_arrive() {
 
 #[test]
 fn a_connection_in_a_closed_loop_never_parks() {
-    let server = TestServer::start(parking());
+    // 200 ms: no scheduling stall of a loaded test machine between two calls comes near it.
+    let server = TestServer::start(Config::default().park_after(Some(200 * MS)));
     let mut client = server.connect();
     let start = Instant::now();
     let mut seqid = 0;
-    // 200 ms of back-to-back calls: four park_after periods, each filled with requests.
-    while start.elapsed() < 200 * MS {
+    // 600 ms of back-to-back calls: three park_after periods, each filled with requests.
+    while start.elapsed() < 600 * MS {
         assert_eq!(client.call(&ping_call(seqid)).seqid, seqid);
         seqid += 1;
     }
@@ -95,8 +96,12 @@ fn a_parked_connection_closes_at_the_idle_timeout() {
         .wait_closed(2_000 * MS)
         .expect("closed at the idle timeout");
     let took = start.elapsed();
-    // The idle timeout counts from the start of the Idle wait, not from the park.
-    assert!(took >= 290 * MS && took < 600 * MS, "closed after {took:?}");
+    // Not before the idle timeout; the upper bound only says it closed (a loaded machine may
+    // run the parking loop late).
+    assert!(
+        took >= 290 * MS && took < 2_000 * MS,
+        "closed after {took:?}"
+    );
     server.wait_stats("an idle close", |s| {
         s.closed(CloseReason::Idle) == 1 && s.active == 0 && s.parked == 0
     });
@@ -115,8 +120,11 @@ fn a_parked_connection_closes_at_its_max_age() {
     server.wait_stats("parked", |s| s.parked == 1);
     client.wait_closed(2_000 * MS).expect("closed at max age");
     let took = start.elapsed();
-    // 300 ms +-10% jitter.
-    assert!(took >= 260 * MS && took < 600 * MS, "closed after {took:?}");
+    // 300 ms less its 10% jitter at the earliest.
+    assert!(
+        took >= 260 * MS && took < 2_000 * MS,
+        "closed after {took:?}"
+    );
     server.wait_stats("a max-age close", |s| s.closed(CloseReason::MaxAge) == 1);
 }
 
