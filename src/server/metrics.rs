@@ -174,7 +174,7 @@ impl Collector for ServerCollector {
         counter(
             e,
             "tether_spawn_failures",
-            "Worker threads that could not be started (accepting paused with backoff).",
+            "Worker threads that could not be started (the connection waited, retried with backoff).",
             stats.spawn_failures,
         )?;
         let phase = self.shared.phase();

@@ -330,8 +330,8 @@ pub struct StatsSnapshot {
     /// Worker threads that could not be started; each connection waited and was retried.
     pub spawn_failures: u64,
     /// Worker threads the process can hold, derived at start from the kernel's limits
-    /// (`u64::MAX` when nothing limits it); connections are capped at the smaller of this and
-    /// max_connections.
+    /// (`u64::MAX` when nothing limits it). Worker threads never exceed it; without idle
+    /// parking, connections are capped at the smaller of this and max_connections.
     pub thread_capacity: u64,
     /// Connections without a thread now (part of `active`): parked idle ones, new ones waiting
     /// for their first bytes, and those whose bytes arrived and that wait for a thread.
