@@ -359,6 +359,13 @@ impl<C: client::Channel> RegistryClient<C> {
     }
 }
 
+impl<C: client::Channel> RegistryClient<client::Multiplexed<C>> {
+    /// A client calling `Registry:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        RegistryClient::new(client::Multiplexed::new(channel, "Registry"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,
