@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use tether::client::{Connection, ConnectionConfig};
 use tether::transport::Framing;
 
-use flags::{Side, EXIT_USAGE};
+use flags::Side;
 use thrift_test::*;
 
 const BASE_TYPES: u8 = 1;
@@ -80,20 +80,10 @@ impl Checks {
 type Client = ThriftTestClient<Connection>;
 
 fn main() -> ExitCode {
-    let flags = match flags::parse(Side::Client, std::env::args().skip(1)) {
+    let flags = match flags::from_args(Side::Client) {
         Ok(flags) => flags,
-        Err(message) => {
-            eprintln!("cross_client: {message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(refused) => return refused,
     };
-    if let Some(reason) = flags::unsupported(Side::Client, flags.protocol) {
-        eprintln!(
-            "cross_client: --protocol {} is not supported: {reason}",
-            flags.protocol
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     let config = ConnectionConfig::default().framing(match flags.transport {
         flags::Transport::Buffered => Framing::Unframed,
         flags::Transport::Framed => Framing::Framed,

@@ -28,7 +28,7 @@ use std::time::Duration;
 use tether::protocol::{ApplicationException, ApplicationExceptionKind};
 use tether::server::{drain_on_signals, CallContext, Config, Router, Server, Transport};
 
-use flags::{Side, EXIT_USAGE};
+use flags::Side;
 use thrift_test::*;
 
 /// The longest `testOneway` sleeps: clients call it with 1 s; a larger argument from the wire
@@ -217,20 +217,10 @@ impl SecondServiceHandler for SecondServiceService {
 
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
-    let flags = match flags::parse(Side::Server, std::env::args().skip(1)) {
+    let flags = match flags::from_args(Side::Server) {
         Ok(flags) => flags,
-        Err(message) => {
-            eprintln!("cross_server: {message}");
-            return ExitCode::from(EXIT_USAGE);
-        }
+        Err(refused) => return refused,
     };
-    if let Some(reason) = flags::unsupported(Side::Server, flags.protocol) {
-        eprintln!(
-            "cross_server: --protocol {} is not supported: {reason}",
-            flags.protocol
-        );
-        return ExitCode::from(EXIT_USAGE);
-    }
     match serve(&flags) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

@@ -3,6 +3,7 @@
 //! spellings (`--port=9090` and `--port 9090`).
 
 use std::fmt;
+use std::process::ExitCode;
 
 /// The exit code for a usage error or a combination tether does not speak yet (as getopt tools
 /// use 2), apart from 1 (a failed run) and the client's failure bits.
@@ -165,6 +166,27 @@ pub fn parse(side: Side, args: impl IntoIterator<Item = String>) -> Result<Flags
         }
     }
     Ok(flags)
+}
+
+/// The process's own flags, refused (with the message on stderr and [`EXIT_USAGE`]) when they
+/// do not parse or name a protocol tether does not speak on `side` yet.
+pub fn from_args(side: Side) -> Result<Flags, ExitCode> {
+    let program = match side {
+        Side::Server => "cross_server",
+        Side::Client => "cross_client",
+    };
+    let refuse = |message: String| {
+        eprintln!("{program}: {message}");
+        ExitCode::from(EXIT_USAGE)
+    };
+    let flags = parse(side, std::env::args().skip(1)).map_err(refuse)?;
+    match unsupported(side, flags.protocol) {
+        Some(reason) => Err(refuse(format!(
+            "--protocol {} is not supported: {reason}",
+            flags.protocol
+        ))),
+        None => Ok(flags),
+    }
 }
 
 fn usage(side: Side) -> String {
