@@ -1,7 +1,8 @@
 //! Encode and decode cost of whole messages: an echo request (header + args struct with one
 //! binary field) at 64 B and 1 KiB payloads, and a nested struct with a list and a map, each in
 //! the binary protocol (`encode`, `decode`) and the compact protocol (`compact_encode`,
-//! `compact_decode`).
+//! `compact_decode`), through the same [`Writer`] and [`Reader`] and the same `Encode`/`Decode`
+//! impls, written as generated code writes them.
 //!
 //! `cargo bench --bench codec` (add `-- --warm-up-time 1 --measurement-time 3` for a quick run).
 //! Throughput is the encoded message size, so criterion reports MB/s next to time per message.
@@ -11,8 +12,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tether::protocol::{
-    write_field, write_field_stop, write_message_begin, CompactReader, CompactWriter, Decode,
-    Encode, MessageHeader, MessageType, ProtocolError, Reader, TType, WireType,
+    Decode, Encode, Limits, MessageHeader, MessageType, Protocol, ProtocolError, Reader, TType,
+    WireType, Writer,
 };
 
 /// `echo_args { 1: binary payload }`, as generated code would write it.
@@ -21,9 +22,11 @@ struct EchoArgs {
 }
 
 impl Encode for EchoArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.payload);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.payload);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -60,11 +63,13 @@ impl WireType for Item {
 }
 
 impl Encode for Item {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.sku);
-        write_field(out, 2, &self.quantity);
-        write_field(out, 3, &self.price);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.sku);
+        w.write_field(2, &self.quantity);
+        w.write_field(3, &self.price);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -99,12 +104,14 @@ struct Order {
 }
 
 impl Encode for Order {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.id);
-        write_field(out, 2, &self.customer);
-        write_field(out, 3, &self.items);
-        write_field(out, 4, &self.attributes);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.id);
+        w.write_field(2, &self.customer);
+        w.write_field(3, &self.items);
+        w.write_field(4, &self.attributes);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -148,156 +155,27 @@ fn order() -> Order {
     }
 }
 
-/// The same types in the compact protocol, written as generated code will once the Writer and
-/// Reader types carry the protocol.
-trait Compact: Sized {
-    fn write(&self, w: &mut CompactWriter);
-    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError>;
-}
-
-impl Compact for EchoArgs {
-    fn write(&self, w: &mut CompactWriter) {
-        w.write_struct_begin();
-        w.write_field_begin(TType::String, 1);
-        w.write_binary(&self.payload);
-        w.write_field_stop();
-        w.write_struct_end();
-    }
-
-    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let mut payload = None;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::String) => payload = Some(r.read_bytes()?.to_vec()),
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        Ok(EchoArgs {
-            payload: payload.ok_or(ProtocolError::MissingField {
-                strukt: "echo_args",
-                field: "payload",
-            })?,
-        })
-    }
-}
-
-impl Compact for Item {
-    fn write(&self, w: &mut CompactWriter) {
-        w.write_struct_begin();
-        w.write_field_begin(TType::String, 1);
-        w.write_string(&self.sku);
-        w.write_field_begin(TType::I32, 2);
-        w.write_i32(self.quantity);
-        w.write_field_begin(TType::Double, 3);
-        w.write_double(self.price);
-        w.write_field_stop();
-        w.write_struct_end();
-    }
-
-    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let mut item = Item {
-            sku: String::new(),
-            quantity: 0,
-            price: 0.0,
-        };
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::String) => item.sku = r.read_str()?.to_owned(),
-                (2, TType::I32) => item.quantity = r.read_i32()?,
-                (3, TType::Double) => item.price = r.read_double()?,
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        Ok(item)
-    }
-}
-
-impl Compact for Order {
-    fn write(&self, w: &mut CompactWriter) {
-        w.write_struct_begin();
-        w.write_field_begin(TType::I64, 1);
-        w.write_i64(self.id);
-        w.write_field_begin(TType::String, 2);
-        w.write_string(&self.customer);
-        w.write_field_begin(TType::List, 3);
-        w.write_list_begin(TType::Struct, self.items.len());
-        for item in &self.items {
-            item.write(w);
-        }
-        w.write_field_begin(TType::Map, 4);
-        w.write_map_begin(TType::String, TType::String, self.attributes.len());
-        for (k, v) in &self.attributes {
-            w.write_string(k);
-            w.write_string(v);
-        }
-        w.write_field_stop();
-        w.write_struct_end();
-    }
-
-    fn read(r: &mut CompactReader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let mut order = Order {
-            id: 0,
-            customer: String::new(),
-            items: Vec::new(),
-            attributes: HashMap::new(),
-        };
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::I64) => order.id = r.read_i64()?,
-                (2, TType::String) => order.customer = r.read_str()?.to_owned(),
-                (3, TType::List) => {
-                    r.enter()?;
-                    let (_, len) = r.read_list_begin()?;
-                    order.items = Vec::with_capacity(len.min(4096));
-                    for _ in 0..len {
-                        order.items.push(Item::read(r)?);
-                    }
-                    r.leave();
-                }
-                (4, TType::Map) => {
-                    r.enter()?;
-                    let (_, _, len) = r.read_map_begin()?;
-                    order.attributes = HashMap::with_capacity(len.min(4096));
-                    for _ in 0..len {
-                        let k = r.read_str()?.to_owned();
-                        let v = r.read_str()?.to_owned();
-                        order.attributes.insert(k, v);
-                    }
-                    r.leave();
-                }
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        Ok(order)
-    }
-}
-
-fn encode_compact(w: &mut CompactWriter, name: &str, seqid: i32, args: &impl Compact) {
-    w.clear();
-    let header = MessageHeader {
-        name,
-        kind: MessageType::Call,
-        seqid,
-    };
-    w.write_message_begin(&header);
-    args.write(w);
-}
-
-fn encode_message(out: &mut Vec<u8>, name: &str, seqid: i32, args: &impl Encode) {
+/// Replaces `out` with a call message in `protocol`, as a client writes it.
+fn encode_message(
+    out: &mut Vec<u8>,
+    protocol: Protocol,
+    name: &str,
+    seqid: i32,
+    args: &impl Encode,
+) {
     out.clear();
     let header = MessageHeader {
         name,
         kind: MessageType::Call,
         seqid,
     };
-    write_message_begin(out, &header);
-    args.encode(out);
+    let mut w = Writer::new(out, protocol);
+    w.write_message_begin(&header);
+    args.encode(&mut w);
+}
+
+fn reader(bytes: &[u8], protocol: Protocol) -> Reader<'_> {
+    Reader::with_protocol(bytes, protocol, Limits::default())
 }
 
 fn echo_request(c: &mut Criterion) {
@@ -307,34 +185,45 @@ fn echo_request(c: &mut Criterion) {
             payload: vec![0xab; size],
         };
         let mut out = Vec::with_capacity(size + 64);
-        encode_message(&mut out, "echo", 1, &args);
+        encode_message(&mut out, Protocol::Binary, "echo", 1, &args);
         let encoded = out.clone();
         group.throughput(Throughput::Bytes(encoded.len() as u64));
         group.bench_with_input(BenchmarkId::new("encode", size), &args, |b, args| {
             b.iter(|| {
-                encode_message(&mut out, "echo", black_box(7), black_box(args));
+                encode_message(
+                    &mut out,
+                    Protocol::Binary,
+                    "echo",
+                    black_box(7),
+                    black_box(args),
+                );
                 black_box(out.len())
             })
         });
         group.bench_with_input(BenchmarkId::new("decode", size), &encoded, |b, bytes| {
             b.iter(|| {
-                let mut r = Reader::new(black_box(bytes));
+                let mut r = reader(black_box(bytes), Protocol::Binary);
                 let header = r.read_message_begin().unwrap();
                 let args = EchoArgs::decode(&mut r).unwrap();
                 black_box((header.seqid, args.payload))
             })
         });
-        let mut w = CompactWriter::with_buffer(Vec::with_capacity(size + 64));
-        encode_compact(&mut w, "echo", 1, &args);
-        let compact = w.buffer().to_vec();
+        encode_message(&mut out, Protocol::Compact, "echo", 1, &args);
+        let compact = out.clone();
         group.throughput(Throughput::Bytes(compact.len() as u64));
         group.bench_with_input(
             BenchmarkId::new("compact_encode", size),
             &args,
             |b, args| {
                 b.iter(|| {
-                    encode_compact(&mut w, "echo", black_box(7), black_box(args));
-                    black_box(w.buffer().len())
+                    encode_message(
+                        &mut out,
+                        Protocol::Compact,
+                        "echo",
+                        black_box(7),
+                        black_box(args),
+                    );
+                    black_box(out.len())
                 })
             },
         );
@@ -343,9 +232,9 @@ fn echo_request(c: &mut Criterion) {
             &compact,
             |b, bytes| {
                 b.iter(|| {
-                    let mut r = CompactReader::new(black_box(bytes));
+                    let mut r = reader(black_box(bytes), Protocol::Compact);
                     let header = r.read_message_begin().unwrap();
-                    let args = EchoArgs::read(&mut r).unwrap();
+                    let args = EchoArgs::decode(&mut r).unwrap();
                     black_box((header.seqid, args.payload))
                 })
             },
@@ -358,38 +247,49 @@ fn nested_struct(c: &mut Criterion) {
     let mut group = c.benchmark_group("nested_struct");
     let value = order();
     let mut out = Vec::with_capacity(1024);
-    encode_message(&mut out, "place", 1, &value);
+    encode_message(&mut out, Protocol::Binary, "place", 1, &value);
     let encoded = out.clone();
     group.throughput(Throughput::Bytes(encoded.len() as u64));
     group.bench_function(BenchmarkId::new("encode", encoded.len()), |b| {
         b.iter(|| {
-            encode_message(&mut out, "place", black_box(7), black_box(&value));
+            encode_message(
+                &mut out,
+                Protocol::Binary,
+                "place",
+                black_box(7),
+                black_box(&value),
+            );
             black_box(out.len())
         })
     });
     group.bench_function(BenchmarkId::new("decode", encoded.len()), |b| {
         b.iter(|| {
-            let mut r = Reader::new(black_box(&encoded));
+            let mut r = reader(black_box(&encoded), Protocol::Binary);
             let header = r.read_message_begin().unwrap();
             let order = Order::decode(&mut r).unwrap();
             black_box((header.seqid, order))
         })
     });
-    let mut w = CompactWriter::with_buffer(Vec::with_capacity(1024));
-    encode_compact(&mut w, "place", 1, &value);
-    let compact = w.buffer().to_vec();
+    encode_message(&mut out, Protocol::Compact, "place", 1, &value);
+    let compact = out.clone();
     group.throughput(Throughput::Bytes(compact.len() as u64));
     group.bench_function(BenchmarkId::new("compact_encode", compact.len()), |b| {
         b.iter(|| {
-            encode_compact(&mut w, "place", black_box(7), black_box(&value));
-            black_box(w.buffer().len())
+            encode_message(
+                &mut out,
+                Protocol::Compact,
+                "place",
+                black_box(7),
+                black_box(&value),
+            );
+            black_box(out.len())
         })
     });
     group.bench_function(BenchmarkId::new("compact_decode", compact.len()), |b| {
         b.iter(|| {
-            let mut r = CompactReader::new(black_box(&compact));
+            let mut r = reader(black_box(&compact), Protocol::Compact);
             let header = r.read_message_begin().unwrap();
-            let order = Order::read(&mut r).unwrap();
+            let order = Order::decode(&mut r).unwrap();
             black_box((header.seqid, order))
         })
     });

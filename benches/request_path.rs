@@ -14,8 +14,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tether::protocol::{
-    begin_frame, finish_frame, write_message_begin, Encode, Limits, MessageHeader, MessageType,
-    Reader,
+    begin_frame, finish_frame, Encode, Limits, MessageHeader, MessageType, Reader, Writer,
 };
 use tether::server::{CallContext, Router};
 use tether::services::echo::{EchoEchoArgs, EchoPingArgs, EchoProcessor};
@@ -31,8 +30,9 @@ fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
         kind: MessageType::Call,
         seqid: 42,
     };
-    write_message_begin(&mut out, &header);
-    args.encode(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_message_begin(&header);
+    args.encode(&mut w);
     finish_frame(&mut out, at);
     out
 }
@@ -53,7 +53,7 @@ fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>
     };
     let at = begin_frame(out);
     panic::catch_unwind(AssertUnwindSafe(|| {
-        processor.process(ctx, &routed, &mut reader, out)
+        processor.process(ctx, &routed, &mut reader, &mut Writer::binary(out))
     }))
     .expect("handler does not panic")
     .expect("args decode");

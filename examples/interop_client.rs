@@ -16,7 +16,7 @@ use std::time::Duration;
 use tether::client::{
     Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
-use tether::protocol::{write_field_stop, ApplicationExceptionKind, Encode};
+use tether::protocol::{ApplicationExceptionKind, Encode, Writer};
 use tether::services::echo::{EchoClient, EchoFailError};
 use tether::transport::Framing;
 
@@ -33,8 +33,8 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Outcome {
 struct NoArgs;
 
 impl Encode for NoArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_field_stop();
     }
 }
 

@@ -21,7 +21,9 @@
 #
 # Usage: scripts/bench.sh [--quick] [--duration DUR] [--warmup DUR] [--connections "1 16 ..."]
 #                         [--payloads "64 1024"] [--servers "tether raw_echo ..."] [--out FILE]
-#                         [--rounds N] [--no-build]
+#                         [--rounds N] [--no-build] [--baseline BIN]
+# --baseline BIN adds the server `tether_before`: another build of `tether` (say, main before a
+# change) run exactly like `tether`, interleaved with it, so before/after ratios come from one run.
 # --rounds N repeats the whole interleaved grid N times and reports, per point and server, the
 # run with the median calls/s (steadier figures on a shared machine).
 set -uo pipefail
@@ -42,6 +44,7 @@ PIPELINE=32
 PIPELINE_CONNECTIONS="1 16"
 QUICK=0
 ROUNDS=1
+TETHER_BEFORE=""
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -54,7 +57,8 @@ while [ $# -gt 0 ]; do
     --out) OUT="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --baseline) TETHER_BEFORE="$2"; shift ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -87,6 +91,14 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 8192 ]; then
   ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fi
 log "open files limit $(ulimit -n)"
+
+if [ -n "$TETHER_BEFORE" ]; then
+  [ -x "$TETHER_BEFORE" ] || { log "--baseline $TETHER_BEFORE is not an executable"; exit 2; }
+  case " $SERVERS " in
+    *" tether_before "*) ;;
+    *) SERVERS="$SERVERS tether_before" ;;
+  esac
+fi
 
 TETHER="$ROOT/target/release/tether"
 RAW_ECHO="$ROOT/benches/anchors/raw_echo/target/release/raw_echo"
@@ -154,8 +166,12 @@ AVAILABLE=""
 for server in $SERVERS; do
   case "$server" in
     tether) AVAILABLE="$AVAILABLE tether"; continue ;;
+    tether_before)
+      if [ -x "$TETHER_BEFORE" ]; then AVAILABLE="$AVAILABLE tether_before"
+      else note "tether_before needs --baseline BIN; left out"; fi
+      continue ;;
     raw_echo|apache_rust|apache_cpp) ;;
-    *) log "unknown server $server (tether raw_echo apache_rust apache_cpp)"; exit 2 ;;
+    *) log "unknown server $server (tether tether_before raw_echo apache_rust apache_cpp)"; exit 2 ;;
   esac
   if [ "$BUILD" = 1 ]; then
     log "building $server"
@@ -179,6 +195,8 @@ start_server() {
   : > "$out"
   case "$name" in
     tether) RUST_LOG=warn "$TETHER" serve --listen 127.0.0.1:0 --max-connections 10000 \
+              > "$out" 2> "$WORK/server-$name.err" & ;;
+    tether_before) RUST_LOG=warn "$TETHER_BEFORE" serve --listen 127.0.0.1:0 --max-connections 10000 \
               > "$out" 2> "$WORK/server-$name.err" & ;;
     raw_echo) "$RAW_ECHO" 127.0.0.1:0 > "$out" 2> "$WORK/server-$name.err" & ;;
     apache_rust) "$APACHE_RUST" 127.0.0.1:0 > "$out" 2> "$WORK/server-$name.err" & ;;

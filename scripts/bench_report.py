@@ -10,7 +10,7 @@ payload, pipeline, tether bench's JSON file, peak RSS, exit status, driver, serv
 import json, os, platform, re, subprocess, sys, time
 
 index, notes_path, out_path, duration, warmup, quick, root, rounds = sys.argv[1:9]
-NAMES = ["tether", "raw_echo", "apache_rust", "apache_cpp"]
+NAMES = ["tether", "tether_before", "raw_echo", "apache_rust", "apache_cpp"]
 grid, pipelined, idle, strace = {}, {}, {}, {}
 for line in open(index):
     f = line.rstrip("\n").split("\t")
@@ -89,7 +89,7 @@ def header(cols, left=2):
 
 o.append("## Throughput (calls/s) and ratios")
 o.append("")
-others = [s for s in ["raw_echo", "apache_rust", "apache_cpp"] if s in servers]
+others = [s for s in ["tether_before", "raw_echo", "apache_rust", "apache_cpp"] if s in servers]
 header(["payload", "conns"] + servers + [f"tether/{s}" for s in others if "tether" in servers])
 for payload, conns in points:
     row = [f"{payload} B", str(conns)] + [fmt_rate(rep(s, conns, payload)) for s in servers]

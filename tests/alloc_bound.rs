@@ -10,7 +10,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use tether::protocol::{
-    decode_from, encode_to_vec, ApplicationException, CompactReader, Decode, Limits, ProtocolError,
+    decode_from, encode_to_vec, ApplicationException, Decode, Limits, Protocol, ProtocolError,
     Reader, TType,
 };
 use tether::transport::{
@@ -306,9 +306,13 @@ fn varint(mut v: u64) -> Vec<u8> {
     out
 }
 
+fn compact_reader(input: &[u8], limits: Limits) -> Reader<'_> {
+    Reader::with_protocol(input, Protocol::Compact, limits)
+}
+
 /// Walks `input` with every compact entry point: header then body, and skip of each type.
 fn decode_everything_compact(input: &[u8]) {
-    let mut r = CompactReader::new(input);
+    let mut r = compact_reader(input, Limits::default());
     if r.read_message_begin().is_ok() {
         let _ = r.skip(TType::Struct);
     }
@@ -320,9 +324,9 @@ fn decode_everything_compact(input: &[u8]) {
         TType::String,
         TType::Uuid,
     ] {
-        let _ = CompactReader::new(input).skip(ttype);
+        let _ = compact_reader(input, Limits::default()).skip(ttype);
     }
-    let mut r = CompactReader::new(input);
+    let mut r = compact_reader(input, Limits::default());
     let _ = r.read_bytes();
     let _ = r.read_list_begin();
     let _ = r.read_map_begin();
@@ -390,7 +394,7 @@ fn compact_nesting_past_the_default_depth_costs_a_few_bytes_per_level() {
         .stack_size(64 << 20)
         .spawn(move || {
             assert_bounded("1,000 structs, depth 2,000", &deep, dense_bound, |b| {
-                let _ = CompactReader::with_limits(b, limits).skip(TType::Struct);
+                let _ = compact_reader(b, limits).skip(TType::Struct);
             });
         })
         .unwrap()

@@ -14,6 +14,7 @@ use tether::client::{
 };
 use tether::protocol::{
     begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits, MessageType,
+    Writer,
 };
 use tether::server::Config;
 use tether::services::echo::EchoClient;
@@ -64,7 +65,7 @@ fn exception_reply_is_typed_and_keeps_the_connection() {
             let mut out = Vec::new();
             let at = begin_frame(&mut out);
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
-                .encode_message(&mut out, &call.name, call.seqid);
+                .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
             finish_frame(&mut out, at);
             s.write_all(&out).unwrap();
         }
@@ -88,7 +89,7 @@ fn exception_reply_followed_by_stray_bytes_drops_the_connection() {
             let mut out = Vec::new();
             let at = begin_frame(&mut out);
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
-                .encode_message(&mut out, &call.name, call.seqid);
+                .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
             finish_frame(&mut out, at);
             // A second reply no call asked for, in the same write: out of step.
             out.extend_from_slice(&reply_bytes(&call.name, call.seqid, b"stray"));

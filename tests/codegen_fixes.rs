@@ -7,35 +7,35 @@ mod fixes;
 
 use fixes::*;
 use tether::protocol::{
-    decode_from, encode_to_vec, write_field, write_field_begin, write_field_stop, write_i32,
-    write_string, MessageHeader, MessageType, ProtocolError, Reader, TType,
+    decode_from, encode_to_vec, MessageHeader, MessageType, ProtocolError, Reader, TType, Writer,
 };
 use tether::server::{CallContext, Processor};
 
 /// A struct on the wire: `fields` (already encoded, each a field header and value), then stop.
 fn struct_bytes(fields: &[Vec<u8>]) -> Vec<u8> {
     let mut out = fields.concat();
-    write_field_stop(&mut out);
+    Writer::binary(&mut out).write_field_stop();
     out
 }
 
 fn i32_field(id: i16, value: i32) -> Vec<u8> {
     let mut out = Vec::new();
-    write_field(&mut out, id, &value);
+    Writer::binary(&mut out).write_field(id, &value);
     out
 }
 
 fn string_field(id: i16, value: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    write_field_begin(&mut out, TType::String, id);
-    write_string(&mut out, value);
+    let mut w = Writer::binary(&mut out);
+    w.write_field_begin(TType::String, id);
+    w.write_string(value);
     out
 }
 
 /// A field `id` holding a struct made of `fields`.
 fn struct_field(id: i16, fields: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_field_begin(&mut out, TType::Struct, id);
+    Writer::binary(&mut out).write_field_begin(TType::Struct, id);
     out.extend(struct_bytes(fields));
     out
 }
@@ -63,7 +63,7 @@ fn a_union_of_an_unknown_variant_leaves_an_option_field_unset() {
         let mut fields = Vec::new();
         for (id, inner) in [(1, plain), (2, maybe), (3, known.as_slice())] {
             let mut f = Vec::new();
-            write_field_begin(&mut f, TType::Struct, id);
+            Writer::binary(&mut f).write_field_begin(TType::Struct, id);
             f.extend_from_slice(inner);
             fields.push(f);
         }
@@ -96,7 +96,7 @@ fn absent_fields_without_a_default_decode_as_none() {
     assert_eq!(encode_to_vec(&decoded), {
         let mut expected = struct_field(3, &[i32_field(1, 1)]);
         expected.extend(i32_field(4, 0));
-        write_field_stop(&mut expected);
+        Writer::binary(&mut expected).write_field_stop();
         expected
     });
     let chain = Chain {
@@ -205,13 +205,14 @@ fn arguments_named_like_the_modules_helpers_reach_the_handler() {
             &CallContext::new(None, 1, 1),
             &header,
             &mut Reader::new(&args),
-            &mut out,
+            &mut Writer::binary(&mut out),
         )
         .unwrap();
     let mut expected = Vec::new();
-    write_field_begin(&mut expected, TType::I32, 0);
-    write_i32(&mut expected, 42);
-    write_field_stop(&mut expected);
+    let mut w = Writer::binary(&mut expected);
+    w.write_field_begin(TType::I32, 0);
+    w.write_i32(42);
+    w.write_field_stop();
     assert!(
         out.ends_with(&expected),
         "reply {out:?} does not end with the result struct {expected:?}"

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kitchen_sink::*;
 use shared::{Color, Point};
 use tether::codegen::OrderedF64;
-use tether::protocol::{decode_from, encode_to_vec, Decode, Encode};
+use tether::protocol::{decode_from, encode_to_vec, Decode, Encode, Writer};
 
 fn round_trip<T: Encode + Decode + PartialEq + std::fmt::Debug>(value: &T) {
     let bytes = encode_to_vec(value);
@@ -88,8 +88,9 @@ fn defaults_apply_to_absent_fields() {
     // Only the required field on the wire: everything else takes its default.
     let when_only = {
         let mut out = Vec::new();
-        tether::protocol::write_field(&mut out, 6, &5i64);
-        tether::protocol::write_field_stop(&mut out);
+        let mut w = Writer::binary(&mut out);
+        w.write_field(6, &5i64);
+        w.write_field_stop();
         out
     };
     let decoded: Defaults = decode_from(&when_only).unwrap();
@@ -249,9 +250,10 @@ fn unions_reject_empty_and_take_the_known_field() {
     assert!(decode_from::<Value>(&[0]).is_err());
     // field 9 is unknown to Value and skipped; field 3 is the text
     let mut bytes = Vec::new();
-    tether::protocol::write_field(&mut bytes, 9, &1i32);
-    tether::protocol::write_field(&mut bytes, 3, &"t".to_string());
-    tether::protocol::write_field_stop(&mut bytes);
+    let mut w = Writer::binary(&mut bytes);
+    w.write_field(9, &1i32);
+    w.write_field(3, &"t".to_string());
+    w.write_field_stop();
     assert_eq!(
         decode_from::<Value>(&bytes).unwrap(),
         Value::Text("t".into())
@@ -366,11 +368,7 @@ mod services {
 
     impl<P: Processor> InProcess<P> {
         fn run(&self, method: &str, args: &dyn Encode) -> Vec<u8> {
-            let body = {
-                let mut out = Vec::new();
-                args.encode(&mut out);
-                out
-            };
+            let body = encode_to_vec(args);
             let header = MessageHeader {
                 name: method,
                 kind: MessageType::Call,
@@ -383,7 +381,7 @@ mod services {
                     &CallContext::new(None, 1, 1),
                     &header,
                     &mut reader,
-                    &mut out,
+                    &mut Writer::binary(&mut out),
                 )
                 .expect("args decode");
             assert_eq!(reader.remaining(), 0, "the args struct is consumed");

@@ -96,7 +96,7 @@ impl clashServiceHandler for Recorder {
 
 #[test]
 fn arguments_named_like_the_processors_own_reach_the_handler() {
-    use tether::protocol::{encode_to_vec, MessageHeader, MessageType, Reader};
+    use tether::protocol::{encode_to_vec, MessageHeader, MessageType, Reader, Writer};
     use tether::server::{CallContext, Processor};
     let processor = clashServiceProcessor::new(Recorder(Default::default()));
     let args = encode_to_vec(&clashServiceNewArgs {
@@ -117,7 +117,7 @@ fn arguments_named_like_the_processors_own_reach_the_handler() {
             &CallContext::new(None, 1, 1),
             &header,
             &mut Reader::new(&args),
-            &mut out,
+            &mut Writer::binary(&mut out),
         )
         .unwrap();
     assert_eq!(*processor.handler().0.lock().unwrap(), ["1 h 3 4 5"]);

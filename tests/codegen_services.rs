@@ -8,8 +8,8 @@ use std::path::Path;
 use tether::client::{Channel, ClientError};
 use tether::codegen::{Builder, Generated};
 use tether::protocol::{
-    decode_from, encode_to_vec, write_message_begin, ApplicationException,
-    ApplicationExceptionKind, MessageHeader, MessageType, Reader,
+    decode_from, encode_to_vec, ApplicationException, ApplicationExceptionKind, MessageHeader,
+    MessageType, Reader, Writer,
 };
 use tether::protocol::{Decode, Encode};
 use tether::server::{CallContext, Processor};
@@ -184,21 +184,18 @@ fn call(name: &str, args: &[u8]) -> (Result<Vec<u8>, tether::protocol::ProtocolE
     let mut reader = Reader::new(args);
     let mut out = Vec::new();
     let result = processor
-        .process(&ctx, &header, &mut reader, &mut out)
+        .process(&ctx, &header, &mut reader, &mut Writer::binary(&mut out))
         .map(|()| out);
     (result, reader.remaining())
 }
 
 fn reply(kind: MessageType, name: &str, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_message_begin(
-        &mut out,
-        &MessageHeader {
-            name,
-            kind,
-            seqid: 42,
-        },
-    );
+    Writer::binary(&mut out).write_message_begin(&MessageHeader {
+        name,
+        kind,
+        seqid: 42,
+    });
     out.extend_from_slice(body);
     out
 }
@@ -310,11 +307,7 @@ struct InProcess(EchoProcessor<Fixed>);
 
 impl InProcess {
     fn run(&self, method: &str, args: &dyn Encode) -> Vec<u8> {
-        let body = {
-            let mut out = Vec::new();
-            args.encode(&mut out);
-            out
-        };
+        let body = encode_to_vec(args);
         let header = MessageHeader {
             name: method,
             kind: MessageType::Call,
@@ -326,7 +319,7 @@ impl InProcess {
                 &CallContext::new(None, 1, 7),
                 &header,
                 &mut Reader::new(&body),
-                &mut out,
+                &mut Writer::binary(&mut out),
             )
             .expect("args decode");
         out

@@ -5,11 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+mod golden_struct;
+use golden_struct::*;
+
 use tether::protocol::{
-    begin_frame, finish_frame, write_field, write_field_begin, write_field_stop, write_i32,
-    write_i8, write_message_begin, write_optional_field, write_string, ApplicationException,
-    ApplicationExceptionKind, Decode, Encode, Limits, MessageHeader, MessageType, ProtocolError,
-    Reader, TType, WireType,
+    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Decode, Encode,
+    Limits, MessageHeader, MessageType, ProtocolError, Reader, TType, Writer,
 };
 use tether::transport::{detect, parse_framed, parse_unframed, FrameStatus, Framing};
 
@@ -45,7 +46,8 @@ macro_rules! golden_sequence {
         let file = $file;
         let theirs = golden(file);
         let mut ours = Vec::new();
-        $( Encode::encode(&$value, &mut ours); )+
+        let mut w = Writer::binary(&mut ours);
+        $( Encode::encode(&$value, &mut w); )+
         assert_same_bytes(file, &ours, &theirs);
         let mut r = Reader::new(&theirs);
         $( assert_eq!(decode_like(&mut r, &$value), $value, "{}", file); )+
@@ -121,7 +123,7 @@ fn double_matches_bit_for_bit() {
     let theirs = golden("value_double.bin");
     let mut ours = Vec::new();
     for d in doubles {
-        d.encode(&mut ours);
+        d.encode(&mut Writer::binary(&mut ours));
     }
     assert_same_bytes("value_double.bin", &ours, &theirs);
     let mut r = Reader::new(&theirs);
@@ -204,171 +206,6 @@ fn nested_containers_match() {
     golden_sequence!("value_nested.bin", value);
 }
 
-/// `struct Inner { 1: string label, 2: list<map<i32, list<string>>> rows }`
-#[derive(Debug, Clone, PartialEq)]
-struct Inner {
-    label: String,
-    rows: Vec<BTreeMap<i32, Vec<String>>>,
-}
-
-impl WireType for Inner {
-    const TTYPE: TType = TType::Struct;
-}
-
-impl Encode for Inner {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.label);
-        write_field(out, 2, &self.rows);
-        write_field_stop(out);
-    }
-}
-
-impl Decode for Inner {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let (mut label, mut rows) = (None, None);
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::String) => label = Some(String::decode(r)?),
-                (2, TType::List) => rows = Some(Vec::decode(r)?),
-                _ => r.skip(ttype)?,
-            }
-        }
-        r.leave();
-        Ok(Inner {
-            label: label.ok_or(missing("Inner", "label"))?,
-            rows: rows.ok_or(missing("Inner", "rows"))?,
-        })
-    }
-}
-
-fn missing(strukt: &'static str, field: &'static str) -> ProtocolError {
-    ProtocolError::MissingField { strukt, field }
-}
-
-/// One field of every type, as scripts/golden.py's `values_struct` writes it.
-#[derive(Debug, Clone, PartialEq)]
-struct Everything {
-    flag: bool,
-    small: i8,
-    short: i16,
-    medium: i32,
-    large: i64,
-    ratio: f64,
-    name: String,
-    blob: Vec<u8>,
-    numbers: Vec<i32>,
-    tags: BTreeSet<String>,
-    counts: BTreeMap<String, i64>,
-    inner: Inner,
-    absent: Option<i32>,
-    last: i16,
-    negative: i32,
-}
-
-impl Encode for Everything {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field(out, 1, &self.flag);
-        write_field(out, 2, &self.small);
-        write_field(out, 3, &self.short);
-        write_field(out, 4, &self.medium);
-        write_field(out, 5, &self.large);
-        write_field(out, 6, &self.ratio);
-        write_field(out, 7, &self.name);
-        write_field(out, 8, &self.blob);
-        write_field(out, 9, &self.numbers);
-        write_field(out, 10, &self.tags);
-        write_field(out, 11, &self.counts);
-        write_field(out, 12, &self.inner);
-        write_optional_field(out, 13, &self.absent);
-        write_field(out, 32767, &self.last);
-        write_field(out, -1, &self.negative);
-        write_field_stop(out);
-    }
-}
-
-impl Decode for Everything {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError> {
-        r.enter()?;
-        let mut v = Everything {
-            flag: false,
-            small: 0,
-            short: 0,
-            medium: 0,
-            large: 0,
-            ratio: 0.0,
-            name: String::new(),
-            blob: Vec::new(),
-            numbers: Vec::new(),
-            tags: BTreeSet::new(),
-            counts: BTreeMap::new(),
-            inner: Inner {
-                label: String::new(),
-                rows: Vec::new(),
-            },
-            absent: None,
-            last: 0,
-            negative: 0,
-        };
-        let mut seen = 0u32;
-        while let Some((ttype, id)) = r.read_field_begin()? {
-            match (id, ttype) {
-                (1, TType::Bool) => v.flag = r.read_bool()?,
-                (2, TType::Byte) => v.small = r.read_i8()?,
-                (3, TType::I16) => v.short = r.read_i16()?,
-                (4, TType::I32) => v.medium = r.read_i32()?,
-                (5, TType::I64) => v.large = r.read_i64()?,
-                (6, TType::Double) => v.ratio = r.read_double()?,
-                (7, TType::String) => v.name = String::decode(r)?,
-                (8, TType::String) => v.blob = Vec::decode(r)?,
-                (9, TType::List) => v.numbers = Vec::decode(r)?,
-                (10, TType::Set) => v.tags = BTreeSet::decode(r)?,
-                (11, TType::Map) => v.counts = BTreeMap::decode(r)?,
-                (12, TType::Struct) => v.inner = Inner::decode(r)?,
-                (13, TType::I32) => v.absent = Some(r.read_i32()?),
-                (32767, TType::I16) => v.last = r.read_i16()?,
-                (-1, TType::I32) => v.negative = r.read_i32()?,
-                _ => {
-                    r.skip(ttype)?;
-                    continue;
-                }
-            }
-            seen += 1;
-        }
-        r.leave();
-        if seen < 14 {
-            return Err(missing("Everything", "a required field"));
-        }
-        Ok(v)
-    }
-}
-
-fn everything() -> Everything {
-    Everything {
-        flag: true,
-        small: -128,
-        short: -2,
-        medium: 0x1234_5678,
-        large: i64::MIN,
-        ratio: -0.5,
-        name: "tëther ✓".to_string(),
-        blob: vec![0, 1, 0xfe, 0xff],
-        numbers: vec![1, -1, i32::MAX],
-        tags: BTreeSet::from(["a".to_string(), "b".to_string()]),
-        counts: BTreeMap::from([("x".to_string(), 1), ("y".to_string(), -1)]),
-        inner: Inner {
-            label: "in".to_string(),
-            rows: vec![
-                BTreeMap::from([(1, vec!["a".to_string(), "b".to_string()]), (2, vec![])]),
-                BTreeMap::new(),
-            ],
-        },
-        absent: None,
-        last: 7,
-        negative: 99,
-    }
-}
-
 #[test]
 fn struct_with_every_type_matches() {
     golden_sequence!("value_struct.bin", everything());
@@ -399,7 +236,7 @@ fn application_exceptions_of_every_kind_match() {
         .collect();
     let mut ours = Vec::new();
     for e in &exceptions {
-        e.encode(&mut ours);
+        e.encode(&mut Writer::binary(&mut ours));
     }
     assert_same_bytes(file, &ours, &theirs);
     let mut r = Reader::new(&theirs);
@@ -425,20 +262,20 @@ enum Body {
 }
 
 impl Encode for Body {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut Writer<'_>) {
         match self {
             Body::Binary(id, value) => {
-                write_field(out, *id, value);
-                write_field_stop(out);
+                w.write_field(*id, value);
+                w.write_field_stop();
             }
-            Body::Empty => write_field_stop(out),
+            Body::Empty => w.write_field_stop(),
             Body::DeclaredError(message) => {
-                write_field_begin(out, TType::Struct, 1);
-                write_field(out, 1, message);
-                write_field_stop(out);
-                write_field_stop(out);
+                w.write_field_begin(TType::Struct, 1);
+                w.write_field(1, message);
+                w.write_field_stop();
+                w.write_field_stop();
             }
-            Body::Exception(e) => e.encode(out),
+            Body::Exception(e) => e.encode(w),
         }
     }
 }
@@ -586,13 +423,14 @@ fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> 
             kind: message.kind,
             seqid: message.seqid,
         };
-        write_message_begin(&mut out, &header);
+        Writer::binary(&mut out).write_message_begin(&header);
     } else {
-        write_string(&mut out, message.name);
-        write_i8(&mut out, message.kind as i8);
-        write_i32(&mut out, message.seqid);
+        let mut w = Writer::binary(&mut out);
+        w.write_string(message.name);
+        w.write_i8(message.kind as i8);
+        w.write_i32(message.seqid);
     }
-    message.body.encode(&mut out);
+    message.body.encode(&mut Writer::binary(&mut out));
     if let Some(at) = frame {
         finish_frame(&mut out, at);
     }

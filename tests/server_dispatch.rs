@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use support::*;
 use tether::protocol::{
-    write_field_begin, write_field_stop, ApplicationExceptionKind, MessageHeader, MessageType,
-    ProtocolError, Reader, TType,
+    ApplicationExceptionKind, MessageHeader, MessageType, ProtocolError, Reader, TType, Writer,
 };
 use tether::server::{CallContext, CloseReason, Config, Processor, Router, Transport};
 
@@ -130,10 +129,10 @@ fn undecodable_arguments_get_protocol_error_then_close() {
 fn nested_args(depth: usize) -> Vec<u8> {
     let mut args = Vec::new();
     for _ in 0..depth {
-        write_field_begin(&mut args, TType::Struct, 1);
+        Writer::binary(&mut args).write_field_begin(TType::Struct, 1);
     }
     for _ in 0..=depth {
-        write_field_stop(&mut args);
+        Writer::binary(&mut args).write_field_stop();
     }
     args
 }
@@ -171,17 +170,17 @@ impl Processor for Other {
         _: &CallContext,
         header: &MessageHeader<'_>,
         args: &mut Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
     ) -> Result<(), ProtocolError> {
         args.skip(TType::Struct)?;
         let reply = MessageHeader {
             kind: MessageType::Reply,
             ..*header
         };
-        tether::protocol::write_message_begin(out, &reply);
-        write_field_begin(out, TType::String, 0);
-        tether::protocol::write_string(out, "other");
-        write_field_stop(out);
+        out.write_message_begin(&reply);
+        out.write_field_begin(TType::String, 0);
+        out.write_string("other");
+        out.write_field_stop();
         Ok(())
     }
 }

@@ -85,8 +85,8 @@ impl protocol::WireType for Numberz {
 }
 
 impl protocol::Encode for Numberz {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -116,10 +116,12 @@ impl protocol::WireType for Bonk {
 }
 
 impl protocol::Encode for Bonk {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.message);
-        protocol::write_field(out, 2, &self.r#type);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_field(2, &self.r#type);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -162,10 +164,12 @@ impl protocol::WireType for Bools {
 }
 
 impl protocol::Encode for Bools {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.im_true);
-        protocol::write_field(out, 2, &self.im_false);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.im_true);
+        w.write_field(2, &self.im_false);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -211,12 +215,14 @@ impl protocol::WireType for Xtruct {
 }
 
 impl protocol::Encode for Xtruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.string_thing);
-        protocol::write_field(out, 4, &self.byte_thing);
-        protocol::write_field(out, 9, &self.i32_thing);
-        protocol::write_field(out, 11, &self.i64_thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.string_thing);
+        w.write_field(4, &self.byte_thing);
+        w.write_field(9, &self.i32_thing);
+        w.write_field(11, &self.i64_thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -270,11 +276,13 @@ impl protocol::WireType for Xtruct2 {
 }
 
 impl protocol::Encode for Xtruct2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.byte_thing);
-        protocol::write_field(out, 2, &self.struct_thing);
-        protocol::write_field(out, 3, &self.i32_thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.byte_thing);
+        w.write_field(2, &self.struct_thing);
+        w.write_field(3, &self.i32_thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -325,12 +333,14 @@ impl protocol::WireType for Xtruct3 {
 }
 
 impl protocol::Encode for Xtruct3 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.string_thing);
-        protocol::write_field(out, 4, &self.changed);
-        protocol::write_field(out, 9, &self.i32_thing);
-        protocol::write_field(out, 11, &self.i64_thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.string_thing);
+        w.write_field(4, &self.changed);
+        w.write_field(9, &self.i32_thing);
+        w.write_field(11, &self.i64_thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -380,10 +390,12 @@ impl protocol::WireType for Insanity {
 }
 
 impl protocol::Encode for Insanity {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.user_map);
-        protocol::write_field(out, 2, &self.xtructs);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.user_map);
+        w.write_field(2, &self.xtructs);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -430,12 +442,14 @@ impl protocol::WireType for CrazyNesting {
 }
 
 impl protocol::Encode for CrazyNesting {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.string_field);
-        protocol::write_optional_field(out, 2, &self.set_field);
-        protocol::write_field(out, 3, &self.list_field);
-        protocol::write_field(out, 4, &self.binary_field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.string_field);
+        w.write_optional_field(2, &self.set_field);
+        w.write_field(3, &self.list_field);
+        w.write_field(4, &self.binary_field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -556,15 +570,17 @@ impl SomeUnion {
 }
 
 impl protocol::Encode for SomeUnion {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            SomeUnion::MapThing(value) => protocol::write_field(out, 1, value),
-            SomeUnion::StringThing(value) => protocol::write_field(out, 2, value),
-            SomeUnion::I32Thing(value) => protocol::write_field(out, 3, value),
-            SomeUnion::XtructThing(value) => protocol::write_field(out, 4, value),
-            SomeUnion::InsanityThing(value) => protocol::write_field(out, 5, value),
+            SomeUnion::MapThing(value) => w.write_field(1, value),
+            SomeUnion::StringThing(value) => w.write_field(2, value),
+            SomeUnion::I32Thing(value) => w.write_field(3, value),
+            SomeUnion::XtructThing(value) => w.write_field(4, value),
+            SomeUnion::InsanityThing(value) => w.write_field(5, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -590,10 +606,12 @@ impl protocol::WireType for Xception {
 }
 
 impl protocol::Encode for Xception {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.error_code);
-        protocol::write_field(out, 2, &self.message);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.error_code);
+        w.write_field(2, &self.message);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -643,10 +661,12 @@ impl protocol::WireType for Xception2 {
 }
 
 impl protocol::Encode for Xception2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.error_code);
-        protocol::write_field(out, 2, &self.struct_thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.error_code);
+        w.write_field(2, &self.struct_thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -691,8 +711,10 @@ impl protocol::WireType for EmptyStruct {
 }
 
 impl protocol::Encode for EmptyStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -719,9 +741,11 @@ impl protocol::WireType for OneField {
 }
 
 impl protocol::Encode for OneField {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -753,8 +777,10 @@ impl protocol::WireType for ThriftTestTestVoidArgs {
 }
 
 impl protocol::Encode for ThriftTestTestVoidArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -778,8 +804,10 @@ impl protocol::WireType for ThriftTestTestVoidResult {
 }
 
 impl protocol::Encode for ThriftTestTestVoidResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -806,9 +834,11 @@ impl protocol::WireType for ThriftTestTestStringArgs {
 }
 
 impl protocol::Encode for ThriftTestTestStringArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -843,9 +873,11 @@ impl protocol::WireType for ThriftTestTestStringResult {
 }
 
 impl protocol::Encode for ThriftTestTestStringResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -878,9 +910,11 @@ impl protocol::WireType for ThriftTestTestBoolArgs {
 }
 
 impl protocol::Encode for ThriftTestTestBoolArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -913,9 +947,11 @@ impl protocol::WireType for ThriftTestTestBoolResult {
 }
 
 impl protocol::Encode for ThriftTestTestBoolResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -948,9 +984,11 @@ impl protocol::WireType for ThriftTestTestByteArgs {
 }
 
 impl protocol::Encode for ThriftTestTestByteArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -983,9 +1021,11 @@ impl protocol::WireType for ThriftTestTestByteResult {
 }
 
 impl protocol::Encode for ThriftTestTestByteResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1018,9 +1058,11 @@ impl protocol::WireType for ThriftTestTestI32Args {
 }
 
 impl protocol::Encode for ThriftTestTestI32Args {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1053,9 +1095,11 @@ impl protocol::WireType for ThriftTestTestI32Result {
 }
 
 impl protocol::Encode for ThriftTestTestI32Result {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1086,9 +1130,11 @@ impl protocol::WireType for ThriftTestTestI64Args {
 }
 
 impl protocol::Encode for ThriftTestTestI64Args {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1121,9 +1167,11 @@ impl protocol::WireType for ThriftTestTestI64Result {
 }
 
 impl protocol::Encode for ThriftTestTestI64Result {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1154,9 +1202,11 @@ impl protocol::WireType for ThriftTestTestDoubleArgs {
 }
 
 impl protocol::Encode for ThriftTestTestDoubleArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1191,9 +1241,11 @@ impl protocol::WireType for ThriftTestTestDoubleResult {
 }
 
 impl protocol::Encode for ThriftTestTestDoubleResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1226,9 +1278,11 @@ impl protocol::WireType for ThriftTestTestBinaryArgs {
 }
 
 impl protocol::Encode for ThriftTestTestBinaryArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1263,9 +1317,11 @@ impl protocol::WireType for ThriftTestTestBinaryResult {
 }
 
 impl protocol::Encode for ThriftTestTestBinaryResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1298,9 +1354,11 @@ impl protocol::WireType for ThriftTestTestStructArgs {
 }
 
 impl protocol::Encode for ThriftTestTestStructArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1335,9 +1393,11 @@ impl protocol::WireType for ThriftTestTestStructResult {
 }
 
 impl protocol::Encode for ThriftTestTestStructResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1370,9 +1430,11 @@ impl protocol::WireType for ThriftTestTestNestArgs {
 }
 
 impl protocol::Encode for ThriftTestTestNestArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1407,9 +1469,11 @@ impl protocol::WireType for ThriftTestTestNestResult {
 }
 
 impl protocol::Encode for ThriftTestTestNestResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1442,9 +1506,11 @@ impl protocol::WireType for ThriftTestTestMapArgs {
 }
 
 impl protocol::Encode for ThriftTestTestMapArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1477,9 +1543,11 @@ impl protocol::WireType for ThriftTestTestMapResult {
 }
 
 impl protocol::Encode for ThriftTestTestMapResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1510,9 +1578,11 @@ impl protocol::WireType for ThriftTestTestStringMapArgs {
 }
 
 impl protocol::Encode for ThriftTestTestStringMapArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1545,9 +1615,11 @@ impl protocol::WireType for ThriftTestTestStringMapResult {
 }
 
 impl protocol::Encode for ThriftTestTestStringMapResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1578,9 +1650,11 @@ impl protocol::WireType for ThriftTestTestSetArgs {
 }
 
 impl protocol::Encode for ThriftTestTestSetArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1613,9 +1687,11 @@ impl protocol::WireType for ThriftTestTestSetResult {
 }
 
 impl protocol::Encode for ThriftTestTestSetResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1646,9 +1722,11 @@ impl protocol::WireType for ThriftTestTestListArgs {
 }
 
 impl protocol::Encode for ThriftTestTestListArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1681,9 +1759,11 @@ impl protocol::WireType for ThriftTestTestListResult {
 }
 
 impl protocol::Encode for ThriftTestTestListResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1716,9 +1796,11 @@ impl protocol::WireType for ThriftTestTestEnumArgs {
 }
 
 impl protocol::Encode for ThriftTestTestEnumArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1751,9 +1833,11 @@ impl protocol::WireType for ThriftTestTestEnumResult {
 }
 
 impl protocol::Encode for ThriftTestTestEnumResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1784,9 +1868,11 @@ impl protocol::WireType for ThriftTestTestTypedefArgs {
 }
 
 impl protocol::Encode for ThriftTestTestTypedefArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1819,9 +1905,11 @@ impl protocol::WireType for ThriftTestTestTypedefResult {
 }
 
 impl protocol::Encode for ThriftTestTestTypedefResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1852,9 +1940,11 @@ impl protocol::WireType for ThriftTestTestMapMapArgs {
 }
 
 impl protocol::Encode for ThriftTestTestMapMapArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.hello);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.hello);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1887,9 +1977,11 @@ impl protocol::WireType for ThriftTestTestMapMapResult {
 }
 
 impl protocol::Encode for ThriftTestTestMapMapResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1920,9 +2012,11 @@ impl protocol::WireType for ThriftTestTestInsanityArgs {
 }
 
 impl protocol::Encode for ThriftTestTestInsanityArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.argument);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.argument);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1957,9 +2051,11 @@ impl protocol::WireType for ThriftTestTestInsanityResult {
 }
 
 impl protocol::Encode for ThriftTestTestInsanityResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2000,14 +2096,16 @@ impl protocol::WireType for ThriftTestTestMultiArgs {
 }
 
 impl protocol::Encode for ThriftTestTestMultiArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.arg0);
-        protocol::write_field(out, 2, &self.arg1);
-        protocol::write_field(out, 3, &self.arg2);
-        protocol::write_field(out, 4, &self.arg3);
-        protocol::write_field(out, 5, &self.arg4);
-        protocol::write_field(out, 6, &self.arg5);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.arg0);
+        w.write_field(2, &self.arg1);
+        w.write_field(3, &self.arg2);
+        w.write_field(4, &self.arg3);
+        w.write_field(5, &self.arg4);
+        w.write_field(6, &self.arg5);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2055,9 +2153,11 @@ impl protocol::WireType for ThriftTestTestMultiResult {
 }
 
 impl protocol::Encode for ThriftTestTestMultiResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2090,9 +2190,11 @@ impl protocol::WireType for ThriftTestTestExceptionArgs {
 }
 
 impl protocol::Encode for ThriftTestTestExceptionArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.arg);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.arg);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2125,9 +2227,11 @@ impl protocol::WireType for ThriftTestTestExceptionResult {
 }
 
 impl protocol::Encode for ThriftTestTestExceptionResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.err1);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.err1);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2213,10 +2317,12 @@ impl protocol::WireType for ThriftTestTestMultiExceptionArgs {
 }
 
 impl protocol::Encode for ThriftTestTestMultiExceptionArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.arg0);
-        protocol::write_field(out, 2, &self.arg1);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.arg0);
+        w.write_field(2, &self.arg1);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2256,11 +2362,13 @@ impl protocol::WireType for ThriftTestTestMultiExceptionResult {
 }
 
 impl protocol::Encode for ThriftTestTestMultiExceptionResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.err1);
-        protocol::write_optional_field(out, 2, &self.err2);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.err1);
+        w.write_optional_field(2, &self.err2);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2366,9 +2474,11 @@ impl protocol::WireType for ThriftTestTestOnewayArgs {
 }
 
 impl protocol::Encode for ThriftTestTestOnewayArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.seconds_to_sleep);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.seconds_to_sleep);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2755,7 +2865,7 @@ impl<H: ThriftTestHandler> ThriftTestProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "testVoid" => {
@@ -3113,7 +3223,7 @@ impl<H: ThriftTestHandler> server::Processor for ThriftTestProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -3463,9 +3573,11 @@ impl protocol::WireType for SecondServiceSecondtestStringArgs {
 }
 
 impl protocol::Encode for SecondServiceSecondtestStringArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.thing);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.thing);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3500,9 +3612,11 @@ impl protocol::WireType for SecondServiceSecondtestStringResult {
 }
 
 impl protocol::Encode for SecondServiceSecondtestStringResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3568,7 +3682,7 @@ impl<H: SecondServiceHandler> SecondServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "secondtestString" => {
@@ -3604,7 +3718,7 @@ impl<H: SecondServiceHandler> server::Processor for SecondServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -3672,11 +3786,13 @@ impl protocol::WireType for VersioningTestV1 {
 }
 
 impl protocol::Encode for VersioningTestV1 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.begin_in_both);
-        protocol::write_field(out, 3, &self.old_string);
-        protocol::write_field(out, 12, &self.end_in_both);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.begin_in_both);
+        w.write_field(3, &self.old_string);
+        w.write_field(12, &self.end_in_both);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3743,20 +3859,22 @@ impl protocol::WireType for VersioningTestV2 {
 }
 
 impl protocol::Encode for VersioningTestV2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.begin_in_both);
-        protocol::write_field(out, 2, &self.newint);
-        protocol::write_field(out, 3, &self.newbyte);
-        protocol::write_field(out, 4, &self.newshort);
-        protocol::write_field(out, 5, &self.newlong);
-        protocol::write_field(out, 6, &self.newdouble);
-        protocol::write_field(out, 7, &self.newstruct);
-        protocol::write_field(out, 8, &self.newlist);
-        protocol::write_field(out, 9, &self.newset);
-        protocol::write_field(out, 10, &self.newmap);
-        protocol::write_field(out, 11, &self.newstring);
-        protocol::write_field(out, 12, &self.end_in_both);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.begin_in_both);
+        w.write_field(2, &self.newint);
+        w.write_field(3, &self.newbyte);
+        w.write_field(4, &self.newshort);
+        w.write_field(5, &self.newlong);
+        w.write_field(6, &self.newdouble);
+        w.write_field(7, &self.newstruct);
+        w.write_field(8, &self.newlist);
+        w.write_field(9, &self.newset);
+        w.write_field(10, &self.newmap);
+        w.write_field(11, &self.newstring);
+        w.write_field(12, &self.end_in_both);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3840,10 +3958,12 @@ impl protocol::WireType for ListTypeVersioningV1 {
 }
 
 impl protocol::Encode for ListTypeVersioningV1 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.myints);
-        protocol::write_field(out, 2, &self.hello);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.myints);
+        w.write_field(2, &self.hello);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3883,10 +4003,12 @@ impl protocol::WireType for ListTypeVersioningV2 {
 }
 
 impl protocol::Encode for ListTypeVersioningV2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.strings);
-        protocol::write_field(out, 2, &self.hello);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.strings);
+        w.write_field(2, &self.hello);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3926,9 +4048,11 @@ impl protocol::WireType for GuessProtocolStruct {
 }
 
 impl protocol::Encode for GuessProtocolStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 7, &self.map_field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(7, &self.map_field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3981,18 +4105,20 @@ impl protocol::WireType for LargeDeltas {
 }
 
 impl protocol::Encode for LargeDeltas {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.b1);
-        protocol::write_field(out, 10, &self.b10);
-        protocol::write_field(out, 100, &self.b100);
-        protocol::write_field(out, 500, &self.check_true);
-        protocol::write_field(out, 1000, &self.b1000);
-        protocol::write_field(out, 1500, &self.check_false);
-        protocol::write_field(out, 2000, &self.vertwo2000);
-        protocol::write_field(out, 2500, &self.a_set2500);
-        protocol::write_field(out, 3000, &self.vertwo3000);
-        protocol::write_field(out, 4000, &self.big_numbers);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.b1);
+        w.write_field(10, &self.b10);
+        w.write_field(100, &self.b100);
+        w.write_field(500, &self.check_true);
+        w.write_field(1000, &self.b1000);
+        w.write_field(1500, &self.check_false);
+        w.write_field(2000, &self.vertwo2000);
+        w.write_field(2500, &self.a_set2500);
+        w.write_field(3000, &self.vertwo3000);
+        w.write_field(4000, &self.big_numbers);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4068,9 +4194,11 @@ impl protocol::WireType for NestedListsI32x2 {
 }
 
 impl protocol::Encode for NestedListsI32x2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.integerlist);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.integerlist);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4105,9 +4233,11 @@ impl protocol::WireType for NestedListsI32x3 {
 }
 
 impl protocol::Encode for NestedListsI32x3 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.integerlist);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.integerlist);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4146,11 +4276,13 @@ impl protocol::WireType for NestedMixedx2 {
 }
 
 impl protocol::Encode for NestedMixedx2 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.int_set_list);
-        protocol::write_field(out, 2, &self.map_int_strset);
-        protocol::write_field(out, 3, &self.map_int_strset_list);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.int_set_list);
+        w.write_field(2, &self.map_int_strset);
+        w.write_field(3, &self.map_int_strset_list);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4195,9 +4327,11 @@ impl protocol::WireType for ListBonks {
 }
 
 impl protocol::Encode for ListBonks {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.bonk);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.bonk);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4230,9 +4364,11 @@ impl protocol::WireType for NestedListsBonk {
 }
 
 impl protocol::Encode for NestedListsBonk {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.bonk);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.bonk);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4276,10 +4412,12 @@ impl protocol::WireType for BoolTest {
 }
 
 impl protocol::Encode for BoolTest {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.b);
-        protocol::write_optional_field(out, 2, &self.s);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.b);
+        w.write_optional_field(2, &self.s);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4312,9 +4450,11 @@ impl protocol::WireType for StructA {
 }
 
 impl protocol::Encode for StructA {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.s);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.s);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4352,10 +4492,12 @@ impl protocol::WireType for StructB {
 }
 
 impl protocol::Encode for StructB {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.aa);
-        protocol::write_field(out, 2, &self.ab);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.aa);
+        w.write_field(2, &self.ab);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4402,9 +4544,11 @@ impl protocol::WireType for OptionalSetDefaultTest {
 }
 
 impl protocol::Encode for OptionalSetDefaultTest {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.with_default);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.with_default);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4448,10 +4592,12 @@ impl protocol::WireType for OptionalBinary {
 }
 
 impl protocol::Encode for OptionalBinary {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.bin_set);
-        protocol::write_optional_field(out, 2, &self.bin_map);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.bin_set);
+        w.write_optional_field(2, &self.bin_map);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4492,9 +4638,11 @@ impl protocol::WireType for OptionalEnum {
 }
 
 impl protocol::Encode for OptionalEnum {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.e);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.e);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -4515,7 +4663,7 @@ impl protocol::Decode for OptionalEnum {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -4524,7 +4672,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

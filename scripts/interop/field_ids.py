@@ -58,11 +58,11 @@ def rust_structs(root):
                     i += 1
                 body = " ".join(text[match.end() : i].split())
                 fields = re.findall(
-                    r"write_(?:optional_)?field\(out, (-?\d+), &self\.((?:r#)?\w+)\)", body
+                    r"w\.write_(?:optional_)?field\((-?\d+), &self\.((?:r#)?\w+)\)", body
                 )
                 pairs = [(norm(n), int(i)) for i, n in fields]
                 variants = re.findall(
-                    r"\w+::(\w+)\(value\) => protocol::write_field\(out, (-?\d+), value\)", body
+                    r"\w+::(\w+)\(value\) => w\.write_field\((-?\d+), value\)", body
                 )
                 pairs += [(norm(v), int(i)) for v, i in variants]
                 found.setdefault(norm(match.group(1)), []).extend(pairs)

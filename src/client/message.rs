@@ -1,8 +1,8 @@
 //! Encoding a call and checking its reply: shared by every kind of connection. No I/O.
 
 use crate::protocol::{
-    begin_frame, finish_frame, write_message_begin, ApplicationException, Decode, Encode, Limits,
-    MessageHeader, MessageType, ProtocolError, Reader,
+    begin_frame, finish_frame, ApplicationException, Decode, Encode, Limits, MessageHeader,
+    MessageType, ProtocolError, Reader, Writer,
 };
 use crate::transport::Framing;
 
@@ -24,8 +24,9 @@ pub(crate) fn encode_message(
         kind,
         seqid,
     };
-    write_message_begin(out, &header);
-    args.encode(out);
+    let mut writer = Writer::binary(out);
+    writer.write_message_begin(&header);
+    args.encode(&mut writer);
     if let Some(at) = frame {
         finish_frame(out, at);
     }
@@ -82,12 +83,14 @@ fn same_method(called: &str, replied: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{write_field_stop, ApplicationExceptionKind};
+    use crate::protocol::{ApplicationExceptionKind, Writer};
 
     struct Empty;
     impl Encode for Empty {
-        fn encode(&self, out: &mut Vec<u8>) {
-            write_field_stop(out);
+        fn encode(&self, w: &mut Writer<'_>) {
+            w.write_struct_begin();
+            w.write_field_stop();
+            w.write_struct_end();
         }
     }
 
@@ -153,7 +156,7 @@ mod tests {
     fn exception_reply_is_typed() {
         let mut out = Vec::new();
         ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "no such method")
-            .encode_message(&mut out, "nope", 9);
+            .encode_message(&mut Writer::binary(&mut out), "nope", 9);
         match decode_reply(&out, "nope", 9, &Limits::default()) {
             Err(ClientError::Application(e)) => {
                 assert_eq!(e.kind, ApplicationExceptionKind::UnknownMethod);

@@ -48,8 +48,8 @@ impl WireType for OrderedF64 {
 }
 
 impl Encode for OrderedF64 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.0.encode(out);
+    fn encode(&self, w: &mut crate::protocol::Writer<'_>) {
+        self.0.encode(w);
     }
 }
 

@@ -3,13 +3,12 @@
 use std::fmt;
 use std::str::Utf8Error;
 
-use super::exception::ApplicationExceptionKind;
-
 /// Why bytes could not be decoded (or a value could not be encoded) as Thrift binary or compact
 /// protocol.
 ///
-/// Every variant maps to the [`ApplicationExceptionKind`] a server answers with
-/// ([`ProtocolError::exception_kind`]).
+/// Every variant maps to the [`ApplicationExceptionKind`](super::ApplicationExceptionKind) a
+/// server answers with ([`ProtocolError::exception_kind`], beside the exception types so
+/// imports run one way: exceptions know errors, errors do not know exceptions).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -59,16 +58,6 @@ pub enum ProtocolError {
         /// The field's name.
         field: &'static str,
     },
-}
-
-impl ProtocolError {
-    /// The exception kind a server sends back when a request fails with this error.
-    pub fn exception_kind(&self) -> ApplicationExceptionKind {
-        match self {
-            ProtocolError::BadVersion { .. } => ApplicationExceptionKind::InvalidProtocol,
-            _ => ApplicationExceptionKind::ProtocolError,
-        }
-    }
 }
 
 impl fmt::Display for ProtocolError {

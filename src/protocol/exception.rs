@@ -2,11 +2,11 @@
 
 use std::fmt;
 
+use super::encoder::Writer;
 use super::error::ProtocolError;
 use super::reader::Reader;
 use super::ttype::{MessageHeader, MessageType, TType};
 use super::value::{Decode, Encode, WireType};
-use super::writer::*;
 
 /// The standard TApplicationException kinds, with their wire values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,14 +96,24 @@ impl ApplicationException {
 
     /// Appends a whole exception message: header (type EXCEPTION, the call's name and seqid),
     /// then the exception struct.
-    pub fn encode_message(&self, out: &mut Vec<u8>, name: &str, seqid: i32) {
+    pub fn encode_message(&self, out: &mut Writer<'_>, name: &str, seqid: i32) {
         let header = MessageHeader {
             name,
             kind: MessageType::Exception,
             seqid,
         };
-        write_message_begin(out, &header);
+        out.write_message_begin(&header);
         self.encode(out);
+    }
+}
+
+impl ProtocolError {
+    /// The exception kind a server sends back when a request fails with this error.
+    pub fn exception_kind(&self) -> ApplicationExceptionKind {
+        match self {
+            ProtocolError::BadVersion { .. } => ApplicationExceptionKind::InvalidProtocol,
+            _ => ApplicationExceptionKind::ProtocolError,
+        }
     }
 }
 
@@ -130,12 +140,12 @@ impl WireType for ApplicationException {
 }
 
 impl Encode for ApplicationException {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field_begin(out, TType::String, 1);
-        write_string(out, &self.message);
-        write_field_begin(out, TType::I32, 2);
-        write_i32(out, self.kind.value());
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_field(2, &self.kind.value());
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

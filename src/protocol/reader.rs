@@ -1,126 +1,125 @@
-//! Decoding from a byte slice, with every length checked before it is used.
+//! [`Reader`]: decoding from a byte slice in either protocol, every length checked before use.
 
-use byteorder::{BigEndian, ByteOrder};
-
+use super::binary;
+use super::compact::{self, ReadState};
+use super::cursor::Cursor;
+use super::detect::Protocol;
 use super::error::ProtocolError;
 use super::limits::Limits;
-use super::ttype::{MessageHeader, MessageType, TType};
-use super::writer::VERSION_1;
+use super::ttype::{MessageHeader, TType};
 
-const VERSION_MASK: u32 = 0xffff_0000;
-const TYPE_MASK: u32 = 0x0000_00ff;
-
-/// A cursor over one message's bytes.
+/// A cursor over one message's bytes, in the [`Protocol`] it was made with.
 ///
 /// Strings and binaries are borrowed from the input. Sizes from the wire are checked against
 /// the bytes that remain (times the smallest encoding of an element, for containers) and against
 /// [`Limits`] before anything is allocated, so memory grows only with bytes actually received.
+/// Compact's state (the last field id per struct, a bool field's value) keeps the default
+/// depth inline, so with default limits the reader itself never allocates.
 #[derive(Debug, Clone)]
 pub struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    depth: u32,
-    limits: Limits,
+    cursor: Cursor<'a>,
+    speaks: Speaks,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader over `buf` with the default [`Limits`].
+    /// A binary reader over `buf` with the default [`Limits`].
+    #[inline]
     pub fn new(buf: &'a [u8]) -> Self {
         Reader::with_limits(buf, Limits::default())
     }
 
-    /// A reader over `buf` with the given limits.
+    /// A binary reader over `buf` with the given limits.
+    #[inline]
     pub fn with_limits(buf: &'a [u8], limits: Limits) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            depth: 0,
-            limits,
+        Reader::with_protocol(buf, Protocol::Binary, limits)
+    }
+
+    /// A reader over `buf` in `protocol` with the given limits.
+    #[inline]
+    pub fn with_protocol(buf: &'a [u8], protocol: Protocol, limits: Limits) -> Self {
+        let cursor = Cursor::new(buf, limits);
+        // One arm per protocol, so a binary reader is built with its tag alone instead of
+        // copying the (unused) compact state into place.
+        match protocol {
+            Protocol::Binary => Reader {
+                cursor,
+                speaks: Speaks::Binary,
+            },
+            Protocol::Compact => Reader {
+                cursor,
+                speaks: Speaks::Compact(ReadState::new()),
+            },
+        }
+    }
+
+    /// The protocol this reader speaks.
+    pub fn protocol(&self) -> Protocol {
+        match self.speaks {
+            Speaks::Binary => Protocol::Binary,
+            Speaks::Compact(_) => Protocol::Compact,
         }
     }
 
     /// How many bytes have been consumed.
     pub fn position(&self) -> usize {
-        self.pos
+        self.cursor.position()
     }
 
     /// How many bytes are left.
     pub fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.cursor.remaining()
     }
 
     /// The limits in force.
     pub fn limits(&self) -> &Limits {
-        &self.limits
+        &self.cursor.limits
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8], ProtocolError> {
-        let remaining = self.remaining();
-        if n > remaining {
-            return Err(ProtocolError::UnexpectedEnd {
-                needed: n - remaining,
-            });
-        }
-        let bytes = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(bytes)
-    }
-
-    /// Enters one level of struct or container nesting; fails past `max_depth`.
-    /// Generated decoders call this on entering a struct and [`Reader::leave`] on leaving it.
+    /// Enters one level of struct or container nesting; fails past `max_depth`. Decoders call
+    /// this on entering a struct and [`Reader::leave`] on leaving it; in compact it also starts
+    /// the struct's field ids from 0 and saves the enclosing struct's.
+    #[inline]
     pub fn enter(&mut self) -> Result<(), ProtocolError> {
-        if self.depth >= self.limits.max_depth {
-            return Err(ProtocolError::DepthLimit {
-                limit: self.limits.max_depth,
-            });
+        self.cursor.enter()?;
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.enter();
         }
-        self.depth += 1;
         Ok(())
     }
 
     /// Leaves one level entered with [`Reader::enter`].
+    #[inline]
     pub fn leave(&mut self) {
-        self.depth = self.depth.saturating_sub(1);
+        self.cursor.leave();
+        if let Speaks::Compact(state) = &mut self.speaks {
+            state.leave();
+        }
     }
 
-    /// Reads a message header, strict (versioned) or old non-strict.
+    /// Reads a message header: binary strict (versioned) or old non-strict, or compact's.
     pub fn read_message_begin(&mut self) -> Result<MessageHeader<'a>, ProtocolError> {
-        let word = self.read_i32()?;
-        if word < 0 {
-            let word = word as u32;
-            if word & VERSION_MASK != VERSION_1 {
-                return Err(ProtocolError::BadVersion { word });
-            }
-            let kind = MessageType::from_id((word & TYPE_MASK) as u8)?;
-            let name = self.read_str()?;
-            let seqid = self.read_i32()?;
-            Ok(MessageHeader { name, kind, seqid })
-        } else {
-            // Non-strict: the first word is the name's length.
-            let name_len = self.checked_len(word, 1)?;
-            let name = std::str::from_utf8(self.take(name_len)?)?;
-            let kind = MessageType::from_id(self.read_i8()? as u8)?;
-            let seqid = self.read_i32()?;
-            Ok(MessageHeader { name, kind, seqid })
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_message_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_message_begin(&mut self.cursor),
         }
     }
 
-    /// Reads a field header; `None` at the stop byte that ends a struct.
+    /// Reads a field header; `None` at the stop byte that ends a struct. In compact, after a
+    /// bool field's header the value is already known and [`Reader::read_bool`] returns it.
+    #[inline]
     pub fn read_field_begin(&mut self) -> Result<Option<(TType, i16)>, ProtocolError> {
-        let ttype = TType::from_id(self.read_i8()? as u8)?;
-        if ttype == TType::Stop {
-            return Ok(None);
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_field_begin(&mut self.cursor),
+            Speaks::Compact(state) => state.read_field_begin(&mut self.cursor),
         }
-        let id = self.read_i16()?;
-        Ok(Some((ttype, id)))
     }
 
     /// Reads a list header: element type and a length the remaining bytes can hold.
     pub fn read_list_begin(&mut self) -> Result<(TType, usize), ProtocolError> {
-        let element = self.read_element_type()?;
-        let size = self.read_i32()?;
-        let len = self.checked_container_len(size, element.min_encoded_size())?;
-        Ok((element, len))
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_list_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_list_begin(&mut self.cursor),
+        }
     }
 
     /// Reads a set header: element type and a length the remaining bytes can hold.
@@ -129,91 +128,99 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a map header: key type, value type and a length the remaining bytes can hold.
+    /// An empty compact map carries no types on the wire; both are reported as [`TType::Stop`].
     pub fn read_map_begin(&mut self) -> Result<(TType, TType, usize), ProtocolError> {
-        let key = self.read_element_type()?;
-        let value = self.read_element_type()?;
-        let size = self.read_i32()?;
-        let len =
-            self.checked_container_len(size, key.min_encoded_size() + value.min_encoded_size())?;
-        Ok((key, value, len))
-    }
-
-    fn read_element_type(&mut self) -> Result<TType, ProtocolError> {
-        let id = self.read_i8()? as u8;
-        match TType::from_id(id)? {
-            // Zero-sized elements would let a peer make a decoder loop without consuming input.
-            TType::Stop | TType::Void => Err(ProtocolError::InvalidType { id }),
-            ttype => Ok(ttype),
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_map_begin(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_map_begin(&mut self.cursor),
         }
     }
 
-    /// Reads a bool; any non-zero byte is true, as in Apache Thrift.
+    /// Reads a bool. Binary: any non-zero byte is true, as in Apache Thrift. Compact: the value
+    /// of the field header just read, else one element byte (1 true; 0 or 2 false; anything
+    /// else an error).
+    #[inline]
     pub fn read_bool(&mut self) -> Result<bool, ProtocolError> {
-        Ok(self.read_i8()? != 0)
+        match &mut self.speaks {
+            Speaks::Binary => Ok(self.cursor.read_u8()? != 0),
+            Speaks::Compact(state) => state.read_bool(&mut self.cursor),
+        }
     }
 
-    /// Reads a byte.
+    /// Reads a byte (the same in both protocols).
+    #[inline]
     pub fn read_i8(&mut self) -> Result<i8, ProtocolError> {
-        Ok(self.take(1)?[0] as i8)
+        Ok(self.cursor.read_u8()? as i8)
     }
 
-    /// Reads a big-endian i16.
+    /// Reads an i16: big-endian in binary, a zigzag varint within i16 in compact.
+    #[inline]
     pub fn read_i16(&mut self) -> Result<i16, ProtocolError> {
-        Ok(BigEndian::read_i16(self.take(2)?))
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i16(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i16(&mut self.cursor),
+        }
     }
 
-    /// Reads a big-endian i32.
+    /// Reads an i32: big-endian in binary, a zigzag varint within i32 in compact.
+    #[inline]
     pub fn read_i32(&mut self) -> Result<i32, ProtocolError> {
-        Ok(BigEndian::read_i32(self.take(4)?))
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i32(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i32(&mut self.cursor),
+        }
     }
 
-    /// Reads a big-endian i64.
+    /// Reads an i64: big-endian in binary, a zigzag varint in compact.
+    #[inline]
     pub fn read_i64(&mut self) -> Result<i64, ProtocolError> {
-        Ok(BigEndian::read_i64(self.take(8)?))
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_i64(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_i64(&mut self.cursor),
+        }
     }
 
-    /// Reads a double from its big-endian IEEE 754 bits.
+    /// Reads a double from its IEEE 754 bits: big-endian in binary, little-endian in compact.
+    #[inline]
     pub fn read_double(&mut self) -> Result<f64, ProtocolError> {
-        Ok(f64::from_bits(BigEndian::read_u64(self.take(8)?)))
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_double(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_double(&mut self.cursor),
+        }
     }
 
-    /// Reads a uuid: 16 bytes in RFC 4122 (big-endian) order.
+    /// Reads a uuid: 16 bytes in RFC 4122 (big-endian) order, in both protocols.
+    #[inline]
     pub fn read_uuid(&mut self) -> Result<[u8; 16], ProtocolError> {
-        let mut bytes = [0; 16];
-        bytes.copy_from_slice(self.take(16)?);
-        Ok(bytes)
+        self.cursor.take_array()
     }
 
     /// Reads a string, borrowed from the input; bytes that are not UTF-8 are an error.
+    #[inline]
     pub fn read_str(&mut self) -> Result<&'a str, ProtocolError> {
         Ok(std::str::from_utf8(self.read_bytes()?)?)
     }
 
     /// Reads a binary, borrowed from the input.
+    #[inline]
     pub fn read_bytes(&mut self) -> Result<&'a [u8], ProtocolError> {
-        let size = self.read_i32()?;
-        // The cap is checked before the remaining input, so an unframed reader rejects an
-        // oversized string at once instead of waiting for bytes it will refuse anyway.
-        if let Some(max) = self.limits.max_string {
-            if size > 0 && size as u64 > max as u64 {
-                return Err(ProtocolError::SizeLimit {
-                    size: size as u64,
-                    limit: max as u64,
-                });
-            }
+        match &mut self.speaks {
+            Speaks::Binary => binary::read_bytes(&mut self.cursor),
+            Speaks::Compact(_) => compact::read_bytes(&mut self.cursor),
         }
-        let len = self.checked_len(size, 1)?;
-        self.take(len)
     }
 
-    /// Skips one value of type `ttype`, whatever it holds, within the depth limit.
+    /// Skips one value of type `ttype`, whatever it holds, within the depth limit. Every value
+    /// skip accepts, the typed reads accept too, and the other way round.
     pub fn skip(&mut self, ttype: TType) -> Result<(), ProtocolError> {
         match ttype {
-            TType::Bool | TType::Byte => self.take(1).map(drop),
-            TType::I16 => self.take(2).map(drop),
-            TType::I32 => self.take(4).map(drop),
-            TType::I64 | TType::Double => self.take(8).map(drop),
-            TType::Uuid => self.take(16).map(drop),
+            TType::Bool => self.read_bool().map(drop),
+            TType::Byte => self.read_i8().map(drop),
+            TType::I16 => self.read_i16().map(drop),
+            TType::I32 => self.read_i32().map(drop),
+            TType::I64 => self.read_i64().map(drop),
+            TType::Double => self.read_double().map(drop),
+            TType::Uuid => self.read_uuid().map(drop),
             TType::String => self.read_bytes().map(drop),
             TType::Struct => {
                 self.enter()?;
@@ -245,44 +252,11 @@ impl<'a> Reader<'a> {
             TType::Stop | TType::Void => Err(ProtocolError::InvalidType { id: ttype.id() }),
         }
     }
+}
 
-    /// A non-negative size of `unit`-byte items, bounded by the frame limit and then by the
-    /// remaining input. Past the frame limit is a hard error; within it but past the input is
-    /// `UnexpectedEnd`, which an unframed reader treats as "wait for more bytes".
-    fn checked_len(&self, size: i32, unit: usize) -> Result<usize, ProtocolError> {
-        if size < 0 {
-            return Err(ProtocolError::NegativeSize { size: size.into() });
-        }
-        let len = size as usize;
-        let total = (len as u64).saturating_mul(unit as u64);
-        let max = self.limits.max_frame as u64;
-        if total > max {
-            return Err(ProtocolError::SizeLimit {
-                size: total,
-                limit: max,
-            });
-        }
-        let remaining = self.remaining() as u64;
-        if total > remaining {
-            return Err(ProtocolError::UnexpectedEnd {
-                needed: (total - remaining) as usize,
-            });
-        }
-        Ok(len)
-    }
-
-    fn checked_container_len(&self, size: i32, unit: usize) -> Result<usize, ProtocolError> {
-        if size < 0 {
-            return Err(ProtocolError::NegativeSize { size: size.into() });
-        }
-        if let Some(max) = self.limits.max_container {
-            if size as usize > max {
-                return Err(ProtocolError::SizeLimit {
-                    size: size as u64,
-                    limit: max as u64,
-                });
-            }
-        }
-        self.checked_len(size, unit)
-    }
+/// The protocol and the state it needs: binary none, so a binary reader only writes the tag.
+#[derive(Debug, Clone)]
+enum Speaks {
+    Binary,
+    Compact(ReadState),
 }

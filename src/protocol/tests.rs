@@ -46,7 +46,7 @@ fn collections_round_trip() {
 #[test]
 fn strict_message_header_round_trips() {
     let mut out = Vec::new();
-    write_message_begin(&mut out, &header("echo", MessageType::Call, 7));
+    Writer::binary(&mut out).write_message_begin(&header("echo", MessageType::Call, 7));
     assert_eq!(
         out,
         [0x80, 1, 0, 1, 0, 0, 0, 4, b'e', b'c', b'h', b'o', 0, 0, 0, 7]
@@ -234,8 +234,9 @@ fn uuid_is_type_16_and_sixteen_bytes_as_they_are() {
     round_trip(vec![id, Uuid::nil()]);
     // A struct with a uuid field skips past exactly its 16 bytes.
     let mut s = Vec::new();
-    write_field(&mut s, 1, &id);
-    write_field_stop(&mut s);
+    let mut w = Writer::binary(&mut s);
+    w.write_field(1, &id);
+    w.write_field_stop();
     let mut r = Reader::new(&s);
     r.skip(TType::Struct).unwrap();
     assert_eq!(r.remaining(), 0);
@@ -302,7 +303,7 @@ fn application_exception_round_trips_every_kind() {
 fn application_exception_message_has_apache_layout() {
     let exc = ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "no");
     let mut out = Vec::new();
-    exc.encode_message(&mut out, "m", 3);
+    exc.encode_message(&mut Writer::binary(&mut out), "m", 3);
     let expected = [
         0x80, 1, 0, 3, 0, 0, 0, 1, b'm', 0, 0, 0, 3, // header
         11, 0, 1, 0, 0, 0, 2, b'n', b'o', // message
@@ -319,11 +320,12 @@ fn application_exception_message_has_apache_layout() {
 #[test]
 fn application_exception_skips_unknown_fields() {
     let mut bytes = vec![];
-    write_field_begin(&mut bytes, TType::Double, 9);
-    write_double(&mut bytes, 1.0);
-    write_field_begin(&mut bytes, TType::I32, 2);
-    write_i32(&mut bytes, 6);
-    write_field_stop(&mut bytes);
+    let mut w = Writer::binary(&mut bytes);
+    w.write_field_begin(TType::Double, 9);
+    w.write_double(1.0);
+    w.write_field_begin(TType::I32, 2);
+    w.write_i32(6);
+    w.write_field_stop();
     let exc: ApplicationException = decode_from(&bytes).unwrap();
     assert_eq!(exc.kind, ApplicationExceptionKind::InternalError);
     assert_eq!(exc.message, "");
@@ -342,8 +344,9 @@ fn protocol_errors_map_to_exception_kinds() {
 fn frame_patching_writes_the_body_length() {
     let mut out = vec![9];
     let at = begin_frame(&mut out);
-    write_i32(&mut out, 5);
-    write_i8(&mut out, 1);
+    let mut w = Writer::binary(&mut out);
+    w.write_i32(5);
+    w.write_i8(1);
     finish_frame(&mut out, at);
     assert_eq!(out, [9, 0, 0, 0, 5, 0, 0, 0, 5, 1]);
 }
@@ -437,7 +440,7 @@ fn message_header_first_word_carries_each_type() {
         (MessageType::Oneway, 4),
     ] {
         let mut out = Vec::new();
-        write_message_begin(&mut out, &header("", kind, -1));
+        Writer::binary(&mut out).write_message_begin(&header("", kind, -1));
         assert_eq!(out, [0x80, 1, 0, id, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(Reader::new(&out).read_message_begin().unwrap().kind, kind);
     }
@@ -631,12 +634,12 @@ fn frame_limit_applies_to_strings_and_containers() {
 #[test]
 fn optional_fields_are_written_only_when_set() {
     let mut out = Vec::new();
-    write_optional_field::<i32>(&mut out, 1, &None);
+    Writer::binary(&mut out).write_optional_field::<i32>(1, &None);
     assert!(out.is_empty());
-    write_optional_field(&mut out, 2, &Some("x".to_string()));
+    Writer::binary(&mut out).write_optional_field(2, &Some("x".to_string()));
     assert_eq!(out, [11, 0, 2, 0, 0, 0, 1, b'x']);
     let mut out = Vec::new();
-    write_field(&mut out, -1, &vec![true]);
+    Writer::binary(&mut out).write_field(-1, &vec![true]);
     assert_eq!(out, [15, 0xff, 0xff, 2, 0, 0, 0, 1, 1]);
 }
 
@@ -754,7 +757,7 @@ proptest! {
     fn message_headers_round_trip(name in any_string(), kind in 1u8..=4, seqid: i32) {
         let kind = MessageType::from_id(kind).unwrap();
         let mut out = Vec::new();
-        write_message_begin(&mut out, &MessageHeader { name: &name, kind, seqid });
+        Writer::binary(&mut out).write_message_begin(&MessageHeader { name: &name, kind, seqid });
         let h = Reader::new(&out).read_message_begin().unwrap();
         prop_assert_eq!(h, MessageHeader { name: &name, kind, seqid });
     }

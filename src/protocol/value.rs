@@ -6,11 +6,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 
+use super::detect::Protocol;
+use super::encoder::Writer;
 use super::error::ProtocolError;
 use super::limits::Limits;
 use super::reader::Reader;
 use super::ttype::TType;
-use super::writer::*;
 
 /// A Rust type with a fixed Thrift wire type.
 pub trait WireType {
@@ -18,47 +19,50 @@ pub trait WireType {
     const TTYPE: TType;
 }
 
-/// A value that can be written in the binary protocol.
+/// A value that can be written in any protocol: the [`Writer`] knows which.
 pub trait Encode {
-    /// Appends the value's encoding to `out`.
-    fn encode(&self, out: &mut Vec<u8>);
+    /// Appends the value's encoding to the writer's buffer.
+    fn encode(&self, w: &mut Writer<'_>);
 }
 
-/// A value that can be read from the binary protocol.
+/// A value that can be read in any protocol: the [`Reader`] knows which.
 pub trait Decode: Sized {
     /// Reads one value, consuming exactly its bytes.
     fn decode(r: &mut Reader<'_>) -> Result<Self, ProtocolError>;
 }
 
-/// Decodes one value of type `T` from the start of `bytes` with the default limits.
+/// Decodes one binary-encoded value of type `T` from the start of `bytes` with the default
+/// limits.
 pub fn decode_from<T: Decode>(bytes: &[u8]) -> Result<T, ProtocolError> {
     T::decode(&mut Reader::new(bytes))
 }
 
-/// Decodes one value of type `T` from the start of `bytes` within `limits` (a client decodes a
-/// reply with its channel's configured limits this way).
+/// Decodes one binary-encoded value of type `T` from the start of `bytes` within `limits` (a
+/// client decodes a reply with its channel's configured limits this way).
 pub fn decode_with_limits<T: Decode>(bytes: &[u8], limits: Limits) -> Result<T, ProtocolError> {
-    T::decode(&mut Reader::with_limits(bytes, limits))
+    decode_with_protocol(bytes, Protocol::Binary, limits)
 }
 
-/// Encodes one value into a new buffer.
+/// Decodes one value of type `T` encoded in `protocol` from the start of `bytes` within
+/// `limits`.
+pub fn decode_with_protocol<T: Decode>(
+    bytes: &[u8],
+    protocol: Protocol,
+    limits: Limits,
+) -> Result<T, ProtocolError> {
+    T::decode(&mut Reader::with_protocol(bytes, protocol, limits))
+}
+
+/// Encodes one value in the binary protocol into a new buffer.
 pub fn encode_to_vec<T: Encode + ?Sized>(value: &T) -> Vec<u8> {
+    encode_with_protocol(value, Protocol::Binary)
+}
+
+/// Encodes one value in `protocol` into a new buffer.
+pub fn encode_with_protocol<T: Encode + ?Sized>(value: &T, protocol: Protocol) -> Vec<u8> {
     let mut out = Vec::new();
-    value.encode(&mut out);
+    value.encode(&mut Writer::new(&mut out, protocol));
     out
-}
-
-/// Writes a field header and the value, for required and default-requiredness fields.
-pub fn write_field<T: Encode + WireType>(out: &mut Vec<u8>, id: i16, value: &T) {
-    write_field_begin(out, T::TTYPE, id);
-    value.encode(out);
-}
-
-/// Writes a field only when it is set, for optional fields.
-pub fn write_optional_field<T: Encode + WireType>(out: &mut Vec<u8>, id: i16, value: &Option<T>) {
-    if let Some(value) = value {
-        write_field(out, id, value);
-    }
 }
 
 macro_rules! primitive {
@@ -67,8 +71,9 @@ macro_rules! primitive {
             const TTYPE: TType = $ttype;
         }
         impl Encode for $ty {
-            fn encode(&self, out: &mut Vec<u8>) {
-                $write(out, *self);
+            #[inline]
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.$write(*self);
             }
         }
         impl Decode for $ty {
@@ -90,13 +95,13 @@ impl WireType for String {
     const TTYPE: TType = TType::String;
 }
 impl Encode for String {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_string(out, self);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_string(self);
     }
 }
 impl Encode for str {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_string(out, self);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_string(self);
     }
 }
 impl Decode for String {
@@ -110,13 +115,13 @@ impl WireType for Vec<u8> {
     const TTYPE: TType = TType::String;
 }
 impl Encode for Vec<u8> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_binary(out, self);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_binary(self);
     }
 }
 impl Encode for [u8] {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_binary(out, self);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_binary(self);
     }
 }
 impl Decode for Vec<u8> {
@@ -130,8 +135,8 @@ impl WireType for uuid::Uuid {
     const TTYPE: TType = TType::Uuid;
 }
 impl Encode for uuid::Uuid {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_uuid(out, self.as_bytes());
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_uuid(self.as_bytes());
     }
 }
 impl Decode for uuid::Uuid {
@@ -144,8 +149,8 @@ impl<T: WireType + ?Sized> WireType for &T {
     const TTYPE: TType = T::TTYPE;
 }
 impl<T: Encode + ?Sized> Encode for &T {
-    fn encode(&self, out: &mut Vec<u8>) {
-        (**self).encode(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        (**self).encode(w);
     }
 }
 
@@ -153,8 +158,8 @@ impl<T: WireType> WireType for Box<T> {
     const TTYPE: TType = T::TTYPE;
 }
 impl<T: Encode> Encode for Box<T> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        (**self).encode(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        (**self).encode(w);
     }
 }
 impl<T: Decode> Decode for Box<T> {
@@ -197,13 +202,13 @@ fn decode_list<T: Decode + WireType, C>(
 }
 
 fn encode_list<'t, T: Encode + WireType + 't>(
-    out: &mut Vec<u8>,
+    w: &mut Writer<'_>,
     len: usize,
     items: impl Iterator<Item = &'t T>,
 ) {
-    write_list_begin(out, T::TTYPE, len);
+    w.write_list_begin(T::TTYPE, len);
     for item in items {
-        item.encode(out);
+        item.encode(w);
     }
 }
 
@@ -213,8 +218,8 @@ macro_rules! list_like {
             const TTYPE: TType = TType::Set;
         }
         impl<T: Encode + WireType $(+ $bound)*> Encode for $coll<T> {
-            fn encode(&self, out: &mut Vec<u8>) {
-                encode_list(out, self.len(), self.iter());
+            fn encode(&self, w: &mut Writer<'_>) {
+                encode_list(w, self.len(), self.iter());
             }
         }
         impl<T: Decode + WireType $(+ $bound)*> Decode for $coll<T> {
@@ -246,8 +251,8 @@ impl<T: WireType> WireType for Vec<T> {
     const TTYPE: TType = TType::List;
 }
 impl<T: Encode + WireType> Encode for Vec<T> {
-    fn encode(&self, out: &mut Vec<u8>) {
-        encode_list(out, self.len(), self.iter());
+    fn encode(&self, w: &mut Writer<'_>) {
+        encode_list(w, self.len(), self.iter());
     }
 }
 impl<T: Decode + WireType> Decode for Vec<T> {
@@ -289,11 +294,11 @@ macro_rules! map_like {
             const TTYPE: TType = TType::Map;
         }
         impl<K: Encode + WireType $(+ $bound)*, V: Encode + WireType> Encode for $coll<K, V> {
-            fn encode(&self, out: &mut Vec<u8>) {
-                write_map_begin(out, K::TTYPE, V::TTYPE, self.len());
+            fn encode(&self, w: &mut Writer<'_>) {
+                w.write_map_begin(K::TTYPE, V::TTYPE, self.len());
                 for (k, v) in self {
-                    k.encode(out);
-                    v.encode(out);
+                    k.encode(w);
+                    v.encode(w);
                 }
             }
         }

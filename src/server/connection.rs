@@ -1,128 +1,164 @@
-//! A connection's worker: read, process, write, back to Idle, with a deadline on every wait.
+//! One connection: the state the drainer and the worker settle with one atomic, the handle the
+//! registry shares, and the state a worker owns while it serves it.
+//!
+//! [`OpenConnection`] owns everything that lasts from one request to the next (socket handle,
+//! buffers, counters, deadlines, deframer) and borrows nothing, so it can move from one thread
+//! to another between requests. Dropping it closes the connection and counts why, on every
+//! exit path, panics included.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use log::debug;
 
-use super::config::{jittered_age, Transport};
-use super::dispatch::{After, Dispatcher};
-use super::shared::{Connection, Shared, WorkerGuard, BUSY, CLOSING, IDLE};
+use super::config::{jittered_age, Config, Transport};
+use super::shared::Shared;
 use super::stats::CloseReason;
-use crate::transport::{
-    deadline_after, DeadlineError, Deframer, FrameStatus, Framing, ReadBuffer, SocketDeadlines,
-};
+use crate::transport::{Deframer, Framing, ReadBuffer, SocketDeadlines};
 
-/// A write buffer larger than this is freed once its reply is sent, so one large reply does not
-/// pin memory on a long-lived connection.
-const KEEP_WRITE_BUFFER: usize = 64 << 10;
+/// Where a connection stands, as the worker and the drainer see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum State {
+    /// Waiting for the first byte of a request; the drainer may close it.
+    Idle = 0,
+    /// A request has started; it will be finished before the connection closes.
+    Busy = 1,
+    /// The drainer (or a force) claimed the connection; no request may start on it.
+    Closing = 2,
+}
 
-/// Serves one connection until it closes; records the reason in `guard`.
-pub(crate) fn run(guard: &mut WorkerGuard) {
-    guard.started = true;
-    let shared = &*guard.shared;
-    let connection = &*guard.connection;
-    let peer = Some(connection.peer);
-    debug!("conn {}: open from {}", connection.id, connection.peer);
-    let mut worker = Worker {
-        shared,
-        connection,
-        io: SocketDeadlines::new(),
-        read_buffer: ReadBuffer::new(shared.config.read_buffer_size),
-        write_buffer: Vec::new(),
-        deframer: Deframer::new(
-            match shared.config.transport {
-                Transport::Auto => None,
-                Transport::Framed => Some(Framing::Framed),
-                Transport::Unframed => Some(Framing::Unframed),
-            },
-            shared.config.limits,
-        ),
-        born: Instant::now(),
-        max_age: shared
-            .config
-            .max_connection_age
-            .map(|age| jittered_age(age, connection.id)),
-        last_read: Instant::now(),
-        served: 0,
-        dispatcher: Dispatcher {
-            router: &shared.router,
-            stats: shared.stats.shard(connection.id),
-            limits: shared.config.limits,
-            peer,
-            connection_id: connection.id,
-        },
+impl State {
+    fn from_u8(value: u8) -> State {
+        match value {
+            0 => State::Idle,
+            1 => State::Busy,
+            _ => State::Closing,
+        }
+    }
+}
+
+/// A [`State`] in one atomic: the one that settles "drainer closes an idle connection" against
+/// "worker starts a request that just arrived". Whoever moves it off Idle first wins.
+#[derive(Debug)]
+pub(crate) struct StateCell(AtomicU8);
+
+impl StateCell {
+    pub fn new(state: State) -> StateCell {
+        StateCell(AtomicU8::new(state as u8))
+    }
+
+    /// The state now.
+    pub fn get(&self) -> State {
+        State::from_u8(self.0.load(SeqCst))
+    }
+
+    /// Moves the state from `from` to `to`; false (and no change) if it was not `from`.
+    pub fn claim(&self, from: State, to: State) -> bool {
+        self.0
+            .compare_exchange(from as u8, to as u8, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// Sets the state whatever it was (a force).
+    pub fn force(&self, to: State) {
+        self.0.store(to as u8, SeqCst);
+    }
+}
+
+/// One open connection, as the registry and the drainer see it.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub id: u64,
+    pub state: StateCell,
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+}
+
+/// The deframer a new connection starts with: the configured transport, or detection.
+fn deframer_for(config: &Config) -> Deframer {
+    let framing = match config.transport {
+        Transport::Auto => None,
+        Transport::Framed => Some(Framing::Framed),
+        Transport::Unframed => Some(Framing::Unframed),
     };
-    guard.reason = Some(worker.serve());
+    Deframer::new(framing, config.limits)
 }
 
-struct Worker<'a> {
-    shared: &'a Shared,
-    connection: &'a Connection,
-    io: SocketDeadlines,
-    read_buffer: ReadBuffer,
-    write_buffer: Vec<u8>,
+/// A connection with everything that lasts between its requests, owned: 'static and Send, so
+/// it can be served by one thread and then another.
+///
+/// It is registered (counted open, visible to the drainer) from [`open`](OpenConnection::open)
+/// until it drops. Once a worker has [`started`](OpenConnection::start) it, dropping it sends
+/// FIN after the last reply and counts the close reason.
+pub(crate) struct OpenConnection {
+    pub shared: Arc<Shared>,
+    pub connection: Arc<Connection>,
+    pub io: SocketDeadlines,
+    pub read_buffer: ReadBuffer,
+    pub write_buffer: Vec<u8>,
     /// Where messages end; keeps its place in an unframed message that is still arriving.
-    deframer: Deframer,
-    born: Instant,
+    pub deframer: Deframer,
+    pub born: Instant,
     /// This connection's max age: the configured one with its jitter.
-    max_age: Option<Duration>,
+    pub max_age: Option<Duration>,
     /// When the read that ended the Idle wait returned: the first byte of the request.
-    last_read: Instant,
-    served: u64,
-    dispatcher: Dispatcher<'a>,
+    pub last_read: Instant,
+    pub served: u64,
+    /// Whether a worker has begun serving it: a connection dropped before that (its thread
+    /// could not be started, then the drain came) was never served and counts no close.
+    started: bool,
+    /// Why it closes, set by whoever ends it; a drop without one is a panic (IoError).
+    pub reason: Option<CloseReason>,
 }
 
-impl Worker<'_> {
-    fn serve(&mut self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.close_if_due() {
-                return reason;
-            }
-            if let Some(reason) = self.wait_for_request() {
-                return reason;
-            }
-            if self
-                .connection
-                .state
-                .compare_exchange(IDLE, BUSY, SeqCst, SeqCst)
-                .is_err()
-            {
-                // The drainer claimed the connection first: the bytes that arrived are a
-                // request the server never started, so it is not processed at all.
-                return self.broken(CloseReason::Drain);
-            }
-            let busy = BusyGauge::enter(&self.dispatcher.stats.busy);
-            if let Some(reason) = self.serve_requests() {
-                return reason;
-            }
-            drop(busy);
-            if self
-                .connection
-                .state
-                .compare_exchange(BUSY, IDLE, SeqCst, SeqCst)
-                .is_err()
-            {
-                return self.broken(CloseReason::Forced);
-            }
-            self.read_buffer.release();
-            if self.write_buffer.capacity() > KEEP_WRITE_BUFFER {
-                self.write_buffer = Vec::new();
-            }
+impl OpenConnection {
+    /// Registers `stream`, accepted from `peer`, as connection `id`, Idle.
+    pub fn open(shared: &Arc<Shared>, id: u64, stream: TcpStream, peer: SocketAddr) -> Self {
+        let connection = Arc::new(Connection {
+            id,
+            state: StateCell::new(State::Idle),
+            stream,
+            peer,
+        });
+        shared.register(Arc::clone(&connection));
+        shared.stats.active.fetch_add(1, SeqCst);
+        let config = &shared.config;
+        let now = Instant::now();
+        OpenConnection {
+            shared: Arc::clone(shared),
+            io: SocketDeadlines::new(),
+            read_buffer: ReadBuffer::new(config.read_buffer_size),
+            write_buffer: Vec::new(),
+            deframer: deframer_for(config),
+            born: now,
+            max_age: config.max_connection_age.map(|age| jittered_age(age, id)),
+            last_read: now,
+            served: 0,
+            started: false,
+            reason: None,
+            connection,
         }
     }
 
-    /// The reasons to close an Idle connection before waiting for another request.
-    fn close_if_due(&self) -> Option<CloseReason> {
-        // The state was stored IDLE before the drain check, and the drainer sets `draining`
-        // before it looks at states: one of the two always sees the other.
-        self.limit_reached(Instant::now)
+    pub fn id(&self) -> u64 {
+        self.connection.id
+    }
+
+    /// Marks the connection as served by a worker (logged the first time).
+    pub fn start(&mut self) {
+        if !self.started {
+            self.started = true;
+            debug!("conn {}: open from {}", self.id(), self.connection.peer);
+        }
     }
 
     /// The limit that ends the connection once the requests it has read are answered: max
     /// requests, max age, or a drain. `now` is called only when an age limit is set.
-    fn limit_reached(&self, now: impl FnOnce() -> Instant) -> Option<CloseReason> {
+    pub fn limit_reached(&self, now: impl FnOnce() -> Instant) -> Option<CloseReason> {
         if self.max_requests_reached() {
             return Some(CloseReason::MaxRequests);
         }
@@ -138,158 +174,6 @@ impl Worker<'_> {
         None
     }
 
-    /// Waits, Idle, for the first bytes of a request; `Some` when the connection must close.
-    fn wait_for_request(&mut self) -> Option<CloseReason> {
-        let config = &self.shared.config;
-        // One clock read serves the idle deadline and the read's first wait.
-        let now = Instant::now();
-        let idle_deadline = deadline_after(now, config.idle_timeout);
-        let age_deadline = self.max_age.map(|age| deadline_after(self.born, age));
-        let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
-        match self.io.read_by_at(
-            &self.connection.stream,
-            &mut self.read_buffer,
-            deadline,
-            now,
-        ) {
-            Ok(0) => Some(self.broken(CloseReason::PeerEof)),
-            Ok(n) => {
-                self.last_read = Instant::now();
-                self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
-                None
-            }
-            Err(DeadlineError::TimedOut) => {
-                if age_deadline.is_some_and(|age| Instant::now() >= age) {
-                    Some(CloseReason::MaxAge)
-                } else {
-                    Some(self.broken(CloseReason::Idle))
-                }
-            }
-            Err(DeadlineError::Io(e)) => {
-                debug!("conn {}: read failed: {e}", self.connection.id);
-                Some(self.broken(CloseReason::IoError))
-            }
-        }
-    }
-
-    /// Busy: handles every complete buffered request, writes the replies in one go, and reads
-    /// on while a request is partly in. `None` when the buffer is empty and the connection
-    /// goes back to Idle.
-    ///
-    /// Every request read whole is answered. Once a limit is reached (max requests, max age,
-    /// drain) the request partly in hand is finished too, and nothing after it is started.
-    fn serve_requests(&mut self) -> Option<CloseReason> {
-        let timeout = self.shared.config.request_timeout;
-        let mut request_deadline = deadline_after(self.last_read, timeout);
-        // Requests served when a limit was first seen here, and that limit.
-        let mut finish_line = None;
-        loop {
-            let served_before = self.served;
-            let after = self.handle_buffered();
-            if let Some(reason) = self.flush(self.served - served_before) {
-                return Some(reason);
-            }
-            if after == After::Close {
-                return Some(CloseReason::ProtocolError);
-            }
-            if self.read_buffer.is_empty() {
-                return None;
-            }
-            if self.served > served_before {
-                // The next request began in the last read, but the time its predecessors
-                // spent in handlers and in the write is not its own: its deadline starts now.
-                request_deadline = deadline_after(Instant::now(), timeout);
-            }
-            match finish_line {
-                Some((served, reason)) if self.served > served => return Some(reason),
-                Some(_) => {}
-                None => {
-                    finish_line = self
-                        .limit_reached(Instant::now)
-                        .map(|reason| (self.served, reason));
-                }
-            }
-            match self.io.read_by(
-                &self.connection.stream,
-                &mut self.read_buffer,
-                request_deadline,
-            ) {
-                Ok(0) => return Some(self.broken(CloseReason::PeerEof)),
-                Ok(n) => {
-                    self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
-                }
-                Err(DeadlineError::TimedOut) => return Some(CloseReason::RequestTimeout),
-                Err(DeadlineError::Io(e)) => {
-                    debug!("conn {}: read failed: {e}", self.connection.id);
-                    return Some(self.broken(CloseReason::IoError));
-                }
-            }
-        }
-    }
-
-    /// Dispatches the complete requests at the front of the read buffer, in order.
-    fn handle_buffered(&mut self) -> After {
-        loop {
-            match self.deframer.next(self.read_buffer.filled()) {
-                Ok(FrameStatus::Complete { message, consumed }) => {
-                    let bytes = &self.read_buffer.filled()[message];
-                    let framed = self.deframer.framing() == Some(Framing::Framed);
-                    let after = self
-                        .dispatcher
-                        .handle(bytes, framed, &mut self.write_buffer);
-                    self.read_buffer.consume(consumed);
-                    self.served += 1;
-                    if after == After::Close {
-                        return After::Close;
-                    }
-                }
-                Ok(FrameStatus::Incomplete { .. }) => return After::Continue,
-                Err(e) => {
-                    debug!("conn {}: bad frame: {e}", self.connection.id);
-                    return After::Close;
-                }
-            }
-        }
-    }
-
-    /// Writes the buffered replies of the `answered` requests just handled, with one deadline.
-    fn flush(&mut self, answered: u64) -> Option<CloseReason> {
-        if self.write_buffer.is_empty() {
-            if answered > 0 {
-                self.record_latency(Instant::now(), answered);
-            }
-            return None;
-        }
-        let now = Instant::now();
-        self.record_latency(now, answered);
-        let deadline = deadline_after(now, self.shared.config.write_timeout);
-        let result =
-            self.io
-                .write_all_by_at(&self.connection.stream, &self.write_buffer, deadline, now);
-        let written = self.write_buffer.len() as u64;
-        self.write_buffer.clear();
-        match result {
-            Ok(()) => {
-                self.dispatcher.stats.bytes_out.fetch_add(written, Relaxed);
-                None
-            }
-            Err(DeadlineError::TimedOut) => Some(self.broken(CloseReason::WriteTimeout)),
-            Err(DeadlineError::Io(e)) => {
-                debug!("conn {}: write failed: {e}", self.connection.id);
-                Some(self.broken(CloseReason::IoError))
-            }
-        }
-    }
-
-    /// Counts `requests` handled by `now`, timed from the first byte of the batch they arrived
-    /// in (receiving the rest, decode, handler, encode). It reuses clock reads the worker takes anyway.
-    fn record_latency(&self, now: Instant, requests: u64) {
-        if requests > 0 {
-            let took = now.saturating_duration_since(self.last_read);
-            self.dispatcher.stats.latency.record(took, requests);
-        }
-    }
-
     fn max_requests_reached(&self) -> bool {
         self.shared
             .config
@@ -299,10 +183,10 @@ impl Worker<'_> {
 
     /// The real reason a socket call failed: a force or a drain claim shut the socket down
     /// under the worker, or else `otherwise`.
-    fn broken(&self, otherwise: CloseReason) -> CloseReason {
+    pub fn broken(&self, otherwise: CloseReason) -> CloseReason {
         if self.shared.forced.load(SeqCst) {
             CloseReason::Forced
-        } else if self.connection.state.load(SeqCst) == CLOSING {
+        } else if self.connection.state.get() == State::Closing {
             CloseReason::Drain
         } else {
             otherwise
@@ -310,18 +194,42 @@ impl Worker<'_> {
     }
 }
 
-/// Counts a connection as busy while alive, on every exit path.
-struct BusyGauge<'a>(&'a AtomicU64);
-
-impl<'a> BusyGauge<'a> {
-    fn enter(gauge: &'a AtomicU64) -> Self {
-        gauge.fetch_add(1, Relaxed);
-        BusyGauge(gauge)
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        let id = self.connection.id;
+        if self.started {
+            close_gently(&self.connection.stream);
+            let reason = self.reason.unwrap_or(CloseReason::IoError);
+            shared.stats.count_close(reason);
+            debug!("conn {id}: closed ({reason})");
+        }
+        shared.unregister(id);
+        shared.stats.active.fetch_sub(1, SeqCst);
+        if shared.accept_paused.load(SeqCst) || shared.draining.load(SeqCst) {
+            shared.wake();
+        }
     }
 }
 
-impl Drop for BusyGauge<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+/// Most unread bytes discarded at close; a peer still sending more than this gets a reset.
+const CLOSE_DISCARD_LIMIT: usize = 64 << 10;
+
+/// Sends FIN after the last reply, then discards bytes the peer already sent: closing a socket
+/// with unread data sends RST instead of FIN, and a RST can destroy replies the peer has not
+/// read yet (its kernel drops them).
+fn close_gently(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0;
+    let mut reader = stream;
+    while discarded < CLOSE_DISCARD_LIMIT {
+        match reader.read(&mut scratch) {
+            Ok(n) if n > 0 => discarded += n,
+            _ => break,
+        }
     }
 }

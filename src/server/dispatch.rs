@@ -13,7 +13,7 @@ use super::router::Router;
 use super::stats::{Outcome, RequestCounters};
 use crate::protocol::{
     begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits,
-    MessageHeader, MessageType, ProtocolError, Reader, TType,
+    MessageHeader, MessageType, Protocol, ProtocolError, Reader, TType, Writer,
 };
 
 /// What the connection does after a message.
@@ -36,11 +36,17 @@ pub(crate) struct Dispatcher<'a> {
 }
 
 impl Dispatcher<'_> {
-    /// Handles `message` (header and body, no frame prefix) and appends the reply, framed when
-    /// `framed`, to `out`.
-    pub fn handle(&self, message: &[u8], framed: bool, out: &mut Vec<u8>) -> After {
+    /// Handles `message` (header and body, no frame prefix, in `protocol`) and appends the
+    /// reply, framed when `framed` and in the same protocol, to `out`.
+    pub fn handle(
+        &self,
+        message: &[u8],
+        framed: bool,
+        protocol: Protocol,
+        out: &mut Vec<u8>,
+    ) -> After {
         let frame_at = framed.then(|| begin_frame(out));
-        let after = self.handle_unframed(message, out);
+        let after = self.handle_unframed(message, protocol, &mut Writer::new(out, protocol));
         if let Some(at) = frame_at {
             if out.len() == at + 4 {
                 out.truncate(at);
@@ -51,8 +57,8 @@ impl Dispatcher<'_> {
         after
     }
 
-    fn handle_unframed(&self, message: &[u8], out: &mut Vec<u8>) -> After {
-        let mut reader = Reader::with_limits(message, self.limits);
+    fn handle_unframed(&self, message: &[u8], protocol: Protocol, out: &mut Writer<'_>) -> After {
+        let mut reader = Reader::with_protocol(message, protocol, self.limits);
         let header = match reader.read_message_begin() {
             Ok(header) => header,
             Err(e) => {
@@ -106,7 +112,7 @@ impl Dispatcher<'_> {
         match result {
             Ok(Ok(())) => {
                 if oneway {
-                    out.truncate(body_start);
+                    out.buffer_mut().truncate(body_start);
                     self.stats.count_method(slot, Outcome::Oneway);
                 } else {
                     self.stats.count_method(slot, Outcome::Ok);
@@ -120,7 +126,7 @@ impl Dispatcher<'_> {
             Err(payload) => {
                 self.stats.count_method(slot, Outcome::Panic);
                 self.stats.panics.fetch_add(1, Relaxed);
-                out.truncate(body_start);
+                out.buffer_mut().truncate(body_start);
                 let what = panic_message(payload.as_ref());
                 // The panic text stays in the log: it may hold internals (paths, values) that
                 // are none of the peer's business.
@@ -142,7 +148,7 @@ impl Dispatcher<'_> {
 
     fn undecodable(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
         body_start: usize,
         oneway: bool,
         header: &MessageHeader<'_>,
@@ -152,7 +158,7 @@ impl Dispatcher<'_> {
             "conn {}: undecodable arguments for {}: {error}",
             self.connection_id, header.name
         );
-        out.truncate(body_start);
+        out.buffer_mut().truncate(body_start);
         if !oneway {
             self.send_exception(out, &ApplicationException::from(error), header);
         }
@@ -161,7 +167,7 @@ impl Dispatcher<'_> {
 
     fn send_exception(
         &self,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
         e: &ApplicationException,
         header: &MessageHeader<'_>,
     ) {

@@ -22,6 +22,7 @@ mod server;
 mod shared;
 mod signals;
 mod stats;
+mod worker;
 
 pub use config::{Config, Transport};
 pub use processor::{CallContext, Processor};

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use crate::protocol::{MessageHeader, ProtocolError, Reader};
+use crate::protocol::{MessageHeader, ProtocolError, Reader, Writer};
 
 /// Facts about the call in hand, passed to every handler method.
 #[derive(Debug, Clone)]
@@ -30,8 +30,9 @@ impl CallContext {
 /// Serves the methods of one service.
 ///
 /// The server has read the frame and the message header; the processor decodes the arguments
-/// from `args` (positioned just after the header), runs the handler and appends the whole reply
-/// message (header and result struct) to `out`. For a oneway method it appends nothing.
+/// from `args` (positioned just after the header), runs the handler and writes the whole reply
+/// message (header and result struct) to `out`, which speaks the request's protocol. For a
+/// oneway method it writes nothing.
 ///
 /// An `Err` means the arguments could not be decoded: the server answers PROTOCOL_ERROR and
 /// closes the connection. A panic in the handler is caught by the server, which discards
@@ -50,6 +51,6 @@ pub trait Processor: Send + Sync + 'static {
         ctx: &CallContext,
         header: &MessageHeader<'_>,
         args: &mut Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut Writer<'_>,
     ) -> Result<(), ProtocolError>;
 }

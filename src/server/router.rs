@@ -216,7 +216,7 @@ impl<P: Processor> From<P> for Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{MessageHeader, ProtocolError, Reader};
+    use crate::protocol::{MessageHeader, ProtocolError, Reader, Writer};
     use crate::server::CallContext;
 
     struct Named(&'static str, &'static [&'static str]);
@@ -233,7 +233,7 @@ mod tests {
             _: &CallContext,
             _: &MessageHeader<'_>,
             _: &mut Reader<'_>,
-            _: &mut Vec<u8>,
+            _: &mut Writer<'_>,
         ) -> Result<(), ProtocolError> {
             Ok(())
         }

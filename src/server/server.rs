@@ -3,9 +3,8 @@
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
@@ -18,10 +17,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::admin::Admin;
 use super::capacity::ThreadCapacity;
 use super::config::Config;
-use super::connection;
+use super::connection::OpenConnection;
 use super::router::Router;
-use super::shared::{Connection, Registry, Shared, ThreadSlot, WorkerGuard, IDLE};
+use super::shared::{Registry, Shared};
 use super::stats::{Stats, StatsSnapshot};
+use super::worker;
 use crate::transport::configure;
 
 const LISTENER: Token = Token(0);
@@ -255,7 +255,7 @@ impl Server {
 
 impl SpawnBackoff {
     /// Records a failed spawn: pauses (doubling) and warns at most every SPAWN_WARN_INTERVAL.
-    fn failed(&mut self, e: &io::Error, active: u64, connection: &Connection) {
+    fn failed(&mut self, e: &io::Error, active: u64, connection: &OpenConnection) {
         let backoff = self
             .backoff
             .map_or(SPAWN_BACKOFF_MIN, |b| (b * 2).min(SPAWN_BACKOFF_MAX));
@@ -266,7 +266,7 @@ impl SpawnBackoff {
         self.failures_since_warn += 1;
         debug!(
             "conn {}: no worker thread ({e}); {active} open, retrying in {backoff:?}",
-            connection.id
+            connection.id()
         );
         let quiet =
             matches!(self.last_warn, Some(at) if now.duration_since(at) < SPAWN_WARN_INTERVAL);
@@ -380,7 +380,7 @@ struct Acceptor {
     retry_at: Option<Instant>,
     /// An accepted connection whose worker thread could not be started yet. While it waits,
     /// accepting pauses (the next connections wait in the backlog); it is never dropped.
-    waiting: Option<Arc<Connection>>,
+    waiting: Option<Box<OpenConnection>>,
     spawn: SpawnBackoff,
     next_id: u64,
     next_stats: Option<Instant>,
@@ -530,48 +530,23 @@ impl Acceptor {
         }
         let id = self.next_id;
         self.next_id += 1;
-        let connection = Arc::new(Connection {
-            id,
-            state: AtomicU8::new(IDLE),
-            stream,
-            peer,
-        });
+        let connection = Box::new(OpenConnection::open(&self.shared, id, stream, peer));
         self.spawn_worker(connection);
     }
 
     /// Starts a worker for `connection`; if the thread cannot be started, keeps the connection
     /// waiting and pauses accepting until a retry succeeds.
-    fn spawn_worker(&mut self, connection: Arc<Connection>) {
+    fn spawn_worker(&mut self, connection: Box<OpenConnection>) {
         let shared = &self.shared;
-        shared.register(Arc::clone(&connection));
-        shared.stats.active.fetch_add(1, SeqCst);
-        // The guard goes into the thread; if the spawn fails it is dropped here and undoes the
-        // registration above, leaving the socket open.
-        let mut guard = WorkerGuard {
-            shared: Arc::clone(shared),
-            connection: Arc::clone(&connection),
-            started: false,
-            reason: None,
-        };
-        let slot = ThreadSlot(Arc::clone(shared));
-        shared.threads.fetch_add(1, SeqCst);
-        let spawned = thread::Builder::new()
-            .name(format!("tether-conn-{}", connection.id))
-            .stack_size(shared.config.worker_stack_size)
-            .spawn(move || {
-                slot.keep_until_thread_exit();
-                connection::run(&mut guard)
-            });
-        match spawned {
-            Ok(_) => {
+        match worker::spawn(shared, connection) {
+            Ok(()) => {
                 if self.spawn.backoff.take().is_some() {
                     info!("worker threads start again");
                 }
                 self.spawn.retry_at = None;
                 self.waiting = None;
             }
-            Err(e) => {
-                // The closure was dropped unrun, and with it the slot: `threads` is back.
+            Err((e, connection)) => {
                 shared.stats.spawn_failures.fetch_add(1, SeqCst);
                 self.spawn
                     .failed(&e, shared.stats.active.load(SeqCst), &connection);
@@ -582,14 +557,15 @@ impl Acceptor {
 
     /// Retries the waiting connection once its pause is over or a connection has closed.
     fn retry_waiting(&mut self) {
-        let Some(connection) = self.waiting.as_ref() else {
+        if self.waiting.is_none() {
             return;
-        };
+        }
         let freed = self.shared.stats.active.load(SeqCst) < self.spawn.active_at_failure;
         let due = !matches!(self.spawn.retry_at, Some(at) if Instant::now() < at);
         if freed || due {
-            let connection = Arc::clone(connection);
-            self.spawn_worker(connection);
+            if let Some(connection) = self.waiting.take() {
+                self.spawn_worker(connection);
+            }
         }
     }
 
@@ -606,9 +582,10 @@ impl Acceptor {
             // reply byte and may retry elsewhere.
             debug!(
                 "conn {}: closed at drain before a worker could start",
-                connection.id
+                connection.id()
             );
             self.shared.stats.rejected.fetch_add(1, SeqCst);
+            drop(connection);
         }
         let shared = &self.shared;
         info!(

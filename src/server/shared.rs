@@ -1,36 +1,18 @@
-//! State shared by the accept loop, the workers and shutdown handles.
+//! What the accept loop, the workers and shutdown handles share: the registry of open
+//! connections, the drain's counts, and the server's flags.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Read;
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 
 use log::debug;
 use parking_lot::Mutex;
 
 use super::config::Config;
+use super::connection::{Connection, State};
 use super::router::Router;
-use super::stats::{CloseReason, Stats};
-
-/// Waiting for the first byte of a request; the drainer may close it.
-pub(crate) const IDLE: u8 = 0;
-/// A request has started; it will be finished before the connection closes.
-pub(crate) const BUSY: u8 = 1;
-/// The drainer (or a force) claimed the connection; the worker must not start a request.
-pub(crate) const CLOSING: u8 = 2;
-
-/// One open connection, as the drainer sees it.
-#[derive(Debug)]
-pub(crate) struct Connection {
-    pub id: u64,
-    /// IDLE, BUSY or CLOSING. The one atomic that settles "drainer closes an idle connection"
-    /// against "worker starts a request that just arrived": whoever moves it off IDLE first wins.
-    pub state: AtomicU8,
-    pub stream: TcpStream,
-    pub peer: SocketAddr,
-}
+use super::stats::Stats;
 
 /// How drained connections ended, for the [`DrainReport`](super::DrainReport). Updated only
 /// under the `connections` lock, so every connection open at the drain's start is counted
@@ -82,7 +64,7 @@ pub(crate) struct Shared {
     pub draining: AtomicBool,
     pub forced: AtomicBool,
     pub accept_paused: AtomicBool,
-    /// Worker threads that exist: counted before the spawn, uncounted by [`ThreadSlot`] at the
+    /// Worker threads that exist: counted before the spawn, uncounted by `worker::ThreadSlot` at the
     /// very end of the thread, after Rust has unmapped its signal stack. A closing connection's
     /// thread lives on briefly after its connection is uncounted; capping on this instead of
     /// on open connections keeps a burst of closes and accepts from holding more threads (and
@@ -110,11 +92,7 @@ impl Shared {
         registry.drain.connections = registry.connections.len() as u64;
         for registered in registry.connections.values_mut() {
             let connection = &registered.connection;
-            if connection
-                .state
-                .compare_exchange(IDLE, CLOSING, SeqCst, SeqCst)
-                .is_ok()
-            {
+            if connection.state.claim(State::Idle, State::Closing) {
                 registered.class = DrainClass::Idle;
                 // Wakes the worker's blocked read with end-of-stream.
                 let _ = connection.stream.shutdown(Shutdown::Read);
@@ -132,7 +110,7 @@ impl Shared {
         let Registry { connections, drain } = &mut *registry;
         for (_, registered) in connections.drain() {
             let connection = &registered.connection;
-            connection.state.store(CLOSING, SeqCst);
+            connection.state.force(State::Closing);
             let _ = connection.stream.shutdown(Shutdown::Both);
             if registered.class != DrainClass::Serving {
                 drain.forced += 1;
@@ -158,7 +136,7 @@ impl Shared {
     }
 
     /// Removes connection `id` and counts how it ended if it was open when the drain began.
-    fn unregister(&self, id: u64) {
+    pub fn unregister(&self, id: u64) {
         let mut registry = self.registry.lock();
         let Some(registered) = registry.connections.remove(&id) else {
             return;
@@ -167,81 +145,6 @@ impl Shared {
             DrainClass::Serving => {}
             DrainClass::Idle => registry.drain.closed_idle += 1,
             DrainClass::Busy => registry.drain.completed += 1,
-        }
-    }
-}
-
-/// Keeps the counts right however a worker ends: normal return, panic, or never started
-/// (thread spawn failed: the connection is then left open for the accept loop to retry).
-pub(crate) struct WorkerGuard {
-    pub shared: Arc<Shared>,
-    pub connection: Arc<Connection>,
-    pub started: bool,
-    pub reason: Option<CloseReason>,
-}
-
-impl Drop for WorkerGuard {
-    fn drop(&mut self) {
-        let shared = &self.shared;
-        let id = self.connection.id;
-        if self.started {
-            close_gently(&self.connection.stream);
-            let reason = self.reason.unwrap_or(CloseReason::IoError);
-            shared.stats.count_close(reason);
-            debug!("conn {id}: closed ({reason})");
-        }
-        shared.unregister(id);
-        shared.stats.active.fetch_sub(1, SeqCst);
-        if shared.accept_paused.load(SeqCst) || shared.draining.load(SeqCst) {
-            shared.wake();
-        }
-    }
-}
-
-thread_local! {
-    static SLOT: RefCell<Option<ThreadSlot>> = const { RefCell::new(None) };
-}
-
-/// A worker thread's place in [`Shared::threads`], given back by a thread-local destructor:
-/// those run after the thread's main function has returned and Rust's runtime has unmapped the
-/// thread's signal stack, the last thing the thread maps.
-pub(crate) struct ThreadSlot(pub Arc<Shared>);
-
-impl ThreadSlot {
-    /// Hands the slot to the current thread, to be given back when the thread ends.
-    pub fn keep_until_thread_exit(self) {
-        SLOT.with(|slot| *slot.borrow_mut() = Some(self));
-    }
-}
-
-impl Drop for ThreadSlot {
-    fn drop(&mut self) {
-        let shared = &self.0;
-        shared.threads.fetch_sub(1, SeqCst);
-        if shared.accept_paused.load(SeqCst) {
-            shared.wake();
-        }
-    }
-}
-
-/// Most unread bytes discarded at close; a peer still sending more than this gets a reset.
-const CLOSE_DISCARD_LIMIT: usize = 64 << 10;
-
-/// Sends FIN after the last reply, then discards bytes the peer already sent: closing a socket
-/// with unread data sends RST instead of FIN, and a RST can destroy replies the peer has not
-/// read yet (its kernel drops them).
-fn close_gently(stream: &TcpStream) {
-    let _ = stream.shutdown(Shutdown::Write);
-    if stream.set_nonblocking(true).is_err() {
-        return;
-    }
-    let mut scratch = [0u8; 4096];
-    let mut discarded = 0;
-    let mut reader = stream;
-    while discarded < CLOSE_DISCARD_LIMIT {
-        match reader.read(&mut scratch) {
-            Ok(n) if n > 0 => discarded += n,
-            _ => break,
         }
     }
 }

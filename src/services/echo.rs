@@ -27,9 +27,11 @@ impl protocol::WireType for EchoError {
 }
 
 impl protocol::Encode for EchoError {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.message);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -72,9 +74,11 @@ impl protocol::WireType for EchoEchoArgs {
 }
 
 impl protocol::Encode for EchoEchoArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.payload);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.payload);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -109,9 +113,11 @@ impl protocol::WireType for EchoEchoResult {
 }
 
 impl protocol::Encode for EchoEchoResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -141,8 +147,10 @@ impl protocol::WireType for EchoPingArgs {
 }
 
 impl protocol::Encode for EchoPingArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -166,8 +174,10 @@ impl protocol::WireType for EchoPingResult {
 }
 
 impl protocol::Encode for EchoPingResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -194,9 +204,11 @@ impl protocol::WireType for EchoSleepArgs {
 }
 
 impl protocol::Encode for EchoSleepArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.millis);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.millis);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -226,8 +238,10 @@ impl protocol::WireType for EchoSleepResult {
 }
 
 impl protocol::Encode for EchoSleepResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -254,9 +268,11 @@ impl protocol::WireType for EchoFireArgs {
 }
 
 impl protocol::Encode for EchoFireArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.payload);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.payload);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -291,9 +307,11 @@ impl protocol::WireType for EchoFailArgs {
 }
 
 impl protocol::Encode for EchoFailArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.mode);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.mode);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -328,10 +346,12 @@ impl protocol::WireType for EchoFailResult {
 }
 
 impl protocol::Encode for EchoFailResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.err);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.err);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -496,7 +516,7 @@ impl<H: EchoHandler> EchoProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "echo" => {
@@ -576,7 +596,7 @@ impl<H: EchoHandler> server::Processor for EchoProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -660,7 +680,7 @@ impl<C: client::Channel> EchoClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -669,7 +689,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

@@ -63,12 +63,14 @@ impl Choice {
 }
 
 impl protocol::Encode for Choice {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            Choice::Number(value) => protocol::write_field(out, 1, value),
-            Choice::Text(value) => protocol::write_field(out, 2, value),
+            Choice::Number(value) => w.write_field(1, value),
+            Choice::Text(value) => w.write_field(2, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -104,8 +106,8 @@ impl Nothing {
 }
 
 impl protocol::Encode for Nothing {
-    fn encode(&self, out: &mut Vec<u8>) {
-        let _ = out;
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        let _ = w;
         match *self {}
     }
 }
@@ -136,12 +138,14 @@ impl protocol::WireType for HoldsChoice {
 }
 
 impl protocol::Encode for HoldsChoice {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.plain);
-        protocol::write_optional_field(out, 2, &self.maybe);
-        protocol::write_field(out, 3, &self.must);
-        protocol::write_field(out, 4, &self.after);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.plain);
+        w.write_optional_field(2, &self.maybe);
+        w.write_field(3, &self.must);
+        w.write_field(4, &self.after);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -188,10 +192,12 @@ impl protocol::WireType for Chain {
 }
 
 impl protocol::Encode for Chain {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.value);
-        protocol::write_optional_field(out, 2, &self.next);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.value);
+        w.write_optional_field(2, &self.next);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -233,12 +239,14 @@ impl protocol::WireType for Renumbered {
 }
 
 impl protocol::Encode for Renumbered {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, -3, &self.minus_one);
-        protocol::write_field(out, -2, &self.zero);
-        protocol::write_field(out, -1, &self.first);
-        protocol::write_field(out, 3, &self.second);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(-3, &self.minus_one);
+        w.write_field(-2, &self.zero);
+        w.write_field(-1, &self.first);
+        w.write_field(3, &self.second);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -284,10 +292,12 @@ impl protocol::WireType for NegativeThenImplicit {
 }
 
 impl protocol::Encode for NegativeThenImplicit {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, -2, &self.b);
-        protocol::write_field(out, -1, &self.a);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(-2, &self.b);
+        w.write_field(-1, &self.a);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -323,9 +333,11 @@ impl protocol::WireType for Send_ {
 }
 
 impl protocol::Encode for Send_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.x);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.x);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -358,9 +370,11 @@ impl protocol::WireType for Sync_ {
 }
 
 impl protocol::Encode for Sync_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.y);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.y);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -395,10 +409,12 @@ impl protocol::WireType for From_ {
 }
 
 impl protocol::Encode for From_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.send);
-        protocol::write_field(out, 2, &self.sync);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.send);
+        w.write_field(2, &self.sync);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -436,10 +452,12 @@ impl protocol::WireType for HelpersAddArgs {
 }
 
 impl protocol::Encode for HelpersAddArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.write_reply);
-        protocol::write_field(out, 2, &self.missing_result);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.write_reply);
+        w.write_field(2, &self.missing_result);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -479,9 +497,11 @@ impl protocol::WireType for HelpersAddResult {
 }
 
 impl protocol::Encode for HelpersAddResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -512,9 +532,11 @@ impl protocol::WireType for HelpersNoteArgs {
 }
 
 impl protocol::Encode for HelpersNoteArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.write_reply);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.write_reply);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -549,9 +571,11 @@ impl protocol::WireType for HelpersEchoFromArgs {
 }
 
 impl protocol::Encode for HelpersEchoFromArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.value);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.value);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -586,9 +610,11 @@ impl protocol::WireType for HelpersEchoFromResult {
 }
 
 impl protocol::Encode for HelpersEchoFromResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -686,7 +712,7 @@ impl<H: HelpersHandler> HelpersProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "add" => {
@@ -744,7 +770,7 @@ impl<H: HelpersHandler> server::Processor for HelpersProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -821,7 +847,7 @@ impl<C: client::Channel> HelpersClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -830,7 +856,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

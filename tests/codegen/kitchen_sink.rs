@@ -89,8 +89,8 @@ impl protocol::WireType for Status {
 }
 
 impl protocol::Encode for Status {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -211,18 +211,20 @@ impl protocol::WireType for Primitives {
 }
 
 impl protocol::Encode for Primitives {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.flag);
-        protocol::write_field(out, 2, &self.small);
-        protocol::write_field(out, 3, &self.short_value);
-        protocol::write_field(out, 4, &self.int_value);
-        protocol::write_field(out, 5, &self.long_value);
-        protocol::write_field(out, 6, &self.ratio);
-        protocol::write_field(out, 7, &self.text);
-        protocol::write_field(out, 8, &self.blob);
-        protocol::write_field(out, 9, &self.r#type);
-        protocol::write_field(out, 10, &self.tiny);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.flag);
+        w.write_field(2, &self.small);
+        w.write_field(3, &self.short_value);
+        w.write_field(4, &self.int_value);
+        w.write_field(5, &self.long_value);
+        w.write_field(6, &self.ratio);
+        w.write_field(7, &self.text);
+        w.write_field(8, &self.blob);
+        w.write_field(9, &self.r#type);
+        w.write_field(10, &self.tiny);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -314,20 +316,22 @@ impl protocol::WireType for Containers {
 }
 
 impl protocol::Encode for Containers {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.ints);
-        protocol::write_field(out, 2, &self.nested);
-        protocol::write_field(out, 3, &self.statuses);
-        protocol::write_field(out, 4, &self.points);
-        protocol::write_field(out, 5, &self.deep);
-        protocol::write_field(out, 6, &self.by_status);
-        protocol::write_field(out, 7, &self.path);
-        protocol::write_field(out, 8, &self.named);
-        protocol::write_field(out, 9, &self.blobs);
-        protocol::write_field(out, 10, &self.point_set);
-        protocol::write_field(out, 11, &self.ratios);
-        protocol::write_field(out, 12, &self.by_ratio);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.ints);
+        w.write_field(2, &self.nested);
+        w.write_field(3, &self.statuses);
+        w.write_field(4, &self.points);
+        w.write_field(5, &self.deep);
+        w.write_field(6, &self.by_status);
+        w.write_field(7, &self.path);
+        w.write_field(8, &self.named);
+        w.write_field(9, &self.blobs);
+        w.write_field(10, &self.point_set);
+        w.write_field(11, &self.ratios);
+        w.write_field(12, &self.by_ratio);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -436,18 +440,20 @@ impl protocol::WireType for Defaults {
 }
 
 impl protocol::Encode for Defaults {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.count);
-        protocol::write_field(out, 2, &self.name);
-        protocol::write_field(out, 3, &self.status);
-        protocol::write_field(out, 4, &self.primes);
-        protocol::write_optional_field(out, 5, &self.nickname);
-        protocol::write_field(out, 6, &self.when);
-        protocol::write_field(out, 7, &self.origin);
-        protocol::write_optional_field(out, 8, &self.ratio);
-        protocol::write_field(out, 9, &self.color);
-        protocol::write_field(out, 10, &self.tags);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.count);
+        w.write_field(2, &self.name);
+        w.write_field(3, &self.status);
+        w.write_field(4, &self.primes);
+        w.write_optional_field(5, &self.nickname);
+        w.write_field(6, &self.when);
+        w.write_field(7, &self.origin);
+        w.write_optional_field(8, &self.ratio);
+        w.write_field(9, &self.color);
+        w.write_field(10, &self.tags);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -584,15 +590,17 @@ impl Value {
 }
 
 impl protocol::Encode for Value {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            Value::IntValue(value) => protocol::write_field(out, 1, value),
-            Value::FloatValue(value) => protocol::write_field(out, 2, value),
-            Value::Text(value) => protocol::write_field(out, 3, value),
-            Value::Items(value) => protocol::write_field(out, 4, value),
-            Value::Point(value) => protocol::write_field(out, 5, value),
+            Value::IntValue(value) => w.write_field(1, value),
+            Value::FloatValue(value) => w.write_field(2, value),
+            Value::Text(value) => w.write_field(3, value),
+            Value::Items(value) => w.write_field(4, value),
+            Value::Point(value) => w.write_field(5, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -620,11 +628,13 @@ impl protocol::WireType for Tree {
 }
 
 impl protocol::Encode for Tree {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.label);
-        protocol::write_field(out, 2, &self.children);
-        protocol::write_optional_field(out, 3, &self.left);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.label);
+        w.write_field(2, &self.children);
+        w.write_optional_field(3, &self.left);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -669,10 +679,12 @@ impl protocol::WireType for NotFound {
 }
 
 impl protocol::Encode for NotFound {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.message);
-        protocol::write_optional_field(out, 2, &self.key);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_optional_field(2, &self.key);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -720,10 +732,12 @@ impl protocol::WireType for Invalid {
 }
 
 impl protocol::Encode for Invalid {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.code);
-        protocol::write_field(out, 2, &self.reasons);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.code);
+        w.write_field(2, &self.reasons);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -787,18 +801,20 @@ impl protocol::WireType for Everything {
 }
 
 impl protocol::Encode for Everything {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.primitives);
-        protocol::write_field(out, 2, &self.containers);
-        protocol::write_field(out, 3, &self.defaults);
-        protocol::write_optional_field(out, 4, &self.value);
-        protocol::write_field(out, 5, &self.when);
-        protocol::write_field(out, 6, &self.color);
-        protocol::write_optional_field(out, 7, &self.tree);
-        protocol::write_field(out, 8, &self.values);
-        protocol::write_optional_field(out, 9, &self.status);
-        protocol::write_optional_field(out, 10, &self.error);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.primitives);
+        w.write_field(2, &self.containers);
+        w.write_field(3, &self.defaults);
+        w.write_optional_field(4, &self.value);
+        w.write_field(5, &self.when);
+        w.write_field(6, &self.color);
+        w.write_optional_field(7, &self.tree);
+        w.write_field(8, &self.values);
+        w.write_optional_field(9, &self.status);
+        w.write_optional_field(10, &self.error);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -869,9 +885,11 @@ impl protocol::WireType for StoreGetArgs {
 }
 
 impl protocol::Encode for StoreGetArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.key);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.key);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -908,11 +926,13 @@ impl protocol::WireType for StoreGetResult {
 }
 
 impl protocol::Encode for StoreGetResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.not_found);
-        protocol::write_optional_field(out, 2, &self.invalid);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.not_found);
+        w.write_optional_field(2, &self.invalid);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1022,10 +1042,12 @@ impl protocol::WireType for StorePutArgs {
 }
 
 impl protocol::Encode for StorePutArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.key);
-        protocol::write_field(out, 2, &self.value);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.key);
+        w.write_field(2, &self.value);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1063,9 +1085,11 @@ impl protocol::WireType for StorePutResult {
 }
 
 impl protocol::Encode for StorePutResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.invalid);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.invalid);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1151,9 +1175,11 @@ impl protocol::WireType for StoreForgetArgs {
 }
 
 impl protocol::Encode for StoreForgetArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.key);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.key);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1190,11 +1216,13 @@ impl protocol::WireType for StoreRouteArgs {
 }
 
 impl protocol::Encode for StoreRouteArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.start);
-        protocol::write_field(out, 2, &self.end);
-        protocol::write_optional_field(out, 3, &self.steps);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.start);
+        w.write_field(2, &self.end);
+        w.write_optional_field(3, &self.steps);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1235,9 +1263,11 @@ impl protocol::WireType for StoreRouteResult {
 }
 
 impl protocol::Encode for StoreRouteResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1267,8 +1297,10 @@ impl protocol::WireType for StoreCountsArgs {
 }
 
 impl protocol::Encode for StoreCountsArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1295,9 +1327,11 @@ impl protocol::WireType for StoreCountsResult {
 }
 
 impl protocol::Encode for StoreCountsResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1417,7 +1451,7 @@ impl<H: StoreHandler> StoreProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "get" => {
@@ -1523,7 +1557,7 @@ impl<H: StoreHandler> server::Processor for StoreProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1644,8 +1678,10 @@ impl protocol::WireType for AdminShutdownArgs {
 }
 
 impl protocol::Encode for AdminShutdownArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1669,8 +1705,10 @@ impl protocol::WireType for AdminShutdownResult {
 }
 
 impl protocol::Encode for AdminShutdownResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1722,7 +1760,7 @@ impl<H: AdminHandler> AdminProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "shutdown" => {
@@ -1754,7 +1792,7 @@ impl<H: AdminHandler> server::Processor for AdminProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1820,7 +1858,7 @@ impl<C> std::ops::Deref for AdminClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -1829,7 +1867,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

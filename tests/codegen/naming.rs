@@ -40,15 +40,17 @@ impl protocol::WireType for camelStruct {
 }
 
 impl protocol::Encode for camelStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.user_id);
-        protocol::write_field(out, 2, &self.http_header);
-        protocol::write_field(out, 3, &self.self_);
-        protocol::write_field(out, 4, &self.r#match);
-        protocol::write_optional_field(out, 5, &self.r);
-        protocol::write_optional_field(out, 6, &self.id);
-        protocol::write_optional_field(out, 7, &self.ttype);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.user_id);
+        w.write_field(2, &self.http_header);
+        w.write_field(3, &self.self_);
+        w.write_field(4, &self.r#match);
+        w.write_optional_field(5, &self.r);
+        w.write_optional_field(6, &self.id);
+        w.write_optional_field(7, &self.ttype);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -145,8 +147,8 @@ impl protocol::WireType for lowerEnum {
 }
 
 impl protocol::Encode for lowerEnum {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -168,9 +170,11 @@ impl protocol::WireType for nameServiceGetByIdArgs {
 }
 
 impl protocol::Encode for nameServiceGetByIdArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.user_id);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.user_id);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -203,9 +207,11 @@ impl protocol::WireType for nameServiceGetByIdResult {
 }
 
 impl protocol::Encode for nameServiceGetByIdResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -238,9 +244,11 @@ impl protocol::WireType for nameServiceDoItArgs {
 }
 
 impl protocol::Encode for nameServiceDoItArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.which);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.which);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -270,8 +278,10 @@ impl protocol::WireType for nameServiceDoItResult {
 }
 
 impl protocol::Encode for nameServiceDoItResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -346,7 +356,7 @@ impl<H: nameServiceHandler> nameServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "getById" => {
@@ -389,7 +399,7 @@ impl<H: nameServiceHandler> server::Processor for nameServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -466,11 +476,13 @@ impl protocol::WireType for Clashes {
 }
 
 impl protocol::Encode for Clashes {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.the_edge_case);
-        protocol::write_field(out, 2, &self.TheEdgeCase);
-        protocol::write_field(out, 3, &self.the_edge_case_);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.the_edge_case);
+        w.write_field(2, &self.TheEdgeCase);
+        w.write_field(3, &self.the_edge_case_);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -551,12 +563,14 @@ impl Tricky {
 }
 
 impl protocol::Encode for Tricky {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            Tricky::Tricky(value) => protocol::write_field(out, 1, value),
-            Tricky::Tricky_(value) => protocol::write_field(out, 2, value),
+            Tricky::Tricky(value) => w.write_field(1, value),
+            Tricky::Tricky_(value) => w.write_field(2, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -580,9 +594,11 @@ impl protocol::WireType for Problem {
 }
 
 impl protocol::Encode for Problem {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.message);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -625,9 +641,11 @@ impl protocol::WireType for clashServicePickArgs {
 }
 
 impl protocol::Encode for clashServicePickArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.clashes);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.clashes);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -666,11 +684,13 @@ impl protocol::WireType for clashServicePickResult {
 }
 
 impl protocol::Encode for clashServicePickResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.problem);
-        protocol::write_optional_field(out, 2, &self.Problem);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.problem);
+        w.write_optional_field(2, &self.Problem);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -778,13 +798,15 @@ impl protocol::WireType for clashServiceNewArgs {
 }
 
 impl protocol::Encode for clashServiceNewArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.ctx);
-        protocol::write_field(out, 2, &self.handler);
-        protocol::write_field(out, 3, &self.out);
-        protocol::write_field(out, 4, &self.args);
-        protocol::write_field(out, 5, &self.header);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.ctx);
+        w.write_field(2, &self.handler);
+        w.write_field(3, &self.out);
+        w.write_field(4, &self.args);
+        w.write_field(5, &self.header);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -828,8 +850,10 @@ impl protocol::WireType for clashServiceNewResult {
 }
 
 impl protocol::Encode for clashServiceNewResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -853,8 +877,10 @@ impl protocol::WireType for clashServiceChannelArgs {
 }
 
 impl protocol::Encode for clashServiceChannelArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -881,9 +907,11 @@ impl protocol::WireType for clashServiceChannelResult {
 }
 
 impl protocol::Encode for clashServiceChannelResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -977,7 +1005,7 @@ impl<H: clashServiceHandler> clashServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "pick" => {
@@ -1059,7 +1087,7 @@ impl<H: clashServiceHandler> server::Processor for clashServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1180,9 +1208,11 @@ impl protocol::WireType for Result_ {
 }
 
 impl protocol::Encode for Result_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.option);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.option);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1253,8 +1283,8 @@ impl protocol::WireType for Default_ {
 }
 
 impl protocol::Encode for Default_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -1282,9 +1312,11 @@ impl protocol::WireType for Box_ {
 }
 
 impl protocol::Encode for Box_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.result);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.result);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1327,9 +1359,11 @@ impl protocol::WireType for stdGetArgs {
 }
 
 impl protocol::Encode for stdGetArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.s);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.s);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1364,10 +1398,12 @@ impl protocol::WireType for stdGetResult {
 }
 
 impl protocol::Encode for stdGetResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.e);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.e);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1480,7 +1516,7 @@ impl<H: stdHandler> stdProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "get" => {
@@ -1529,7 +1565,7 @@ impl<H: stdHandler> server::Processor for stdProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1584,7 +1620,7 @@ impl<C: client::Channel> stdClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -1593,7 +1629,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

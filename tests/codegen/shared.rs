@@ -29,10 +29,12 @@ impl protocol::WireType for Point {
 }
 
 impl protocol::Encode for Point {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.x);
-        protocol::write_field(out, 2, &self.y);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.x);
+        w.write_field(2, &self.y);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -113,8 +115,8 @@ impl protocol::WireType for Color {
 }
 
 impl protocol::Encode for Color {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -141,10 +143,12 @@ impl protocol::WireType for SharedError {
 }
 
 impl protocol::Encode for SharedError {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.message);
-        protocol::write_field(out, 2, &self.code);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.message);
+        w.write_field(2, &self.code);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -190,9 +194,11 @@ impl protocol::WireType for BaseHelloArgs {
 }
 
 impl protocol::Encode for BaseHelloArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.name);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.name);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -225,9 +231,11 @@ impl protocol::WireType for BaseHelloResult {
 }
 
 impl protocol::Encode for BaseHelloResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -257,8 +265,10 @@ impl protocol::WireType for BasePokeArgs {
 }
 
 impl protocol::Encode for BasePokeArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -325,7 +335,7 @@ impl<H: BaseHandler> BaseProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "hello" => {
@@ -365,7 +375,7 @@ impl<H: BaseHandler> server::Processor for BaseProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -419,7 +429,7 @@ impl<C: client::Channel> BaseClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -428,7 +438,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

@@ -8,18 +8,17 @@ use std::time::Duration;
 
 use tether::client::ConnectionConfig;
 use tether::protocol::{
-    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
-    write_message_begin, Encode, MessageHeader, MessageType, Reader, TType,
+    begin_frame, finish_frame, Encode, MessageHeader, MessageType, Reader, TType, Writer,
 };
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
 
 impl Encode for Payload {
-    fn encode(&self, out: &mut Vec<u8>) {
-        write_field_begin(out, TType::String, 1);
-        write_binary(out, &self.0);
-        write_field_stop(out);
+    fn encode(&self, w: &mut Writer<'_>) {
+        w.write_field_begin(TType::String, 1);
+        w.write_binary(&self.0);
+        w.write_field_stop();
     }
 }
 
@@ -64,8 +63,9 @@ pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
         kind: MessageType::Reply,
         seqid,
     };
-    write_message_begin(&mut out, &header);
-    Payload(payload.to_vec()).encode(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_message_begin(&header);
+    Payload(payload.to_vec()).encode(&mut w);
     finish_frame(&mut out, at);
     out
 }

@@ -1,14 +1,11 @@
 //! Thrift binary messages built by hand, for tests that need exact bytes.
 
-use tether::protocol::{
-    write_binary, write_field_begin, write_field_stop, write_i32, write_message_begin,
-    MessageHeader, MessageType, Reader, TType,
-};
+use tether::protocol::{MessageHeader, MessageType, Reader, TType, Writer};
 
 /// A strict message: header (`name`, `kind`, `seqid`) then `args` (a whole struct).
 pub fn message(name: &str, kind: MessageType, seqid: i32, args: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_message_begin(&mut out, &MessageHeader { name, kind, seqid });
+    Writer::binary(&mut out).write_message_begin(&MessageHeader { name, kind, seqid });
     out.extend_from_slice(args);
     out
 }
@@ -33,18 +30,20 @@ pub fn no_args() -> Vec<u8> {
 /// An argument struct whose field 1 is a binary/string.
 pub fn binary_args(value: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_field_begin(&mut out, TType::String, 1);
-    write_binary(&mut out, value);
-    write_field_stop(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_field_begin(TType::String, 1);
+    w.write_binary(value);
+    w.write_field_stop();
     out
 }
 
 /// An argument struct whose field 1 is an i32.
 pub fn i32_args(value: i32) -> Vec<u8> {
     let mut out = Vec::new();
-    write_field_begin(&mut out, TType::I32, 1);
-    write_i32(&mut out, value);
-    write_field_stop(&mut out);
+    let mut w = Writer::binary(&mut out);
+    w.write_field_begin(TType::I32, 1);
+    w.write_i32(value);
+    w.write_field_stop();
     out
 }
 

@@ -76,7 +76,7 @@ impl Generator<'_> {
                     ctx: &server::CallContext,
                     header: &#protocol::MessageHeader<'_>,
                     args: &mut #protocol::Reader<'_>,
-                    out: &mut Vec<u8>,
+                    out: &mut #protocol::Writer<'_>,
                 ) -> Result<bool, #protocol::ProtocolError> {
                     #dispatch_body
                 }
@@ -96,7 +96,7 @@ impl Generator<'_> {
                     ctx: &server::CallContext,
                     header: &#protocol::MessageHeader<'_>,
                     args: &mut #protocol::Reader<'_>,
-                    out: &mut Vec<u8>,
+                    out: &mut #protocol::Writer<'_>,
                 ) -> Result<(), #protocol::ProtocolError> {
                     if Self::dispatch(&self.handler, ctx, header, args, out)? {
                         return Ok(());
@@ -213,13 +213,13 @@ impl Generator<'_> {
         if self.uses.write_reply.get() {
             out.extend(quote! {
                 /// Appends a REPLY message answering `call` with `result`.
-                fn write_reply(out: &mut Vec<u8>, call: &protocol::MessageHeader<'_>, result: &dyn protocol::Encode) {
+                fn write_reply(out: &mut protocol::Writer<'_>, call: &protocol::MessageHeader<'_>, result: &dyn protocol::Encode) {
                     let header = protocol::MessageHeader {
                         name: call.name,
                         kind: protocol::MessageType::Reply,
                         seqid: call.seqid,
                     };
-                    protocol::write_message_begin(out, &header);
+                    out.write_message_begin(&header);
                     result.encode(out);
                 }
             });

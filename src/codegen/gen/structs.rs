@@ -251,9 +251,9 @@ impl Generator<'_> {
             let ident = &p.ident;
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
             if p.option {
-                quote!(#protocol::write_optional_field(out, #id, &self.#ident);)
+                quote!(w.write_optional_field(#id, &self.#ident);)
             } else {
-                quote!(#protocol::write_field(out, #id, &self.#ident);)
+                quote!(w.write_field(#id, &self.#ident);)
             }
         });
         let locals = plans.iter().map(|p| {
@@ -320,9 +320,11 @@ impl Generator<'_> {
         };
         quote! {
             impl #protocol::Encode for #name {
-                fn encode(&self, out: &mut Vec<u8>) {
+                fn encode(&self, w: &mut #protocol::Writer<'_>) {
+                    w.write_struct_begin();
                     #(#writes)*
-                    #protocol::write_field_stop(out);
+                    w.write_field_stop();
+                    w.write_struct_end();
                 }
             }
 
@@ -355,7 +357,7 @@ impl Generator<'_> {
         });
         let writes = plans.iter().zip(&variants).map(|(p, v)| {
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
-            quote!(#name::#v(value) => #protocol::write_field(out, #id, value),)
+            quote!(#name::#v(value) => w.write_field(#id, value),)
         });
         let arms = plans.iter().zip(&variants).map(|(p, v)| {
             let id = proc_macro2::Literal::i16_unsuffixed(p.field.id);
@@ -375,15 +377,17 @@ impl Generator<'_> {
         // An empty union has no values: `match *self {}` proves it to the compiler.
         let encode = if plans.is_empty() {
             quote! {
-                let _ = out;
+                let _ = w;
                 match *self {}
             }
         } else {
             quote! {
+                w.write_struct_begin();
                 match self {
                     #(#writes)*
                 }
-                #protocol::write_field_stop(out);
+                w.write_field_stop();
+                w.write_struct_end();
             }
         };
         let read = if plans.is_empty() {
@@ -420,7 +424,7 @@ impl Generator<'_> {
             }
 
             impl #protocol::Encode for #name {
-                fn encode(&self, out: &mut Vec<u8>) {
+                fn encode(&self, w: &mut #protocol::Writer<'_>) {
                     #encode
                 }
             }

@@ -164,8 +164,8 @@ impl Generator<'_> {
             }
 
             impl #protocol::Encode for #name {
-                fn encode(&self, out: &mut Vec<u8>) {
-                    #protocol::write_i32(out, self.0);
+                fn encode(&self, w: &mut #protocol::Writer<'_>) {
+                    w.write_i32(self.0);
                 }
             }
 

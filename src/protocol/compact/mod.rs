@@ -1,9 +1,8 @@
-//! Apache Thrift's compact protocol, without I/O: [`CompactWriter`] appends to a `Vec<u8>` it
-//! owns, [`CompactReader`] decodes from a `&[u8]`.
+//! Apache Thrift's compact protocol, without I/O: what [`super::Writer`] and [`super::Reader`]
+//! call when they speak [`Protocol::Compact`](super::Protocol::Compact).
 //!
-//! The method sets mirror the binary protocol's ([`super::Reader`] and the `write_*` functions)
-//! so one Writer/Reader type can later carry either protocol. Compact differs in three ways that
-//! need state: field ids are written as deltas from the previous field of the same struct (so
+//! Compact differs from binary in three ways that need state (kept in [`WriteState`] and
+//! [`ReadState`]): field ids are written as deltas from the previous field of the same struct (so
 //! each struct level remembers its last id), a bool field's value lives in its field header
 //! (so the writer holds the field id until the value arrives), and every integer but `byte` is a
 //! zigzag varint.
@@ -18,8 +17,9 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
-pub use reader::CompactReader;
-pub use writer::CompactWriter;
+pub(super) use reader::ReadState;
+pub(super) use writer::WriteState;
+pub(super) use {reader::*, writer::*};
 
 use super::error::ProtocolError;
 use super::ttype::TType;
@@ -48,6 +48,7 @@ const INLINE_DEPTH: usize = super::limits::DEFAULT_MAX_DEPTH as usize;
 /// # Panics
 /// On `Stop` and `Void`, which have no compact encoding as a value: a bug in the caller, never
 /// something a peer can cause.
+#[inline]
 fn compact_id(ttype: TType) -> u8 {
     match ttype {
         TType::Bool => CT_TRUE,
@@ -67,6 +68,7 @@ fn compact_id(ttype: TType) -> u8 {
 }
 
 /// The type a compact type id stands for; ids outside 1..=13 are an error.
+#[inline]
 fn ttype_of(id: u8) -> Result<TType, ProtocolError> {
     Ok(match id {
         CT_TRUE | CT_FALSE => TType::Bool,
@@ -88,6 +90,7 @@ fn ttype_of(id: u8) -> Result<TType, ProtocolError> {
 /// The fewest bytes one value of `ttype` takes in compact, to reject container sizes the
 /// remaining input cannot hold before anything is allocated. Varints, an empty binary, an empty
 /// struct (its stop byte) and an empty container all take one byte.
+#[inline]
 const fn min_encoded_size(ttype: TType) -> usize {
     match ttype {
         TType::Stop | TType::Void => 0,
@@ -97,18 +100,22 @@ const fn min_encoded_size(ttype: TType) -> usize {
     }
 }
 
+#[inline]
 fn zigzag_32(v: i32) -> u32 {
     ((v << 1) ^ (v >> 31)) as u32
 }
 
+#[inline]
 fn zigzag_64(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
+#[inline]
 fn unzigzag_32(v: u32) -> i32 {
     ((v >> 1) as i32) ^ -((v & 1) as i32)
 }
 
+#[inline]
 fn unzigzag_64(v: u64) -> i64 {
     ((v >> 1) as i64) ^ -((v & 1) as i64)
 }
@@ -125,6 +132,7 @@ struct FieldIds {
 }
 
 impl FieldIds {
+    #[inline]
     fn new() -> Self {
         FieldIds {
             inline: [0; INLINE_DEPTH],
@@ -133,6 +141,7 @@ impl FieldIds {
         }
     }
 
+    #[inline]
     fn push(&mut self, id: i16) {
         if self.len < INLINE_DEPTH {
             self.inline[self.len] = id;
@@ -143,6 +152,7 @@ impl FieldIds {
     }
 
     /// The id saved by the matching push; 0 (a struct's start) if there is none.
+    #[inline]
     fn pop(&mut self) -> i16 {
         if self.len == 0 {
             return 0;
@@ -153,10 +163,5 @@ impl FieldIds {
         } else {
             self.spill.pop().unwrap_or(0)
         }
-    }
-
-    fn clear(&mut self) {
-        self.len = 0;
-        self.spill.clear();
     }
 }

@@ -1,12 +1,21 @@
 use proptest::prelude::*;
 
-use super::super::{Limits, MessageHeader, MessageType, ProtocolError, TType};
-use super::{CompactReader, CompactWriter};
+use super::super::{
+    Limits, MessageHeader, MessageType, Protocol, ProtocolError, Reader, TType, Writer,
+};
 
-fn written(f: impl FnOnce(&mut CompactWriter)) -> Vec<u8> {
-    let mut w = CompactWriter::new();
-    f(&mut w);
-    w.into_buffer()
+fn written(f: impl FnOnce(&mut Writer<'_>)) -> Vec<u8> {
+    let mut out = Vec::new();
+    f(&mut Writer::new(&mut out, Protocol::Compact));
+    out
+}
+
+fn compact_reader(buf: &[u8]) -> Reader<'_> {
+    compact_reader_with(buf, Limits::default())
+}
+
+fn compact_reader_with(buf: &[u8], limits: Limits) -> Reader<'_> {
+    Reader::with_protocol(buf, Protocol::Compact, limits)
 }
 
 fn header(name: &str, kind: MessageType, seqid: i32) -> MessageHeader<'_> {
@@ -44,12 +53,12 @@ fn scalars_have_the_spec_encodings() {
 fn message_header_carries_id_version_type_seqid_and_name() {
     let bytes = written(|w| w.write_message_begin(&header("echo", MessageType::Reply, 7)));
     assert_eq!(bytes, [0x82, 0x41, 7, 4, b'e', b'c', b'h', b'o']);
-    let h = CompactReader::new(&bytes).read_message_begin().unwrap();
+    let h = compact_reader(&bytes).read_message_begin().unwrap();
     assert_eq!(h, header("echo", MessageType::Reply, 7));
     // A negative seqid is its 32 bits as an unsigned varint: five bytes.
     let bytes = written(|w| w.write_message_begin(&header("", MessageType::Oneway, -1)));
     assert_eq!(bytes, [0x82, 0x81, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
-    let h = CompactReader::new(&bytes).read_message_begin().unwrap();
+    let h = compact_reader(&bytes).read_message_begin().unwrap();
     assert_eq!(h.seqid, -1);
 }
 
@@ -60,10 +69,10 @@ fn wrong_protocol_id_or_version_is_bad_version() {
         ([0x82, 0x22, 0, 0], 0x8222),
         ([0x82, 0x20, 0, 0], 0x8220),
     ] {
-        let err = CompactReader::new(&bytes).read_message_begin().unwrap_err();
+        let err = compact_reader(&bytes).read_message_begin().unwrap_err();
         assert_eq!(err, ProtocolError::BadVersion { word }, "{bytes:02x?}");
     }
-    let err = CompactReader::new(&[0x82, 0xa1, 0, 0])
+    let err = compact_reader(&[0x82, 0xa1, 0, 0])
         .read_message_begin()
         .unwrap_err();
     assert!(matches!(err, ProtocolError::InvalidData { .. }), "{err:?}");
@@ -95,7 +104,7 @@ fn field_ids_are_deltas_within_a_struct_and_long_form_otherwise() {
         bytes,
         [0x15, 10, 0xf5, 10, 0x0c, 80, 0x23, 9, 0, 0x16, 2, 0x04, 5, 0, 0]
     );
-    let mut r = CompactReader::new(&bytes);
+    let mut r = compact_reader(&bytes);
     r.enter().unwrap();
     assert_eq!(r.read_field_begin().unwrap(), Some((TType::I32, 1)));
     assert_eq!(r.read_i32().unwrap(), 5);
@@ -128,7 +137,7 @@ fn bool_fields_live_in_the_header_and_elements_in_a_byte() {
         w.write_struct_end();
     });
     assert_eq!(bytes, [0x11, 0x12, 0x19, 0x21, 1, 2, 0]);
-    let mut r = CompactReader::new(&bytes);
+    let mut r = compact_reader(&bytes);
     r.enter().unwrap();
     assert_eq!(r.read_field_begin().unwrap(), Some((TType::Bool, 1)));
     assert!(r.read_bool().unwrap());
@@ -140,8 +149,8 @@ fn bool_fields_live_in_the_header_and_elements_in_a_byte() {
     assert!(!r.read_bool().unwrap());
     assert_eq!(r.read_field_begin().unwrap(), None);
     // The spec's false element (0) reads too; anything else is an error.
-    assert!(!CompactReader::new(&[0]).read_bool().unwrap());
-    assert!(CompactReader::new(&[3]).read_bool().is_err());
+    assert!(!compact_reader(&[0]).read_bool().unwrap());
+    assert!(compact_reader(&[3]).read_bool().is_err());
 }
 
 #[test]
@@ -163,11 +172,11 @@ fn container_headers_switch_to_the_long_form_at_15() {
         .chain([0; 15])
         .collect::<Vec<_>>();
     assert_eq!(
-        CompactReader::new(&long).read_list_begin().unwrap(),
+        compact_reader(&long).read_list_begin().unwrap(),
         (TType::I32, 15)
     );
     assert_eq!(
-        CompactReader::new(&[0]).read_map_begin().unwrap(),
+        compact_reader(&[0]).read_map_begin().unwrap(),
         (TType::Stop, TType::Stop, 0)
     );
 }
@@ -177,34 +186,34 @@ fn sizes_are_checked_before_use() {
     // A list of 2^31-1 i32 with no elements behind it.
     let bytes = [0xf5, 0xff, 0xff, 0xff, 0xff, 0x07];
     assert!(matches!(
-        CompactReader::new(&bytes).read_list_begin(),
+        compact_reader(&bytes).read_list_begin(),
         Err(ProtocolError::SizeLimit { .. })
     ));
     // Within the frame limit but past the input: wait for more.
     let bytes = [0xf5, 100, 0];
     assert_eq!(
-        CompactReader::new(&bytes).read_list_begin(),
+        compact_reader(&bytes).read_list_begin(),
         Err(ProtocolError::UnexpectedEnd { needed: 99 })
     );
     // The sign bit set: negative.
     let bytes = [0xff, 0xff, 0xff, 0xff, 0x0f];
     assert_eq!(
-        CompactReader::new(&bytes).read_bytes(),
+        compact_reader(&bytes).read_bytes(),
         Err(ProtocolError::NegativeSize { size: -1 })
     );
     // Doubles need eight bytes each: 2 doubles in 9 bytes is short.
     let bytes = [0x27, 0, 0, 0, 0, 0, 0, 0, 0];
     assert!(matches!(
-        CompactReader::new(&bytes).read_list_begin(),
+        compact_reader(&bytes).read_list_begin(),
         Err(ProtocolError::UnexpectedEnd { .. })
     ));
     let capped = Limits::default().max_string(Some(3)).max_container(Some(2));
     assert!(matches!(
-        CompactReader::with_limits(&[4, 1, 2, 3, 4], capped).read_bytes(),
+        compact_reader_with(&[4, 1, 2, 3, 4], capped).read_bytes(),
         Err(ProtocolError::SizeLimit { size: 4, limit: 3 })
     ));
     assert!(matches!(
-        CompactReader::with_limits(&[0x33, 1, 2, 3], capped).read_list_begin(),
+        compact_reader_with(&[0x33, 1, 2, 3], capped).read_list_begin(),
         Err(ProtocolError::SizeLimit { size: 3, limit: 2 })
     ));
 }
@@ -213,23 +222,23 @@ fn sizes_are_checked_before_use() {
 fn varints_are_bounded() {
     let eleven = [0x80; 10].iter().copied().chain([0]).collect::<Vec<_>>();
     assert!(matches!(
-        CompactReader::new(&eleven).read_i64(),
+        compact_reader(&eleven).read_i64(),
         Err(ProtocolError::InvalidData { .. })
     ));
     let overflow = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
     assert!(matches!(
-        CompactReader::new(&overflow).read_i64(),
+        compact_reader(&overflow).read_i64(),
         Err(ProtocolError::InvalidData { .. })
     ));
     // Wider than the type: an i32 from 2^32, an i16 from 2^15.
-    assert!(CompactReader::new(&[0x80, 0x80, 0x80, 0x80, 0x10])
+    assert!(compact_reader(&[0x80, 0x80, 0x80, 0x80, 0x10])
         .read_i32()
         .is_err());
-    assert!(CompactReader::new(&[0x80, 0x80, 0x04]).read_i16().is_err());
+    assert!(compact_reader(&[0x80, 0x80, 0x04]).read_i16().is_err());
     // A padded but in-range varint reads.
-    assert_eq!(CompactReader::new(&[0x82, 0x80, 0]).read_i32(), Ok(1));
+    assert_eq!(compact_reader(&[0x82, 0x80, 0]).read_i32(), Ok(1));
     assert_eq!(
-        CompactReader::new(&[0x80]).read_i32(),
+        compact_reader(&[0x80]).read_i32(),
         Err(ProtocolError::UnexpectedEnd { needed: 1 })
     );
 }
@@ -238,23 +247,23 @@ fn varints_are_bounded() {
 fn invalid_type_ids_are_errors() {
     for byte in [0x1e, 0x1f, 0x10] {
         let bytes = [byte, 0];
-        let mut r = CompactReader::new(&bytes);
+        let mut r = compact_reader(&bytes);
         assert!(
             matches!(r.read_field_begin(), Err(ProtocolError::InvalidType { .. })),
             "{byte:#x}"
         );
     }
-    assert!(CompactReader::new(&[0x10]).read_list_begin().is_err());
-    assert!(CompactReader::new(&[1, 0xe3]).read_map_begin().is_err());
-    assert!(CompactReader::new(&[1, 0x30]).read_map_begin().is_err());
-    assert!(CompactReader::new(&[]).skip(TType::Stop).is_err());
+    assert!(compact_reader(&[0x10]).read_list_begin().is_err());
+    assert!(compact_reader(&[1, 0xe3]).read_map_begin().is_err());
+    assert!(compact_reader(&[1, 0x30]).read_map_begin().is_err());
+    assert!(compact_reader(&[]).skip(TType::Stop).is_err());
 }
 
 #[test]
 fn field_id_delta_overflow_is_an_error() {
     // Field 32767 in long form, then a delta of 1.
     let bytes = [0x05, 0xfe, 0xff, 0x03, 0, 0x15, 0];
-    let mut r = CompactReader::new(&bytes);
+    let mut r = compact_reader(&bytes);
     r.enter().unwrap();
     assert_eq!(r.read_field_begin().unwrap(), Some((TType::I32, i16::MAX)));
     r.read_i32().unwrap();
@@ -267,13 +276,13 @@ fn field_id_delta_overflow_is_an_error() {
 #[test]
 fn skip_stops_at_the_depth_limit() {
     let deep = [0x1c].repeat(100);
-    let mut r = CompactReader::new(&deep);
+    let mut r = compact_reader(&deep);
     assert_eq!(
         r.skip(TType::Struct),
         Err(ProtocolError::DepthLimit { limit: 64 })
     );
     let deep = [0x19].repeat(100);
-    let mut r = CompactReader::with_limits(&deep, Limits::default().max_depth(5));
+    let mut r = compact_reader_with(&deep, Limits::default().max_depth(5));
     assert_eq!(
         r.skip(TType::List),
         Err(ProtocolError::DepthLimit { limit: 5 })
@@ -282,7 +291,8 @@ fn skip_stops_at_the_depth_limit() {
 
 #[test]
 fn a_raised_depth_limit_nests_past_the_inline_stack() {
-    let mut w = CompactWriter::new();
+    let mut bytes = Vec::new();
+    let mut w = Writer::new(&mut bytes, Protocol::Compact);
     for id in 1..=100 {
         w.write_struct_begin();
         w.write_field_begin(TType::Struct, id);
@@ -294,20 +304,20 @@ fn a_raised_depth_limit_nests_past_the_inline_stack() {
         w.write_field_stop();
         w.write_struct_end();
     }
-    let bytes = w.into_buffer();
     let limits = Limits::default().max_depth(200);
-    let mut r = CompactReader::with_limits(&bytes, limits);
+    let mut r = compact_reader_with(&bytes, limits);
     r.skip(TType::Struct).unwrap();
     assert_eq!(r.remaining(), 0);
 }
 
 #[test]
-fn clear_keeps_nothing_but_capacity() {
-    let mut w = CompactWriter::new();
+fn a_new_writer_on_a_reused_buffer_starts_fresh() {
+    let mut out = Vec::new();
+    let mut w = Writer::new(&mut out, Protocol::Compact);
     w.write_struct_begin();
     w.write_field_begin(TType::I32, 9);
-    w.clear();
-    assert!(w.buffer().is_empty());
+    out.clear();
+    let mut w = Writer::new(&mut out, Protocol::Compact);
     w.write_struct_begin();
     w.write_field_begin(TType::I32, 1);
     assert_eq!(w.buffer(), [0x15]);
@@ -346,7 +356,7 @@ impl Value {
         }
     }
 
-    fn write(&self, w: &mut CompactWriter) {
+    fn write(&self, w: &mut Writer<'_>) {
         match self {
             Value::Bool(v) => w.write_bool(*v),
             Value::Byte(v) => w.write_i8(*v),
@@ -379,7 +389,7 @@ impl Value {
         }
     }
 
-    fn read(r: &mut CompactReader<'_>, ttype: TType) -> Result<Value, ProtocolError> {
+    fn read(r: &mut Reader<'_>, ttype: TType) -> Result<Value, ProtocolError> {
         Ok(match ttype {
             TType::Bool => Value::Bool(r.read_bool()?),
             TType::Byte => Value::Byte(r.read_i8()?),
@@ -484,15 +494,15 @@ proptest! {
     #[test]
     fn every_type_round_trips(v in value()) {
         let bytes = written(|w| v.write(w));
-        let mut r = CompactReader::new(&bytes);
+        let mut r = compact_reader(&bytes);
         prop_assert_eq!(&Value::read(&mut r, v.ttype()).unwrap(), &v);
         prop_assert_eq!(r.remaining(), 0);
-        let mut s = CompactReader::new(&bytes);
+        let mut s = compact_reader(&bytes);
         s.skip(v.ttype()).unwrap();
         prop_assert_eq!(s.remaining(), 0);
         // Every strict prefix is short, never misread as something whole.
         for cut in 0..bytes.len() {
-            let mut r = CompactReader::new(&bytes[..cut]);
+            let mut r = compact_reader(&bytes[..cut]);
             prop_assert!(r.skip(v.ttype()).is_err());
         }
     }
@@ -500,7 +510,7 @@ proptest! {
     #[test]
     fn integers_round_trip(a in any::<i16>(), b in any::<i32>(), c in any::<i64>()) {
         let bytes = written(|w| { w.write_i16(a); w.write_i32(b); w.write_i64(c); });
-        let mut r = CompactReader::new(&bytes);
+        let mut r = compact_reader(&bytes);
         prop_assert_eq!(r.read_i16().unwrap(), a);
         prop_assert_eq!(r.read_i32().unwrap(), b);
         prop_assert_eq!(r.read_i64().unwrap(), c);
@@ -510,14 +520,14 @@ proptest! {
     #[test]
     fn doubles_round_trip_bit_for_bit(bits in any::<u64>()) {
         let bytes = written(|w| w.write_double(f64::from_bits(bits)));
-        prop_assert_eq!(CompactReader::new(&bytes).read_double().unwrap().to_bits(), bits);
+        prop_assert_eq!(compact_reader(&bytes).read_double().unwrap().to_bits(), bits);
     }
 
     #[test]
     fn message_headers_round_trip(name in "[a-zA-Z:_]{0,30}", kind in 1u8..=4, seqid in any::<i32>()) {
         let kind = MessageType::from_id(kind).unwrap();
         let bytes = written(|w| w.write_message_begin(&header(&name, kind, seqid)));
-        let mut r = CompactReader::new(&bytes);
+        let mut r = compact_reader(&bytes);
         prop_assert_eq!(r.read_message_begin().unwrap(), header(&name, kind, seqid));
         prop_assert_eq!(r.remaining(), 0);
     }
@@ -525,9 +535,9 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
         for ttype in [TType::Struct, TType::List, TType::Map, TType::String, TType::Bool] {
-            let _ = CompactReader::new(&bytes).skip(ttype);
+            let _ = compact_reader(&bytes).skip(ttype);
         }
-        let mut r = CompactReader::new(&bytes);
+        let mut r = compact_reader(&bytes);
         if r.read_message_begin().is_ok() {
             let _ = r.skip(TType::Struct);
         }

@@ -1,5 +1,5 @@
 use super::*;
-use crate::protocol::{write_message_begin, MessageHeader, MessageType, DEFAULT_MAX_FRAME};
+use crate::protocol::{MessageHeader, MessageType, Writer, DEFAULT_MAX_FRAME};
 
 fn message(name: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -8,7 +8,7 @@ fn message(name: &str) -> Vec<u8> {
         kind: MessageType::Call,
         seqid: 1,
     };
-    write_message_begin(&mut out, &header);
+    Writer::binary(&mut out).write_message_begin(&header);
     out.extend_from_slice(&[11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
     out
 }
@@ -291,19 +291,19 @@ fn detect_waits_for_five_bytes_unless_strict() {
 
 /// A call whose argument struct holds `fields` byte fields (4 bytes each on the wire).
 fn many_fields(fields: usize) -> Vec<u8> {
-    use crate::protocol::{write_field_begin, write_field_stop, TType};
+    use crate::protocol::{TType, Writer};
     let mut out = Vec::new();
     let header = MessageHeader {
         name: "echo",
         kind: MessageType::Call,
         seqid: 7,
     };
-    write_message_begin(&mut out, &header);
+    Writer::binary(&mut out).write_message_begin(&header);
     for i in 0..fields {
-        write_field_begin(&mut out, TType::Byte, 100 + (i % 1000) as i16);
+        Writer::binary(&mut out).write_field_begin(TType::Byte, 100 + (i % 1000) as i16);
         out.push(i as u8);
     }
-    write_field_stop(&mut out);
+    Writer::binary(&mut out).write_field_stop();
     out
 }
 
@@ -375,16 +375,16 @@ fn unframed_max_frame_holds_exactly_in_one_read_or_many() {
 
 #[test]
 fn unframed_scan_keeps_the_depth_limit() {
-    use crate::protocol::{write_field_begin, TType};
+    use crate::protocol::{TType, Writer};
     let mut message = Vec::new();
     let header = MessageHeader {
         name: "deep",
         kind: MessageType::Call,
         seqid: 1,
     };
-    write_message_begin(&mut message, &header);
+    Writer::binary(&mut message).write_message_begin(&header);
     for _ in 0..70 {
-        write_field_begin(&mut message, TType::Struct, 1);
+        Writer::binary(&mut message).write_field_begin(TType::Struct, 1);
     }
     let limits = Limits::default().max_depth(64);
     assert!(matches!(

@@ -44,16 +44,18 @@ impl protocol::WireType for Doubles {
 }
 
 impl protocol::Encode for Doubles {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.nan);
-        protocol::write_field(out, 2, &self.inf);
-        protocol::write_field(out, 3, &self.neginf);
-        protocol::write_field(out, 4, &self.repeating);
-        protocol::write_field(out, 5, &self.big);
-        protocol::write_field(out, 6, &self.tiny);
-        protocol::write_field(out, 7, &self.zero);
-        protocol::write_field(out, 8, &self.negzero);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.nan);
+        w.write_field(2, &self.inf);
+        w.write_field(3, &self.neginf);
+        w.write_field(4, &self.repeating);
+        w.write_field(5, &self.big);
+        w.write_field(6, &self.tiny);
+        w.write_field(7, &self.zero);
+        w.write_field(8, &self.negzero);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -160,22 +162,24 @@ impl protocol::WireType for OneOfEach {
 }
 
 impl protocol::Encode for OneOfEach {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.im_true);
-        protocol::write_field(out, 2, &self.im_false);
-        protocol::write_field(out, 3, &self.a_bite);
-        protocol::write_field(out, 4, &self.integer16);
-        protocol::write_field(out, 5, &self.integer32);
-        protocol::write_field(out, 6, &self.integer64);
-        protocol::write_field(out, 7, &self.double_precision);
-        protocol::write_field(out, 8, &self.some_characters);
-        protocol::write_field(out, 9, &self.zomg_unicode);
-        protocol::write_field(out, 10, &self.what_who);
-        protocol::write_field(out, 11, &self.base64);
-        protocol::write_field(out, 12, &self.byte_list);
-        protocol::write_field(out, 13, &self.i16_list);
-        protocol::write_field(out, 14, &self.i64_list);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.im_true);
+        w.write_field(2, &self.im_false);
+        w.write_field(3, &self.a_bite);
+        w.write_field(4, &self.integer16);
+        w.write_field(5, &self.integer32);
+        w.write_field(6, &self.integer64);
+        w.write_field(7, &self.double_precision);
+        w.write_field(8, &self.some_characters);
+        w.write_field(9, &self.zomg_unicode);
+        w.write_field(10, &self.what_who);
+        w.write_field(11, &self.base64);
+        w.write_field(12, &self.byte_list);
+        w.write_field(13, &self.i16_list);
+        w.write_field(14, &self.i64_list);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -275,10 +279,12 @@ impl protocol::WireType for Bonk {
 }
 
 impl protocol::Encode for Bonk {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.r#type);
-        protocol::write_field(out, 2, &self.message);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.r#type);
+        w.write_field(2, &self.message);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -318,10 +324,12 @@ impl protocol::WireType for Nesting {
 }
 
 impl protocol::Encode for Nesting {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.my_bonk);
-        protocol::write_field(out, 2, &self.my_ooe);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.my_bonk);
+        w.write_field(2, &self.my_ooe);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -365,11 +373,13 @@ impl protocol::WireType for HolyMoley {
 }
 
 impl protocol::Encode for HolyMoley {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.big);
-        protocol::write_field(out, 2, &self.contain);
-        protocol::write_field(out, 3, &self.bonks);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.big);
+        w.write_field(2, &self.contain);
+        w.write_field(3, &self.bonks);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -410,10 +420,12 @@ impl protocol::WireType for Backwards {
 }
 
 impl protocol::Encode for Backwards {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.second_tag1);
-        protocol::write_field(out, 2, &self.first_tag2);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.second_tag1);
+        w.write_field(2, &self.first_tag2);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -450,8 +462,10 @@ impl protocol::WireType for Empty {
 }
 
 impl protocol::Encode for Empty {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -478,9 +492,11 @@ impl protocol::WireType for Wrapper {
 }
 
 impl protocol::Encode for Wrapper {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.foo);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.foo);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -527,16 +543,18 @@ impl protocol::WireType for RandomStuff {
 }
 
 impl protocol::Encode for RandomStuff {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.a);
-        protocol::write_field(out, 2, &self.b);
-        protocol::write_field(out, 3, &self.c);
-        protocol::write_field(out, 4, &self.d);
-        protocol::write_field(out, 5, &self.myintlist);
-        protocol::write_field(out, 6, &self.maps);
-        protocol::write_field(out, 7, &self.bigint);
-        protocol::write_field(out, 8, &self.triple);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.a);
+        w.write_field(2, &self.b);
+        w.write_field(3, &self.c);
+        w.write_field(4, &self.d);
+        w.write_field(5, &self.myintlist);
+        w.write_field(6, &self.maps);
+        w.write_field(7, &self.bigint);
+        w.write_field(8, &self.triple);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -606,15 +624,17 @@ impl protocol::WireType for Base64 {
 }
 
 impl protocol::Encode for Base64 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.a);
-        protocol::write_field(out, 2, &self.b1);
-        protocol::write_field(out, 3, &self.b2);
-        protocol::write_field(out, 4, &self.b3);
-        protocol::write_field(out, 5, &self.b4);
-        protocol::write_field(out, 6, &self.b5);
-        protocol::write_field(out, 7, &self.b6);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.a);
+        w.write_field(2, &self.b1);
+        w.write_field(3, &self.b2);
+        w.write_field(4, &self.b3);
+        w.write_field(5, &self.b4);
+        w.write_field(6, &self.b5);
+        w.write_field(7, &self.b6);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -767,60 +787,62 @@ impl protocol::WireType for CompactProtoTestStruct {
 }
 
 impl protocol::Encode for CompactProtoTestStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.a_byte);
-        protocol::write_field(out, 2, &self.a_i16);
-        protocol::write_field(out, 3, &self.a_i32);
-        protocol::write_field(out, 4, &self.a_i64);
-        protocol::write_field(out, 5, &self.a_double);
-        protocol::write_field(out, 6, &self.a_string);
-        protocol::write_field(out, 7, &self.a_binary);
-        protocol::write_field(out, 8, &self.true_field);
-        protocol::write_field(out, 9, &self.false_field);
-        protocol::write_field(out, 10, &self.empty_struct_field);
-        protocol::write_field(out, 11, &self.byte_list);
-        protocol::write_field(out, 12, &self.i16_list);
-        protocol::write_field(out, 13, &self.i32_list);
-        protocol::write_field(out, 14, &self.i64_list);
-        protocol::write_field(out, 15, &self.double_list);
-        protocol::write_field(out, 16, &self.string_list);
-        protocol::write_field(out, 17, &self.binary_list);
-        protocol::write_field(out, 18, &self.boolean_list);
-        protocol::write_field(out, 19, &self.struct_list);
-        protocol::write_field(out, 20, &self.byte_set);
-        protocol::write_field(out, 21, &self.i16_set);
-        protocol::write_field(out, 22, &self.i32_set);
-        protocol::write_field(out, 23, &self.i64_set);
-        protocol::write_field(out, 24, &self.double_set);
-        protocol::write_field(out, 25, &self.string_set);
-        protocol::write_field(out, 26, &self.binary_set);
-        protocol::write_field(out, 27, &self.boolean_set);
-        protocol::write_field(out, 28, &self.struct_set);
-        protocol::write_field(out, 29, &self.byte_byte_map);
-        protocol::write_field(out, 30, &self.i16_byte_map);
-        protocol::write_field(out, 31, &self.i32_byte_map);
-        protocol::write_field(out, 32, &self.i64_byte_map);
-        protocol::write_field(out, 33, &self.double_byte_map);
-        protocol::write_field(out, 34, &self.string_byte_map);
-        protocol::write_field(out, 35, &self.binary_byte_map);
-        protocol::write_field(out, 36, &self.boolean_byte_map);
-        protocol::write_field(out, 37, &self.byte_i16_map);
-        protocol::write_field(out, 38, &self.byte_i32_map);
-        protocol::write_field(out, 39, &self.byte_i64_map);
-        protocol::write_field(out, 40, &self.byte_double_map);
-        protocol::write_field(out, 41, &self.byte_string_map);
-        protocol::write_field(out, 42, &self.byte_binary_map);
-        protocol::write_field(out, 43, &self.byte_boolean_map);
-        protocol::write_field(out, 44, &self.list_byte_map);
-        protocol::write_field(out, 45, &self.set_byte_map);
-        protocol::write_field(out, 46, &self.map_byte_map);
-        protocol::write_field(out, 47, &self.byte_map_map);
-        protocol::write_field(out, 48, &self.byte_set_map);
-        protocol::write_field(out, 49, &self.byte_list_map);
-        protocol::write_field(out, 500, &self.field500);
-        protocol::write_field(out, 5000, &self.field5000);
-        protocol::write_field(out, 20000, &self.field20000);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.a_byte);
+        w.write_field(2, &self.a_i16);
+        w.write_field(3, &self.a_i32);
+        w.write_field(4, &self.a_i64);
+        w.write_field(5, &self.a_double);
+        w.write_field(6, &self.a_string);
+        w.write_field(7, &self.a_binary);
+        w.write_field(8, &self.true_field);
+        w.write_field(9, &self.false_field);
+        w.write_field(10, &self.empty_struct_field);
+        w.write_field(11, &self.byte_list);
+        w.write_field(12, &self.i16_list);
+        w.write_field(13, &self.i32_list);
+        w.write_field(14, &self.i64_list);
+        w.write_field(15, &self.double_list);
+        w.write_field(16, &self.string_list);
+        w.write_field(17, &self.binary_list);
+        w.write_field(18, &self.boolean_list);
+        w.write_field(19, &self.struct_list);
+        w.write_field(20, &self.byte_set);
+        w.write_field(21, &self.i16_set);
+        w.write_field(22, &self.i32_set);
+        w.write_field(23, &self.i64_set);
+        w.write_field(24, &self.double_set);
+        w.write_field(25, &self.string_set);
+        w.write_field(26, &self.binary_set);
+        w.write_field(27, &self.boolean_set);
+        w.write_field(28, &self.struct_set);
+        w.write_field(29, &self.byte_byte_map);
+        w.write_field(30, &self.i16_byte_map);
+        w.write_field(31, &self.i32_byte_map);
+        w.write_field(32, &self.i64_byte_map);
+        w.write_field(33, &self.double_byte_map);
+        w.write_field(34, &self.string_byte_map);
+        w.write_field(35, &self.binary_byte_map);
+        w.write_field(36, &self.boolean_byte_map);
+        w.write_field(37, &self.byte_i16_map);
+        w.write_field(38, &self.byte_i32_map);
+        w.write_field(39, &self.byte_i64_map);
+        w.write_field(40, &self.byte_double_map);
+        w.write_field(41, &self.byte_string_map);
+        w.write_field(42, &self.byte_binary_map);
+        w.write_field(43, &self.byte_boolean_map);
+        w.write_field(44, &self.list_byte_map);
+        w.write_field(45, &self.set_byte_map);
+        w.write_field(46, &self.map_byte_map);
+        w.write_field(47, &self.byte_map_map);
+        w.write_field(48, &self.byte_set_map);
+        w.write_field(49, &self.byte_list_map);
+        w.write_field(500, &self.field500);
+        w.write_field(5000, &self.field5000);
+        w.write_field(20000, &self.field20000);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1102,9 +1124,11 @@ impl protocol::WireType for SingleMapTestStruct {
 }
 
 impl protocol::Encode for SingleMapTestStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.i32_map);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.i32_map);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1249,10 +1273,12 @@ impl protocol::WireType for ExceptionWithAMap {
 }
 
 impl protocol::Encode for ExceptionWithAMap {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.blah);
-        protocol::write_field(out, 2, &self.map_field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.blah);
+        w.write_field(2, &self.map_field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1298,9 +1324,11 @@ impl protocol::WireType for MutableException {
 }
 
 impl protocol::Encode for MutableException {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.msg);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.msg);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1338,8 +1366,10 @@ impl protocol::WireType for ExceptionWithoutFields {
 }
 
 impl protocol::Encode for ExceptionWithoutFields {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1371,8 +1401,10 @@ impl protocol::WireType for ServiceForExceptionWithAMapMethodThatThrowsAnExcepti
 }
 
 impl protocol::Encode for ServiceForExceptionWithAMapMethodThatThrowsAnExceptionArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1399,9 +1431,11 @@ impl protocol::WireType for ServiceForExceptionWithAMapMethodThatThrowsAnExcepti
 }
 
 impl protocol::Encode for ServiceForExceptionWithAMapMethodThatThrowsAnExceptionResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.xwamap);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.xwamap);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1524,7 +1558,7 @@ impl<H: ServiceForExceptionWithAMapHandler> ServiceForExceptionWithAMapProcessor
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "methodThatThrowsAnException" => {
@@ -1578,7 +1612,7 @@ impl<H: ServiceForExceptionWithAMapHandler> server::Processor
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1646,9 +1680,11 @@ impl protocol::WireType for SrvJankyArgs {
 }
 
 impl protocol::Encode for SrvJankyArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.arg);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.arg);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1681,9 +1717,11 @@ impl protocol::WireType for SrvJankyResult {
 }
 
 impl protocol::Encode for SrvJankyResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1711,8 +1749,10 @@ impl protocol::WireType for SrvVoidMethodArgs {
 }
 
 impl protocol::Encode for SrvVoidMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1736,8 +1776,10 @@ impl protocol::WireType for SrvVoidMethodResult {
 }
 
 impl protocol::Encode for SrvVoidMethodResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1761,8 +1803,10 @@ impl protocol::WireType for SrvPrimitiveMethodArgs {
 }
 
 impl protocol::Encode for SrvPrimitiveMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1789,9 +1833,11 @@ impl protocol::WireType for SrvPrimitiveMethodResult {
 }
 
 impl protocol::Encode for SrvPrimitiveMethodResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1819,8 +1865,10 @@ impl protocol::WireType for SrvStructMethodArgs {
 }
 
 impl protocol::Encode for SrvStructMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1847,9 +1895,11 @@ impl protocol::WireType for SrvStructMethodResult {
 }
 
 impl protocol::Encode for SrvStructMethodResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1888,9 +1938,11 @@ impl protocol::WireType for SrvMethodWithDefaultArgsArgs {
 }
 
 impl protocol::Encode for SrvMethodWithDefaultArgsArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.something);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.something);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1922,8 +1974,10 @@ impl protocol::WireType for SrvMethodWithDefaultArgsResult {
 }
 
 impl protocol::Encode for SrvMethodWithDefaultArgsResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1947,8 +2001,10 @@ impl protocol::WireType for SrvOnewayMethodArgs {
 }
 
 impl protocol::Encode for SrvOnewayMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1975,9 +2031,11 @@ impl protocol::WireType for SrvDeclaredExceptionMethodArgs {
 }
 
 impl protocol::Encode for SrvDeclaredExceptionMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.should_throw);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.should_throw);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2014,10 +2072,12 @@ impl protocol::WireType for SrvDeclaredExceptionMethodResult {
 }
 
 impl protocol::Encode for SrvDeclaredExceptionMethodResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_optional_field(out, 1, &self.xwamap);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_optional_field(1, &self.xwamap);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2216,7 +2276,7 @@ impl<H: SrvHandler> SrvProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "Janky" => {
@@ -2333,7 +2393,7 @@ impl<H: SrvHandler> server::Processor for SrvProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -2461,9 +2521,11 @@ impl protocol::WireType for InheritedIdentityArgs {
 }
 
 impl protocol::Encode for InheritedIdentityArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.arg);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.arg);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2496,9 +2558,11 @@ impl protocol::WireType for InheritedIdentityResult {
 }
 
 impl protocol::Encode for InheritedIdentityResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2562,7 +2626,7 @@ impl<H: InheritedHandler> InheritedProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "identity" => {
@@ -2607,7 +2671,7 @@ impl<H: InheritedHandler> server::Processor for InheritedProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -2702,7 +2766,7 @@ impl<H: EmptyServiceHandler> EmptyServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         let _ = (handler, ctx, header, args, out);
         Ok(false)
@@ -2723,7 +2787,7 @@ impl<H: EmptyServiceHandler> server::Processor for EmptyServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -2780,12 +2844,14 @@ impl protocol::WireType for BlowUp {
 }
 
 impl protocol::Encode for BlowUp {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.b1);
-        protocol::write_field(out, 2, &self.b2);
-        protocol::write_field(out, 3, &self.b3);
-        protocol::write_field(out, 4, &self.b4);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.b1);
+        w.write_field(2, &self.b2);
+        w.write_field(3, &self.b3);
+        w.write_field(4, &self.b4);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2833,12 +2899,14 @@ impl protocol::WireType for ReverseOrderStruct {
 }
 
 impl protocol::Encode for ReverseOrderStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.fourth);
-        protocol::write_field(out, 2, &self.third);
-        protocol::write_field(out, 3, &self.second);
-        protocol::write_field(out, 4, &self.first);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.fourth);
+        w.write_field(2, &self.third);
+        w.write_field(3, &self.second);
+        w.write_field(4, &self.first);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2888,12 +2956,14 @@ impl protocol::WireType for ReverseOrderServiceMyMethodArgs {
 }
 
 impl protocol::Encode for ReverseOrderServiceMyMethodArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.fourth);
-        protocol::write_field(out, 2, &self.third);
-        protocol::write_field(out, 3, &self.second);
-        protocol::write_field(out, 4, &self.first);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.fourth);
+        w.write_field(2, &self.third);
+        w.write_field(3, &self.second);
+        w.write_field(4, &self.first);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -2934,8 +3004,10 @@ impl protocol::WireType for ReverseOrderServiceMyMethodResult {
 }
 
 impl protocol::Encode for ReverseOrderServiceMyMethodResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3001,7 +3073,7 @@ impl<H: ReverseOrderServiceHandler> ReverseOrderServiceProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "myMethod" => {
@@ -3036,7 +3108,7 @@ impl<H: ReverseOrderServiceHandler> server::Processor for ReverseOrderServicePro
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -3143,8 +3215,8 @@ impl protocol::WireType for SomeEnum {
 }
 
 impl protocol::Encode for SomeEnum {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -3176,9 +3248,11 @@ impl protocol::WireType for StructWithSomeEnum {
 }
 
 impl protocol::Encode for StructWithSomeEnum {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.blah);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.blah);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3318,18 +3392,20 @@ impl TestUnion {
 }
 
 impl protocol::Encode for TestUnion {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            TestUnion::StringField(value) => protocol::write_field(out, 1, value),
-            TestUnion::I32Field(value) => protocol::write_field(out, 2, value),
-            TestUnion::StructField(value) => protocol::write_field(out, 3, value),
-            TestUnion::StructList(value) => protocol::write_field(out, 4, value),
-            TestUnion::OtherI32Field(value) => protocol::write_field(out, 5, value),
-            TestUnion::EnumField(value) => protocol::write_field(out, 6, value),
-            TestUnion::I32Set(value) => protocol::write_field(out, 7, value),
-            TestUnion::I32Map(value) => protocol::write_field(out, 8, value),
+            TestUnion::StringField(value) => w.write_field(1, value),
+            TestUnion::I32Field(value) => w.write_field(2, value),
+            TestUnion::StructField(value) => w.write_field(3, value),
+            TestUnion::StructList(value) => w.write_field(4, value),
+            TestUnion::OtherI32Field(value) => w.write_field(5, value),
+            TestUnion::EnumField(value) => w.write_field(6, value),
+            TestUnion::I32Set(value) => w.write_field(7, value),
+            TestUnion::I32Map(value) => w.write_field(8, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3453,17 +3529,19 @@ impl TestUnionMinusStringField {
 }
 
 impl protocol::Encode for TestUnionMinusStringField {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            TestUnionMinusStringField::I32Field(value) => protocol::write_field(out, 2, value),
-            TestUnionMinusStringField::StructField(value) => protocol::write_field(out, 3, value),
-            TestUnionMinusStringField::StructList(value) => protocol::write_field(out, 4, value),
-            TestUnionMinusStringField::OtherI32Field(value) => protocol::write_field(out, 5, value),
-            TestUnionMinusStringField::EnumField(value) => protocol::write_field(out, 6, value),
-            TestUnionMinusStringField::I32Set(value) => protocol::write_field(out, 7, value),
-            TestUnionMinusStringField::I32Map(value) => protocol::write_field(out, 8, value),
+            TestUnionMinusStringField::I32Field(value) => w.write_field(2, value),
+            TestUnionMinusStringField::StructField(value) => w.write_field(3, value),
+            TestUnionMinusStringField::StructList(value) => w.write_field(4, value),
+            TestUnionMinusStringField::OtherI32Field(value) => w.write_field(5, value),
+            TestUnionMinusStringField::EnumField(value) => w.write_field(6, value),
+            TestUnionMinusStringField::I32Set(value) => w.write_field(7, value),
+            TestUnionMinusStringField::I32Map(value) => w.write_field(8, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3523,12 +3601,14 @@ impl ComparableUnion {
 }
 
 impl protocol::Encode for ComparableUnion {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            ComparableUnion::StringField(value) => protocol::write_field(out, 1, value),
-            ComparableUnion::BinaryField(value) => protocol::write_field(out, 2, value),
+            ComparableUnion::StringField(value) => w.write_field(1, value),
+            ComparableUnion::BinaryField(value) => w.write_field(2, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3552,9 +3632,11 @@ impl protocol::WireType for StructWithAUnion {
 }
 
 impl protocol::Encode for StructWithAUnion {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.test_union);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.test_union);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3591,11 +3673,13 @@ impl protocol::WireType for PrimitiveThenStruct {
 }
 
 impl protocol::Encode for PrimitiveThenStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.blah);
-        protocol::write_field(out, 2, &self.blah2);
-        protocol::write_field(out, 3, &self.bw);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.blah);
+        w.write_field(2, &self.blah2);
+        w.write_field(3, &self.bw);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3637,9 +3721,11 @@ impl protocol::WireType for StructWithASomemap {
 }
 
 impl protocol::Encode for StructWithASomemap {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.somemap_field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.somemap_field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3679,10 +3765,12 @@ impl protocol::WireType for BigFieldIdStruct {
 }
 
 impl protocol::Encode for BigFieldIdStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.field1);
-        protocol::write_field(out, 45, &self.field2);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.field1);
+        w.write_field(45, &self.field2);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3726,11 +3814,13 @@ impl protocol::WireType for BreaksRubyCompactProtocol {
 }
 
 impl protocol::Encode for BreaksRubyCompactProtocol {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.field1);
-        protocol::write_field(out, 2, &self.field2);
-        protocol::write_field(out, 3, &self.field3);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.field1);
+        w.write_field(2, &self.field2);
+        w.write_field(3, &self.field3);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3795,20 +3885,22 @@ impl protocol::WireType for TupleProtocolTestStruct {
 }
 
 impl protocol::Encode for TupleProtocolTestStruct {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, -12, &self.field12);
-        protocol::write_optional_field(out, -11, &self.field11);
-        protocol::write_optional_field(out, -10, &self.field10);
-        protocol::write_optional_field(out, -9, &self.field9);
-        protocol::write_optional_field(out, -8, &self.field8);
-        protocol::write_optional_field(out, -7, &self.field7);
-        protocol::write_optional_field(out, -6, &self.field6);
-        protocol::write_optional_field(out, -5, &self.field5);
-        protocol::write_optional_field(out, -4, &self.field4);
-        protocol::write_optional_field(out, -3, &self.field3);
-        protocol::write_optional_field(out, -2, &self.field2);
-        protocol::write_optional_field(out, -1, &self.field1);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(-12, &self.field12);
+        w.write_optional_field(-11, &self.field11);
+        w.write_optional_field(-10, &self.field10);
+        w.write_optional_field(-9, &self.field9);
+        w.write_optional_field(-8, &self.field8);
+        w.write_optional_field(-7, &self.field7);
+        w.write_optional_field(-6, &self.field6);
+        w.write_optional_field(-5, &self.field5);
+        w.write_optional_field(-4, &self.field4);
+        w.write_optional_field(-3, &self.field3);
+        w.write_optional_field(-2, &self.field2);
+        w.write_optional_field(-1, &self.field1);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3880,9 +3972,11 @@ impl protocol::WireType for ListDoublePerf {
 }
 
 impl protocol::Encode for ListDoublePerf {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.field);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.field);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -3905,7 +3999,7 @@ impl protocol::Decode for ListDoublePerf {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -3914,7 +4008,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

@@ -30,10 +30,12 @@ impl protocol::WireType for using {
 }
 
 impl protocol::Encode for using {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.single);
-        protocol::write_field(out, 2, &self.integer);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.single);
+        w.write_field(2, &self.integer);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -75,10 +77,12 @@ impl protocol::WireType for delegate {
 }
 
 impl protocol::Encode for delegate {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.partial);
-        protocol::write_optional_field(out, 2, &self.delegate);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.partial);
+        w.write_optional_field(2, &self.delegate);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -118,9 +122,11 @@ impl protocol::WireType for get {
 }
 
 impl protocol::Encode for get {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.sbyte);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.sbyte);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -157,11 +163,13 @@ impl protocol::WireType for partial {
 }
 
 impl protocol::Encode for partial {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.using);
-        protocol::write_field(out, 2, &self.read);
-        protocol::write_field(out, 3, &self.write);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.using);
+        w.write_field(2, &self.read);
+        w.write_field(3, &self.write);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -240,8 +248,8 @@ impl protocol::WireType for Maybe {
 }
 
 impl protocol::Encode for Maybe {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -297,8 +305,8 @@ impl protocol::WireType for Either {
 }
 
 impl protocol::Encode for Either {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -320,9 +328,11 @@ impl protocol::WireType for foldr {
 }
 
 impl protocol::Encode for foldr {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.id);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.id);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -357,10 +367,12 @@ impl protocol::WireType for of {
 }
 
 impl protocol::Encode for of {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.r#let);
-        protocol::write_field(out, 2, &self.r#where);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.r#let);
+        w.write_field(2, &self.r#where);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -400,9 +412,11 @@ impl protocol::WireType for ofOf {
 }
 
 impl protocol::Encode for ofOf {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.of);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.of);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -441,12 +455,14 @@ impl protocol::WireType for ClassAndProp {
 }
 
 impl protocol::Encode for ClassAndProp {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.class_and_prop);
-        protocol::write_field(out, 2, &self.class_and_prop_);
-        protocol::write_field(out, 3, &self.class_and_prop__);
-        protocol::write_field(out, 4, &self.class_and_proper);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.class_and_prop);
+        w.write_field(2, &self.class_and_prop_);
+        w.write_field(3, &self.class_and_prop__);
+        w.write_field(4, &self.class_and_proper);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -502,12 +518,14 @@ impl protocol::WireType for second_chance {
 }
 
 impl protocol::Encode for second_chance {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.second_chance);
-        protocol::write_field(out, 2, &self.second_chance_);
-        protocol::write_field(out, 3, &self.second_chance__);
-        protocol::write_field(out, 4, &self.second_chances);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.second_chance);
+        w.write_field(2, &self.second_chance_);
+        w.write_field(3, &self.second_chance__);
+        w.write_field(4, &self.second_chances);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -563,12 +581,14 @@ impl protocol::WireType for NOW_EAT_THIS {
 }
 
 impl protocol::Encode for NOW_EAT_THIS {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.now_eat_this);
-        protocol::write_field(out, 2, &self.now_eat_this_);
-        protocol::write_field(out, 3, &self.now_eat_this__);
-        protocol::write_field(out, 4, &self.now_eat_this_and_this);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.now_eat_this);
+        w.write_field(2, &self.now_eat_this_);
+        w.write_field(3, &self.now_eat_this__);
+        w.write_field(4, &self.now_eat_this_and_this);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -628,14 +648,16 @@ impl protocol::WireType for TheEdgeCase {
 }
 
 impl protocol::Encode for TheEdgeCase {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.the_edge_case);
-        protocol::write_field(out, 2, &self.the_edge_case_);
-        protocol::write_field(out, 3, &self.the_edge_case__);
-        protocol::write_field(out, 4, &self.TheEdgeCase);
-        protocol::write_field(out, 5, &self.TheEdgeCase_);
-        protocol::write_field(out, 6, &self.TheEdgeCase__);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.the_edge_case);
+        w.write_field(2, &self.the_edge_case_);
+        w.write_field(3, &self.the_edge_case__);
+        w.write_field(4, &self.TheEdgeCase);
+        w.write_field(5, &self.TheEdgeCase_);
+        w.write_field(6, &self.TheEdgeCase__);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -697,10 +719,12 @@ impl protocol::WireType for Tricky_ {
 }
 
 impl protocol::Encode for Tricky_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.tricky);
-        protocol::write_field(out, 2, &self.Tricky);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.tricky);
+        w.write_field(2, &self.Tricky);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -746,14 +770,16 @@ impl protocol::WireType for Nested {
 }
 
 impl protocol::Encode for Nested {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.class_and_prop);
-        protocol::write_field(out, 2, &self.second_chance);
-        protocol::write_field(out, 3, &self.now_eat_this);
-        protocol::write_field(out, 4, &self.the_edge_case);
-        protocol::write_field(out, 5, &self.tricky_);
-        protocol::write_optional_field(out, 6, &self.nested);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.class_and_prop);
+        w.write_field(2, &self.second_chance);
+        w.write_field(3, &self.now_eat_this);
+        w.write_field(4, &self.the_edge_case);
+        w.write_field(5, &self.tricky_);
+        w.write_optional_field(6, &self.nested);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -815,10 +841,12 @@ impl protocol::WireType for Problem_ {
 }
 
 impl protocol::Encode for Problem_ {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.problem);
-        protocol::write_field(out, 2, &self.Problem);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.problem);
+        w.write_field(2, &self.Problem);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -886,19 +914,21 @@ impl protocol::WireType for Thrift5626 {
 }
 
 impl protocol::Encode for Thrift5626 {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.i8);
-        protocol::write_field(out, 2, &self.i16);
-        protocol::write_field(out, 3, &self.i32);
-        protocol::write_field(out, 4, &self.i64);
-        protocol::write_field(out, 6, &self.string);
-        protocol::write_field(out, 7, &self.binary);
-        protocol::write_field(out, 8, &self.bool);
-        protocol::write_field(out, 9, &self.byte);
-        protocol::write_field(out, 10, &self.list);
-        protocol::write_field(out, 11, &self.set);
-        protocol::write_field(out, 12, &self.map);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.i8);
+        w.write_field(2, &self.i16);
+        w.write_field(3, &self.i32);
+        w.write_field(4, &self.i64);
+        w.write_field(6, &self.string);
+        w.write_field(7, &self.binary);
+        w.write_field(8, &self.bool);
+        w.write_field(9, &self.byte);
+        w.write_field(10, &self.list);
+        w.write_field(11, &self.set);
+        w.write_field(12, &self.map);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -965,9 +995,11 @@ impl protocol::WireType for externEventArgs {
 }
 
 impl protocol::Encode for externEventArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.get);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.get);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1000,9 +1032,11 @@ impl protocol::WireType for externEventResult {
 }
 
 impl protocol::Encode for externEventResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1035,9 +1069,11 @@ impl protocol::WireType for externFooArgs {
 }
 
 impl protocol::Encode for externFooArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.foo_args);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.foo_args);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1072,9 +1108,11 @@ impl protocol::WireType for externFooResult {
 }
 
 impl protocol::Encode for externFooResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 1, &self.foo_result);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(1, &self.foo_result);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1200,7 +1238,7 @@ impl<H: externHandler> externProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "event" => {
@@ -1258,7 +1296,7 @@ impl<H: externHandler> server::Processor for externProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1328,9 +1366,11 @@ impl protocol::WireType for qualifiedMaybeArgs {
 }
 
 impl protocol::Encode for qualifiedMaybeArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.foldr);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.foldr);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1363,9 +1403,11 @@ impl protocol::WireType for qualifiedMaybeResult {
 }
 
 impl protocol::Encode for qualifiedMaybeResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1396,9 +1438,11 @@ impl protocol::WireType for qualifiedEitherArgs {
 }
 
 impl protocol::Encode for qualifiedEitherArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.of);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.of);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1431,9 +1475,11 @@ impl protocol::WireType for qualifiedEitherResult {
 }
 
 impl protocol::Encode for qualifiedEitherResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -1512,7 +1558,7 @@ impl<H: qualifiedHandler> qualifiedProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "maybe" => {
@@ -1561,7 +1607,7 @@ impl<H: qualifiedHandler> server::Processor for qualifiedProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -1622,7 +1668,7 @@ impl<C: client::Channel> qualifiedClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -1631,7 +1677,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

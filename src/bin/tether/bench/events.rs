@@ -13,7 +13,7 @@ use std::io::{self, Read, Write};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use tether::protocol::{
-    begin_frame, finish_frame, write_message_begin, Limits, MessageHeader, MessageType, Reader,
+    begin_frame, finish_frame, Limits, MessageHeader, MessageType, Reader, Writer,
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
@@ -256,8 +256,9 @@ impl Conn {
                 kind: MessageType::Call,
                 seqid: self.next_seqid,
             };
-            write_message_begin(&mut self.out, &header);
-            plan.workload.args().encode(&mut self.out);
+            let mut writer = Writer::binary(&mut self.out);
+            writer.write_message_begin(&header);
+            plan.workload.args().encode(&mut writer);
             if let Some(at) = at {
                 finish_frame(&mut self.out, at);
             }

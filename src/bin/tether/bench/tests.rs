@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use tether::protocol::{
-    begin_frame, finish_frame, write_binary, write_field_begin, write_field_stop,
-    write_message_begin, Limits, MessageHeader, MessageType, Reader, TType,
+    begin_frame, finish_frame, Limits, MessageHeader, MessageType, Reader, TType, Writer,
 };
 use tether::transport::{parse, FrameStatus, Framing};
 
@@ -167,12 +166,13 @@ fn reply_to(message: &[u8], framing: Framing) -> Vec<u8> {
         kind: MessageType::Reply,
         seqid: header.seqid,
     };
-    write_message_begin(&mut out, &reply);
+    let mut writer = Writer::binary(&mut out);
+    writer.write_message_begin(&reply);
     if let Some(payload) = payload {
-        write_field_begin(&mut out, TType::String, 0);
-        write_binary(&mut out, payload);
+        writer.write_field_begin(TType::String, 0);
+        writer.write_binary(payload);
     }
-    write_field_stop(&mut out);
+    writer.write_field_stop();
     if let Some(at) = at {
         finish_frame(&mut out, at);
     }

@@ -113,22 +113,19 @@ impl Workload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tether::protocol::{
-        encode_to_vec, write_binary, write_field_begin, write_field_stop, TType,
-    };
+    use tether::protocol::{encode_to_vec, TType, Writer};
 
     fn result_with_success(payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        write_field_begin(&mut out, TType::String, 0);
-        write_binary(&mut out, payload);
-        write_field_stop(&mut out);
+        let mut w = Writer::binary(&mut out);
+        w.write_field_begin(TType::String, 0);
+        w.write_binary(payload);
+        w.write_field_stop();
         out
     }
 
     fn encoded_args(work: &Workload) -> Vec<u8> {
-        let mut out = Vec::new();
-        work.args().encode(&mut out);
-        out
+        encode_to_vec(work.args())
     }
 
     #[test]

@@ -27,9 +27,11 @@ impl protocol::WireType for Shift {
 }
 
 impl protocol::Encode for Shift {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.start_hour);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.start_hour);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

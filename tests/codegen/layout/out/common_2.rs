@@ -27,9 +27,11 @@ impl protocol::WireType for Crew {
 }
 
 impl protocol::Encode for Crew {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.names);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.names);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

@@ -61,8 +61,8 @@ impl protocol::WireType for Material {
 }
 
 impl protocol::Encode for Material {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
@@ -86,10 +86,12 @@ impl protocol::WireType for Wheel {
 }
 
 impl protocol::Encode for Wheel {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.diameter_mm);
-        protocol::write_field(out, 2, &self.material);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.diameter_mm);
+        w.write_field(2, &self.material);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

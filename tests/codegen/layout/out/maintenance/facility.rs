@@ -31,11 +31,13 @@ impl protocol::WireType for Job {
 }
 
 impl protocol::Encode for Job {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.car);
-        protocol::write_field(out, 2, &self.shift);
-        protocol::write_field(out, 3, &self.crew);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.car);
+        w.write_field(2, &self.shift);
+        w.write_field(3, &self.crew);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -76,9 +78,11 @@ impl protocol::WireType for FacilityScheduleArgs {
 }
 
 impl protocol::Encode for FacilityScheduleArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.car);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.car);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -111,9 +115,11 @@ impl protocol::WireType for FacilityScheduleResult {
 }
 
 impl protocol::Encode for FacilityScheduleResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -179,7 +185,7 @@ impl<H: FacilityHandler> FacilityProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "schedule" => {
@@ -215,7 +221,7 @@ impl<H: FacilityHandler> server::Processor for FacilityProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -271,7 +277,7 @@ impl<C: client::Channel> FacilityClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -280,7 +286,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

@@ -29,10 +29,12 @@ impl protocol::WireType for Bus {
 }
 
 impl protocol::Encode for Bus {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.route);
-        protocol::write_field(out, 2, &self.wheels);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.route);
+        w.write_field(2, &self.wheels);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

@@ -29,10 +29,12 @@ impl protocol::WireType for Locomotive {
 }
 
 impl protocol::Encode for Locomotive {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.name);
-        protocol::write_field(out, 2, &self.body);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.name);
+        w.write_field(2, &self.body);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

@@ -63,12 +63,14 @@ impl Transporter {
 }
 
 impl protocol::Encode for Transporter {
-    fn encode(&self, out: &mut Vec<u8>) {
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
         match self {
-            Transporter::Bus(value) => protocol::write_field(out, 1, value),
-            Transporter::Locomotive(value) => protocol::write_field(out, 2, value),
+            Transporter::Bus(value) => w.write_field(1, value),
+            Transporter::Locomotive(value) => w.write_field(2, value),
         }
-        protocol::write_field_stop(out);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -92,9 +94,11 @@ impl protocol::WireType for DispatchNextArgs {
 }
 
 impl protocol::Encode for DispatchNextArgs {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.route);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.route);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -129,9 +133,11 @@ impl protocol::WireType for DispatchNextResult {
 }
 
 impl protocol::Encode for DispatchNextResult {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_optional_field(out, 0, &self.success);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_optional_field(0, &self.success);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 
@@ -195,7 +201,7 @@ impl<H: DispatchHandler> DispatchProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<bool, protocol::ProtocolError> {
         match header.name {
             "next" => {
@@ -231,7 +237,7 @@ impl<H: DispatchHandler> server::Processor for DispatchProcessor<H> {
         ctx: &server::CallContext,
         header: &protocol::MessageHeader<'_>,
         args: &mut protocol::Reader<'_>,
-        out: &mut Vec<u8>,
+        out: &mut protocol::Writer<'_>,
     ) -> Result<(), protocol::ProtocolError> {
         if Self::dispatch(&self.handler, ctx, header, args, out)? {
             return Ok(());
@@ -280,7 +286,7 @@ impl<C: client::Channel> DispatchClient<C> {
 
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
-    out: &mut Vec<u8>,
+    out: &mut protocol::Writer<'_>,
     call: &protocol::MessageHeader<'_>,
     result: &dyn protocol::Encode,
 ) {
@@ -289,7 +295,7 @@ fn write_reply(
         kind: protocol::MessageType::Reply,
         seqid: call.seqid,
     };
-    protocol::write_message_begin(out, &header);
+    out.write_message_begin(&header);
     result.encode(out);
 }
 

@@ -41,11 +41,13 @@ impl protocol::WireType for Streetcar {
 }
 
 impl protocol::Encode for Streetcar {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_field(out, 1, &self.id);
-        protocol::write_field(out, 2, &self.locomotive);
-        protocol::write_field(out, 3, &self.improvements);
-        protocol::write_field_stop(out);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_struct_begin();
+        w.write_field(1, &self.id);
+        w.write_field(2, &self.locomotive);
+        w.write_field(3, &self.improvements);
+        w.write_field_stop();
+        w.write_struct_end();
     }
 }
 

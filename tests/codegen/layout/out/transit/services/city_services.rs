@@ -61,8 +61,8 @@ impl protocol::WireType for Improvement {
 }
 
 impl protocol::Encode for Improvement {
-    fn encode(&self, out: &mut Vec<u8>) {
-        protocol::write_i32(out, self.0);
+    fn encode(&self, w: &mut protocol::Writer<'_>) {
+        w.write_i32(self.0);
     }
 }
 
