@@ -2,7 +2,7 @@
 //! connection's read buffer -> frame found -> header decoded -> routed -> generated Echo
 //! processor decodes the args, calls the handler, encodes the reply -> frame length patched.
 //! It follows the steps of the server's dispatcher (crate-private) through the public API:
-//! `parse_framed`, `Reader`, `Router::route`, `Processor::process`, `begin_frame`/`finish_frame`,
+//! `parse_framed`, `Reader`, `Router::route`, `Processor::process`, `Codec::begin_message`/`finish_message`,
 //! with the handler call under `catch_unwind` as the server runs it, and the handler
 //! `tether serve` runs (`EchoService`).
 //!
@@ -13,18 +13,16 @@ use std::hint::black_box;
 use std::panic::{self, AssertUnwindSafe};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tether::protocol::{
-    begin_frame, finish_frame, Encode, Limits, MessageHeader, MessageType, Reader, Writer,
-};
+use tether::protocol::{Encode, Limits, MessageHeader, MessageType, Reader, Writer};
 use tether::server::{CallContext, Router};
 use tether::services::echo::{EchoEchoArgs, EchoPingArgs, EchoProcessor};
-use tether::transport::{parse_framed, FrameStatus};
+use tether::transport::{parse_framed, Codec, Envelope, FrameStatus};
 use tether::EchoService;
 
 /// A framed call message, as a client puts it on the wire.
 fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = begin_frame(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
     let header = MessageHeader {
         name,
         kind: MessageType::Call,
@@ -33,7 +31,7 @@ fn framed_call(name: &str, args: &dyn Encode) -> Vec<u8> {
     let mut w = Writer::binary(&mut out);
     w.write_message_begin(&header);
     args.encode(&mut w);
-    finish_frame(&mut out, at);
+    Codec::FRAMED.finish_message(&mut out, at);
     out
 }
 
@@ -51,13 +49,13 @@ fn handle(router: &Router, ctx: &CallContext, buffered: &[u8], out: &mut Vec<u8>
         name: method,
         ..header
     };
-    let at = begin_frame(out);
+    let at = Codec::FRAMED.begin_message(out, &Envelope::default());
     panic::catch_unwind(AssertUnwindSafe(|| {
         processor.process(ctx, &routed, &mut reader, &mut Writer::binary(out))
     }))
     .expect("handler does not panic")
     .expect("args decode");
-    finish_frame(out, at);
+    Codec::FRAMED.finish_message(out, at);
 }
 
 fn request_path(c: &mut Criterion) {

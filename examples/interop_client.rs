@@ -2,7 +2,7 @@
 //! scripts/interop/client_python.sh against Apache Thrift's Python servers.
 //!
 //! ```text
-//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered simple|threaded
+//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded
 //! ```
 //!
 //! `simple` means the server serves one connection at a time (TSimpleServer): each client is
@@ -18,7 +18,7 @@ use tether::client::{
 };
 use tether::protocol::{ApplicationExceptionKind, Encode, Writer};
 use tether::services::echo::{EchoClient, EchoFailError};
-use tether::transport::Framing;
+use tether::transport::Codec;
 
 type Outcome = Result<(), String>;
 
@@ -101,9 +101,9 @@ fn concurrent<C: Channel + 'static>(client: Arc<EchoClient<C>>, threads: usize) 
     Ok(())
 }
 
-fn run(addr: &str, framing: Framing, one_connection_at_a_time: bool) -> Outcome {
+fn run(addr: &str, codec: Codec, one_connection_at_a_time: bool) -> Outcome {
     let config = ConnectionConfig::default()
-        .framing(framing)
+        .codec(codec)
         .call_timeout(Duration::from_secs(5));
     let failed = |what: &'static str| move |e: ClientError| format!("{what}: {e:?}");
 
@@ -135,15 +135,16 @@ fn run(addr: &str, framing: Framing, one_connection_at_a_time: bool) -> Outcome 
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [addr, framing, kind] = args.as_slice() else {
-        eprintln!("usage: interop_client ADDR framed|buffered simple|threaded");
+    let [addr, transport, kind] = args.as_slice() else {
+        eprintln!("usage: interop_client ADDR framed|buffered|header simple|threaded");
         std::process::exit(2);
     };
-    let framing = match framing.as_str() {
-        "framed" => Framing::Framed,
-        _ => Framing::Unframed,
+    let codec = match transport.as_str() {
+        "framed" => Codec::FRAMED,
+        "header" => Codec::HEADER,
+        _ => Codec::UNFRAMED,
     };
-    if let Err(e) = run(addr, framing, kind == "simple") {
+    if let Err(e) = run(addr, codec, kind == "simple") {
         eprintln!("FAIL: {e}");
         std::process::exit(1);
     }

@@ -13,11 +13,11 @@ use tether::client::{
     Channel, ClientError, Connection, MuxConfig, MuxConnection, Pool, PoolConfig, RetryBudgetConfig,
 };
 use tether::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Limits, MessageType,
-    Writer,
+    ApplicationException, ApplicationExceptionKind, Limits, MessageType, Writer,
 };
 use tether::server::Config;
 use tether::services::echo::EchoClient;
+use tether::transport::{Codec, Envelope};
 
 use support::client::*;
 use support::TestServer;
@@ -63,10 +63,10 @@ fn exception_reply_is_typed_and_keeps_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = begin_frame(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
-            finish_frame(&mut out, at);
+            Codec::FRAMED.finish_message(&mut out, at);
             s.write_all(&out).unwrap();
         }
     });
@@ -87,10 +87,10 @@ fn exception_reply_followed_by_stray_bytes_drops_the_connection() {
     let (addr, _peer) = peer(|_, mut s| {
         while let Some(call) = read_call(&mut s) {
             let mut out = Vec::new();
-            let at = begin_frame(&mut out);
+            let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
             ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "unknown")
                 .encode_message(&mut Writer::binary(&mut out), &call.name, call.seqid);
-            finish_frame(&mut out, at);
+            Codec::FRAMED.finish_message(&mut out, at);
             // A second reply no call asked for, in the same write: out of step.
             out.extend_from_slice(&reply_bytes(&call.name, call.seqid, b"stray"));
             s.write_all(&out).unwrap();

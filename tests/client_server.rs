@@ -22,7 +22,7 @@ use tether::server::Config;
 use tether::services::echo::{
     EchoClient, EchoEchoArgs, EchoEchoResult, EchoFailError, EchoSleepArgs,
 };
-use tether::transport::Framing;
+use tether::transport::Codec;
 
 fn connection_config() -> ConnectionConfig {
     ConnectionConfig::default()
@@ -471,8 +471,8 @@ fn exercise_every_method<C: Channel>(client: &EchoClient<C>) {
 fn generated_client_works_over_connection_pool_and_mux() {
     let server = TestServer::start(Config::default());
     let target = server.addr.to_string();
-    for framing in [Framing::Framed, Framing::Unframed] {
-        let config = connection_config().framing(framing);
+    for codec in [Codec::FRAMED, Codec::UNFRAMED, Codec::HEADER] {
+        let config = connection_config().codec(codec);
         let connection = Connection::connect(&target, config.clone()).unwrap();
         exercise_every_method(&EchoClient::new(connection));
         let pool = Pool::new(

@@ -9,10 +9,10 @@ mod golden_struct;
 use golden_struct::*;
 
 use tether::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Decode, Encode,
-    Limits, MessageHeader, MessageType, ProtocolError, Reader, TType, Writer,
+    ApplicationException, ApplicationExceptionKind, Decode, Encode, Limits, MessageHeader,
+    MessageType, Protocol, ProtocolError, Reader, TType, Writer,
 };
-use tether::transport::{detect, parse_framed, parse_unframed, FrameStatus, Framing};
+use tether::transport::{detect, Codec, Envelope, FrameStatus, Framing};
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -416,7 +416,8 @@ fn variant_file(message: &Message, strict: bool, framing: Framing) -> String {
 /// the old non-strict layout (name, type byte, seqid) is put together here from its parts.
 fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> {
     let mut out = Vec::new();
-    let frame = (framing == Framing::Framed).then(|| begin_frame(&mut out));
+    let codec = Codec::new(framing, Protocol::Binary);
+    let start = codec.begin_message(&mut out, &Envelope::default());
     if strict {
         let header = MessageHeader {
             name: message.name,
@@ -431,9 +432,7 @@ fn encode_message(message: &Message, strict: bool, framing: Framing) -> Vec<u8> 
         w.write_i32(message.seqid);
     }
     message.body.encode(&mut Writer::binary(&mut out));
-    if let Some(at) = frame {
-        finish_frame(&mut out, at);
-    }
+    codec.finish_message(&mut out, start);
     out
 }
 
@@ -455,14 +454,15 @@ fn messages_are_framed_detected_and_decoded_back() {
         for (strict, framing) in VARIANTS {
             let file = variant_file(&message, strict, framing);
             let mut theirs = golden(&file);
-            assert_eq!(detect(&theirs), Some(framing), "{file}");
+            assert_eq!(
+                detect(&theirs),
+                Some(Codec::new(framing, Protocol::Binary)),
+                "{file}"
+            );
             // A second message behind the first must not be taken for part of it.
             let len = theirs.len();
             theirs.extend_from_slice(&golden(&file));
-            let status = match framing {
-                Framing::Framed => parse_framed(&theirs, limits.max_frame),
-                Framing::Unframed => parse_unframed(&theirs, &limits),
-            };
+            let status = Codec::new(framing, Protocol::Binary).parse(&theirs, &limits);
             let Ok(FrameStatus::Complete {
                 message: range,
                 consumed,
@@ -494,10 +494,7 @@ fn truncated_vectors_are_incomplete_never_errors() {
             let file = variant_file(&message, strict, framing);
             let theirs = golden(&file);
             for cut in 0..theirs.len() {
-                let status = match framing {
-                    Framing::Framed => parse_framed(&theirs[..cut], limits.max_frame),
-                    Framing::Unframed => parse_unframed(&theirs[..cut], &limits),
-                };
+                let status = Codec::new(framing, Protocol::Binary).parse(&theirs[..cut], &limits);
                 assert!(
                     matches!(status, Ok(FrameStatus::Incomplete { needed }) if needed > 0),
                     "{file} cut at {cut}: {status:?}"

@@ -11,13 +11,12 @@ mod golden_struct;
 use golden_struct::*;
 
 use tether::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Decode, Encode,
-    Limits, MessageHeader, MessageType, Protocol, ProtocolError, Reader, TType, Uuid, WireType,
-    Writer,
+    ApplicationException, ApplicationExceptionKind, Decode, Encode, Limits, MessageHeader,
+    MessageType, Protocol, ProtocolError, Reader, TType, Uuid, WireType, Writer,
 };
 use tether::transport::{
-    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, FrameStatus,
-    HeaderMeta, HeaderProtocol, HeaderStatus,
+    encode_header_frame, is_header_frame, parse_framed, parse_header_frame, Codec, Envelope,
+    FrameStatus, HeaderMeta, HeaderStatus,
 };
 
 fn golden(file: &str) -> Vec<u8> {
@@ -482,11 +481,11 @@ fn compact_messages_match_framed_and_unframed() {
         let file = format!("compact_msg_{}_framed.bin", message.file);
         let framed = golden(&file);
         let mut out = Vec::new();
-        let at = begin_frame(&mut out);
+        let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
         let mut w = Writer::new(&mut out, Protocol::Compact);
         w.write_message_begin(&message.header());
         message.body.encode(&mut w);
-        finish_frame(&mut out, at);
+        Codec::FRAMED.finish_message(&mut out, at);
         assert_same_bytes(&file, &out, &framed);
         let Ok(FrameStatus::Complete { message: range, .. }) = parse_framed(&framed, 1 << 20)
         else {
@@ -516,7 +515,7 @@ fn compact_messages_cut_short_are_unexpected_end() {
 struct Frame {
     file: &'static str,
     message: &'static str,
-    protocol: HeaderProtocol,
+    protocol: Protocol,
     zlib: bool,
     info: &'static [(&'static [u8], &'static [u8])],
     seqid: i32,
@@ -526,7 +525,7 @@ const FRAMES: [Frame; 4] = [
     Frame {
         file: "header_echo_call_binary.bin",
         message: "echo_call",
-        protocol: HeaderProtocol::Binary,
+        protocol: Protocol::Binary,
         zlib: false,
         info: &[(b":drain", b"1"), (b"trace", b"abc")],
         seqid: 1,
@@ -534,7 +533,7 @@ const FRAMES: [Frame; 4] = [
     Frame {
         file: "header_echo_call_compact.bin",
         message: "echo_call",
-        protocol: HeaderProtocol::Compact,
+        protocol: Protocol::Compact,
         zlib: false,
         info: &[],
         seqid: 2,
@@ -542,7 +541,7 @@ const FRAMES: [Frame; 4] = [
     Frame {
         file: "header_echo_reply_binary_zlib.bin",
         message: "echo_reply",
-        protocol: HeaderProtocol::Binary,
+        protocol: Protocol::Binary,
         zlib: true,
         info: &[(b":drain", b"")],
         seqid: 3,
@@ -550,7 +549,7 @@ const FRAMES: [Frame; 4] = [
     Frame {
         file: "header_exception_compact_zlib.bin",
         message: "exception",
-        protocol: HeaderProtocol::Compact,
+        protocol: Protocol::Compact,
         zlib: true,
         info: &[(b"k\0", b"\xff\xfe")],
         seqid: -4,
@@ -583,11 +582,11 @@ fn header_frames_match_and_decode() {
             frame.file
         );
         let payload = match frame.protocol {
-            HeaderProtocol::Binary => {
+            Protocol::Binary => {
                 message.check_binary(frame.file, parsed.payload());
                 message.binary()
             }
-            HeaderProtocol::Compact => {
+            Protocol::Compact => {
                 message.check_compact(frame.file, parsed.payload());
                 message.compact()
             }

@@ -8,7 +8,8 @@ use support::*;
 use tether::protocol::{
     ApplicationExceptionKind, MessageHeader, MessageType, ProtocolError, Reader, TType, Writer,
 };
-use tether::server::{CallContext, CloseReason, Config, Processor, Router, Transport};
+use tether::server::{CallContext, CloseReason, Config, Processor, Router};
+use tether::transport::Codec;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -47,7 +48,7 @@ fn unframed_requests_are_detected_and_answered_unframed() {
 
 #[test]
 fn forced_framing_rejects_the_other_one() {
-    let server = TestServer::start(Config::default().transport(Transport::Framed));
+    let server = TestServer::start(Config::default().codec(Some(Codec::FRAMED)));
     let mut client = server.connect();
     client.send(&echo_call(1, b"plain")).unwrap();
     assert!(client.wait_closed(2 * SECOND).is_some());

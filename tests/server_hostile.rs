@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use support::process::ServeProcess;
 use support::*;
-use tether::server::{CloseReason, Config, Transport};
+use tether::server::{CloseReason, Config};
+use tether::transport::Codec;
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -43,7 +44,7 @@ fn negative_frame_length_closes_the_connection() {
 
 #[test]
 fn bad_lengths_alone_close_a_framed_server_connection_at_once() {
-    let server = TestServer::start(Config::default().transport(Transport::Framed));
+    let server = TestServer::start(Config::default().codec(Some(Codec::FRAMED)));
     for length in [0, -1, i32::MIN, 16_384_001] {
         let mut bad = server.connect();
         bad.send(&length.to_be_bytes()).unwrap();

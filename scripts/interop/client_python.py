@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Apache Thrift's own Python server for idl/echo.thrift, for tether's client to call.
 
-usage: client_python.py GEN_PY_DIR simple|threaded framed|buffered
+usage: client_python.py GEN_PY_DIR simple|threaded framed|buffered|header
 
 GEN_PY_DIR holds the output of `thrift --gen py idl/echo.thrift`. Prints
 `listening on 127.0.0.1:PORT` once it accepts connections, then serves until killed.
@@ -16,6 +16,7 @@ sys.path.insert(0, sys.argv[1])
 from echo import Echo  # noqa: E402
 from echo.ttypes import EchoError  # noqa: E402
 from thrift.protocol import TBinaryProtocol  # noqa: E402
+from thrift.protocol.THeaderProtocol import THeaderProtocolFactory  # noqa: E402
 from thrift.server import TServer  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
@@ -55,11 +56,15 @@ def main():
     logging.basicConfig(level=logging.CRITICAL)
     kind, framing = sys.argv[2], sys.argv[3]
     transport = AnnouncingServerSocket(host="127.0.0.1", port=0)
+    pfactory = TBinaryProtocol.TBinaryProtocolFactory()
     if framing == "framed":
         tfactory = TTransport.TFramedTransportFactory()
+    elif framing == "header":
+        # THeaderProtocol does its own framing over the raw socket.
+        tfactory = TTransport.TTransportFactoryBase()
+        pfactory = THeaderProtocolFactory()
     else:
         tfactory = TTransport.TBufferedTransportFactory()
-    pfactory = TBinaryProtocol.TBinaryProtocolFactory()
     processor = Echo.Processor(Handler())
     if kind == "simple":
         server = TServer.TSimpleServer(processor, transport, tfactory, pfactory)

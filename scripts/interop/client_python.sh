@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tether's generated client (Connection, Pool, MuxConnection) against Apache Thrift's own Python
-# servers, TSimpleServer and TThreadedServer, each over TFramedTransport and TBufferedTransport.
+# servers, TSimpleServer and TThreadedServer, each over TFramedTransport, TBufferedTransport and
+# THeaderProtocol (THeaderTransport, binary inside).
 # The Python handler is scripts/interop/client_python.py; its code is from Debian's thrift-compiler.
 set -euo pipefail
 
@@ -29,7 +30,7 @@ cargo build --quiet --example interop_client
 client="${CARGO_TARGET_DIR:-$root/target}/debug/examples/interop_client"
 
 for kind in simple threaded; do
-    for framing in framed buffered; do
+    for framing in framed buffered header; do
         echo "Apache Python T${kind^}Server, $framing:"
         fifo="$tmp/stdout-$kind-$framing"
         mkfifo "$fifo"
@@ -43,4 +44,4 @@ for kind in simple threaded; do
         stop_server
     done
 done
-echo "client_python: passed (4 server/transport combinations)"
+echo "client_python: passed (6 server/transport combinations)"

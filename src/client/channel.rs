@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use crate::protocol::{ApplicationException, Encode, Limits, ProtocolError};
+use crate::transport::HeaderError;
 
 /// Something that carries calls to a server: a single connection, a pool, a multiplexed
 /// connection. Generated clients are generic over it.
@@ -91,6 +92,8 @@ pub enum ClientError {
     },
     /// The pool had no free connection before the wait timeout (max_active reached).
     PoolTimeout,
+    /// The reply's THeader frame could not be opened (an unknown transform, corrupt zlib).
+    Header(HeaderError),
 }
 
 impl fmt::Display for ClientError {
@@ -108,6 +111,7 @@ impl fmt::Display for ClientError {
                 )
             }
             ClientError::PoolTimeout => f.write_str("no pooled connection became free in time"),
+            ClientError::Header(_) => f.write_str("unreadable theader frame in reply"),
         }
     }
 }
@@ -117,6 +121,7 @@ impl std::error::Error for ClientError {
         match self {
             ClientError::Io(e) => Some(e),
             ClientError::Protocol(e) => Some(e),
+            ClientError::Header(e) => Some(e),
             ClientError::Application(e) => Some(e),
             ClientError::Connect(e) => Some(e),
             ClientError::Timeout | ClientError::SeqidMismatch { .. } | ClientError::PoolTimeout => {

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use crate::protocol::Limits;
-use crate::transport::{Framing, Keepalive};
+use crate::transport::{Codec, Keepalive};
 
 /// How one connection is opened and how long its calls may take.
 #[derive(Debug, Clone)]
 pub struct ConnectionConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) call_timeout: Duration,
-    pub(crate) framing: Framing,
+    pub(crate) codec: Codec,
     pub(crate) nodelay: bool,
     pub(crate) keepalive: Option<Keepalive>,
     pub(crate) limits: Limits,
@@ -28,7 +28,7 @@ impl Default for ConnectionConfig {
             // 5 s: above any sane handler time, small enough that a caller learns of a hung
             // server before its own caller gives up.
             call_timeout: Duration::from_secs(5),
-            framing: Framing::Framed,
+            codec: Codec::FRAMED,
             nodelay: true,
             keepalive: Some(Keepalive::default()),
             limits: Limits::default(),
@@ -57,10 +57,10 @@ impl ConnectionConfig {
         self
     }
 
-    /// Sets the transport: framed (TFramedTransport) or unframed (TBufferedTransport).
-    /// Defaults to [`Framing::Framed`].
-    pub fn framing(mut self, framing: Framing) -> Self {
-        self.framing = framing;
+    /// Sets the codec: framed (TFramedTransport) or unframed (TBufferedTransport).
+    /// Defaults to [`Codec::FRAMED`].
+    pub fn codec(mut self, codec: Codec) -> Self {
+        self.codec = codec;
         self
     }
 

@@ -41,6 +41,8 @@ pub struct ConnectionStats {
     pub discarded_stale: u64,
     /// Sockets closed for sitting idle past the idle timeout.
     pub discarded_expired: u64,
+    /// Sockets retired because the server's reply carried THeader's `:drain`.
+    pub retired_drain: u64,
     /// Calls sent again on a fresh socket under the retry rule.
     pub retries: u64,
     /// Calls the retry rule would have sent again but the retry budget did not allow.
@@ -52,6 +54,7 @@ struct Counters {
     connects: AtomicU64,
     stale: AtomicU64,
     expired: AtomicU64,
+    drained: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -85,6 +88,7 @@ impl Connection {
             connects: load(&self.counters.connects),
             discarded_stale: load(&self.counters.stale),
             discarded_expired: load(&self.counters.expired),
+            retired_drain: load(&self.counters.drained),
             retries: self.retries.retried(),
             budget_exhausted: self.retries.budget_exhausted(),
         }
@@ -108,7 +112,9 @@ impl Connection {
             Some(link) => link,
             None => slot.insert(self.open(deadline)?),
         };
-        let failure = match call(link, deadline) {
+        let result = call(link, deadline);
+        self.retire_if_drained(&mut slot);
+        let failure = match result {
             Ok(value) => return Ok(value),
             Err(failure) => failure,
         };
@@ -117,10 +123,27 @@ impl Connection {
             return Err(failure.error);
         }
         let link = slot.insert(self.open(deadline)?);
-        call(link, deadline).map_err(|failure| {
+        let result = call(link, deadline);
+        self.retire_if_drained(&mut slot);
+        result.map_err(|failure| {
             self.settle(&mut slot, &failure);
             failure.error
         })
+    }
+
+    /// Closes the socket once a reply carried `:drain`: its call is answered and nothing new
+    /// goes on it, so the server's drain never races a request of ours.
+    fn retire_if_drained(&self, slot: &mut Option<Link>) {
+        if slot.as_ref().is_some_and(Link::drained) {
+            debug!(
+                "connection to {}: server draining, retiring the socket",
+                self.addr
+            );
+            bump(&self.counters.drained);
+            if let Some(link) = slot.take() {
+                link.close();
+            }
+        }
     }
 
     /// Closes a socket that sat idle past the idle timeout, or that the peek finds closed after

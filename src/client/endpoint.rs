@@ -24,6 +24,10 @@ pub(crate) enum Outcome {
     Answered,
     /// A connect or I/O failure that says the endpoint is in trouble.
     Failed,
+    /// The server answered with THeader's `:drain`: it is going away, so it is ejected at
+    /// once (new connections go elsewhere while there is elsewhere; a lone endpoint is still
+    /// dialled, as when every endpoint is ejected).
+    Draining,
     /// Says nothing about the endpoint: a timeout, a stale keep-alive connection, a protocol
     /// error, a connect the call's own deadline cut short.
     Inconclusive,
@@ -150,6 +154,10 @@ impl Endpoint {
                 None
             }
             (Outcome::Inconclusive, _) => None,
+            (Outcome::Draining, Health::Ejected { .. }) => None,
+            (Outcome::Draining, Health::Alive | Health::Probing) => {
+                Some(self.eject(now, policy, random))
+            }
         }
     }
 

@@ -1,15 +1,15 @@
 //! One socket to a server carrying one call at a time: the part every client type shares.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use crate::protocol::{Encode, MessageType, ProtocolError};
-use crate::transport::{self, FrameStatus};
+use crate::transport::{self, DeadlineError, FrameStatus, SocketDeadlines};
 
 use super::config::ConnectionConfig;
-use super::message::{decode_reply, encode_message};
+use super::message::{decode_reply, encode_message, open_reply};
 use super::retry::{CallFailure, Stage};
 use super::ClientError;
 
@@ -93,10 +93,13 @@ pub(crate) enum Liveness {
 #[derive(Debug)]
 pub(crate) struct Link {
     stream: TcpStream,
+    deadlines: SocketDeadlines,
     config: ConnectionConfig,
     input: Vec<u8>,
     output: Vec<u8>,
     next_seqid: i32,
+    /// A reply carried THeader's `:drain`: the server asked that nothing new be sent here.
+    drained: bool,
     created: Instant,
     last_used: Instant,
 }
@@ -123,10 +126,12 @@ impl Link {
         let now = Instant::now();
         Link {
             stream,
+            deadlines: SocketDeadlines::new(),
             config,
             input: Vec::new(),
             output: Vec::new(),
             next_seqid: 0,
+            drained: false,
             created: now,
             last_used: now,
         }
@@ -146,6 +151,12 @@ impl Link {
     /// peeked before a call (see [`IDLE_PAUSE`]).
     pub(crate) fn paused(&self, now: Instant) -> bool {
         self.idle_for(now) > IDLE_PAUSE
+    }
+
+    /// Whether the server asked (THeader's `:drain` on a reply) that nothing new be sent on
+    /// this socket: its owner retires it instead of reusing it.
+    pub(crate) fn drained(&self) -> bool {
+        self.drained
     }
 
     /// Sends a call and reads its reply before `deadline`.
@@ -169,16 +180,24 @@ impl Link {
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
-            self.config.framing,
+            self.config.codec,
             method,
             MessageType::Call,
             seqid,
             args,
         );
-        self.write_output(deadline)
-            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)))?;
+        self.deadlines
+            .write_all_by(&self.stream, &self.output, deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, deadline_error(e)))?;
         let (message, consumed) = self.read_message(deadline)?;
-        let result = decode_reply(&self.input[message], method, seqid, &self.config.limits);
+        let limits = &self.config.limits;
+        let result = match open_reply(self.config.codec, &self.input[message], limits) {
+            Ok(reply) => {
+                self.drained |= reply.drain;
+                decode_reply(&reply.payload, reply.protocol, method, seqid, limits)
+            }
+            Err(e) => Err(e),
+        };
         self.input.drain(..consumed);
         if !self.input.is_empty() {
             // One call at a time: anything past the reply is not ours and would be read as the
@@ -204,15 +223,16 @@ impl Link {
         let seqid = self.seqid();
         encode_message(
             &mut self.output,
-            self.config.framing,
+            self.config.codec,
             method,
             MessageType::Oneway,
             seqid,
             args,
         );
         let written = self
-            .write_output(deadline)
-            .map_err(|e| CallFailure::new(Stage::Write, io_error(e)));
+            .deadlines
+            .write_all_by(&self.stream, &self.output, deadline)
+            .map_err(|e| CallFailure::new(Stage::Write, deadline_error(e)));
         self.last_used = Instant::now();
         written
     }
@@ -249,26 +269,12 @@ impl Link {
         self.next_seqid
     }
 
-    fn write_output(&mut self, deadline: Instant) -> io::Result<()> {
-        let mut written = 0;
-        while written < self.output.len() {
-            self.stream.set_write_timeout(Some(time_left(deadline)?))?;
-            match self.stream.write(&self.output[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
-    }
-
     /// Reads until one whole message is buffered; returns its range and the bytes it took.
     fn read_message(&mut self, deadline: Instant) -> Result<(Range<usize>, usize), CallFailure> {
         let mut wanted = READ_MIN;
         loop {
             if !self.input.is_empty() {
-                match transport::parse(&self.input, self.config.framing, &self.config.limits) {
+                match self.config.codec.parse(&self.input, &self.config.limits) {
                     Ok(FrameStatus::Complete { message, consumed }) => {
                         return Ok((message, consumed))
                     }
@@ -281,35 +287,34 @@ impl Link {
             } else {
                 Stage::Reply
             };
-            let fail = |e: io::Error| CallFailure::new(stage, io_error(e));
-            let left = time_left(deadline).map_err(fail)?;
-            self.stream.set_read_timeout(Some(left)).map_err(fail)?;
-            let start = self.input.len();
-            self.input
-                .resize(start + wanted.clamp(READ_MIN, READ_MAX), 0);
-            let read = self.stream.read(&mut self.input[start..]);
-            self.input.truncate(start + *read.as_ref().unwrap_or(&0));
+            let read = self.deadlines.read_append_by(
+                &self.stream,
+                &mut self.input,
+                wanted.clamp(READ_MIN, READ_MAX),
+                deadline,
+            );
             match read {
                 Ok(0) => {
-                    return Err(fail(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed by peer",
-                    )))
+                    return Err(CallFailure::new(
+                        stage,
+                        ClientError::Io(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "connection closed by peer",
+                        )),
+                    ))
                 }
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(fail(e)),
+                Err(e) => return Err(CallFailure::new(stage, deadline_error(e))),
             }
         }
     }
 }
 
-fn time_left(deadline: Instant) -> io::Result<Duration> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        Err(io::ErrorKind::TimedOut.into())
-    } else {
-        Ok(left)
+/// A deadline passing is the call timing out; a socket error stays an I/O error.
+pub(crate) fn deadline_error(e: DeadlineError) -> ClientError {
+    match e {
+        DeadlineError::Io(e) => io_error(e),
+        _ => ClientError::Timeout,
     }
 }
 

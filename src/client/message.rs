@@ -1,52 +1,91 @@
 //! Encoding a call and checking its reply: shared by every kind of connection. No I/O.
 
 use crate::protocol::{
-    begin_frame, finish_frame, ApplicationException, Decode, Encode, Limits, MessageHeader,
-    MessageType, ProtocolError, Reader, Writer,
+    ApplicationException, Decode, Encode, Limits, MessageHeader, MessageType, Protocol,
+    ProtocolError, Reader, Writer,
 };
-use crate::transport::Framing;
+use std::borrow::Cow;
+
+use crate::transport::{Codec, Envelope, DRAIN_HEADER};
 
 use super::ClientError;
 
-/// Replaces `out` with a whole message (frame prefix included when framed).
+/// Replaces `out` with a whole message (frame prefix or THeader headers included).
 pub(crate) fn encode_message(
     out: &mut Vec<u8>,
-    framing: Framing,
+    codec: Codec,
     method: &str,
     kind: MessageType,
     seqid: i32,
     args: &dyn Encode,
 ) {
     out.clear();
-    let frame = (framing == Framing::Framed).then(|| begin_frame(out));
+    // THeader's frame seqid is the message's, as Apache's THeaderProtocol writes it.
+    let envelope = Envelope {
+        seqid,
+        ..Envelope::default()
+    };
+    let start = codec.begin_message(out, &envelope);
     let header = MessageHeader {
         name: method,
         kind,
         seqid,
     };
-    let mut writer = Writer::binary(out);
+    let mut writer = Writer::new(out, codec.protocol());
     writer.write_message_begin(&header);
     args.encode(&mut writer);
-    if let Some(at) = frame {
-        finish_frame(out, at);
-    }
+    codec.finish_message(out, start);
 }
 
 /// Reads a reply's header; its sequence id and where its body starts.
-pub(crate) fn reply_seqid(message: &[u8], limits: &Limits) -> Result<i32, ProtocolError> {
-    Reader::with_limits(message, *limits)
+pub(crate) fn reply_seqid(
+    message: &[u8],
+    protocol: Protocol,
+    limits: &Limits,
+) -> Result<i32, ProtocolError> {
+    Reader::with_protocol(message, protocol, *limits)
         .read_message_begin()
         .map(|h| h.seqid)
+}
+
+/// A reply as the codec opened it.
+pub(crate) struct OpenReply<'a> {
+    /// The message: header and result.
+    pub payload: Cow<'a, [u8]>,
+    /// Its protocol: the connection's, or the one its THeader frame names.
+    pub protocol: Protocol,
+    /// The server asked, with THeader's `:drain` info header, that nothing new be sent on the
+    /// connection.
+    pub drain: bool,
+}
+
+/// Opens a reply the codec found (`found`, from [`Codec::parse`]).
+pub(crate) fn open_reply<'a>(
+    codec: Codec,
+    found: &'a [u8],
+    limits: &Limits,
+) -> Result<OpenReply<'a>, ClientError> {
+    let message = codec.open(found, limits).map_err(ClientError::Header)?;
+    let drain = message.info_header(DRAIN_HEADER).is_some();
+    let protocol = message
+        .header()
+        .map_or(codec.protocol(), |frame| frame.protocol);
+    Ok(OpenReply {
+        payload: message.into_payload(),
+        protocol,
+        drain,
+    })
 }
 
 /// Checks a reply message against its call and returns the result struct's bytes.
 pub(crate) fn decode_reply(
     message: &[u8],
+    protocol: Protocol,
     method: &str,
     seqid: i32,
     limits: &Limits,
 ) -> Result<Vec<u8>, ClientError> {
-    let mut reader = Reader::with_limits(message, *limits);
+    let mut reader = Reader::with_protocol(message, protocol, *limits);
     let header = reader.read_message_begin()?;
     if header.seqid != seqid {
         return Err(ClientError::SeqidMismatch {
@@ -96,7 +135,7 @@ mod tests {
 
     fn reply(kind: MessageType, name: &str, seqid: i32) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_message(&mut out, Framing::Unframed, name, kind, seqid, &Empty);
+        encode_message(&mut out, Codec::UNFRAMED, name, kind, seqid, &Empty);
         out
     }
 
@@ -105,7 +144,7 @@ mod tests {
         let mut out = Vec::new();
         encode_message(
             &mut out,
-            Framing::Framed,
+            Codec::FRAMED,
             "ping",
             MessageType::Call,
             7,
@@ -113,13 +152,17 @@ mod tests {
         );
         let len = i32::from_be_bytes([out[0], out[1], out[2], out[3]]) as usize;
         assert_eq!(len, out.len() - 4);
-        assert_eq!(reply_seqid(&out[4..], &Limits::default()).unwrap(), 7);
+        assert_eq!(
+            reply_seqid(&out[4..], Protocol::Binary, &Limits::default()).unwrap(),
+            7
+        );
     }
 
     #[test]
     fn reply_body_follows_header() {
         let body = decode_reply(
             &reply(MessageType::Reply, "ping", 3),
+            Protocol::Binary,
             "ping",
             3,
             &Limits::default(),
@@ -131,7 +174,13 @@ mod tests {
     #[test]
     fn wrong_seqid_name_or_type_are_errors() {
         let limits = Limits::default();
-        let r = decode_reply(&reply(MessageType::Reply, "ping", 4), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Reply, "ping", 4),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(
             r,
             Err(ClientError::SeqidMismatch {
@@ -139,12 +188,25 @@ mod tests {
                 received: 4
             })
         ));
-        let r = decode_reply(&reply(MessageType::Reply, "echo", 3), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Reply, "echo", 3),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(r, Err(ClientError::Protocol(_))));
-        let r = decode_reply(&reply(MessageType::Call, "ping", 3), "ping", 3, &limits);
+        let r = decode_reply(
+            &reply(MessageType::Call, "ping", 3),
+            Protocol::Binary,
+            "ping",
+            3,
+            &limits,
+        );
         assert!(matches!(r, Err(ClientError::Protocol(_))));
         let r = decode_reply(
             &reply(MessageType::Reply, "ping", 3),
+            Protocol::Binary,
             "Echo:ping",
             3,
             &limits,
@@ -157,7 +219,7 @@ mod tests {
         let mut out = Vec::new();
         ApplicationException::new(ApplicationExceptionKind::UnknownMethod, "no such method")
             .encode_message(&mut Writer::binary(&mut out), "nope", 9);
-        match decode_reply(&out, "nope", 9, &Limits::default()) {
+        match decode_reply(&out, Protocol::Binary, "nope", 9, &Limits::default()) {
             Err(ClientError::Application(e)) => {
                 assert_eq!(e.kind, ApplicationExceptionKind::UnknownMethod);
                 assert_eq!(e.message, "no such method");

@@ -122,6 +122,9 @@ pub struct MuxStats {
     pub stale: u64,
     /// Sockets this client closed after the idle timeout.
     pub expired: u64,
+    /// Sockets retired because a reply carried THeader's `:drain` (closed once their pending
+    /// replies were in).
+    pub retired_drain: u64,
     /// Calls sent again on a fresh socket under the retry rule.
     pub retries: u64,
     /// Retries the rule allowed but the retry budget refused (the call failed instead).
@@ -136,6 +139,7 @@ struct MuxCounters {
     timeouts: AtomicU64,
     stale: AtomicU64,
     expired: AtomicU64,
+    drained: AtomicU64,
 }
 
 /// A call that was started and whose reply has not been taken yet; see
@@ -198,6 +202,7 @@ impl MuxConnection {
             timeouts: c.timeouts.load(Ordering::Relaxed),
             stale: c.stale.load(Ordering::Relaxed),
             expired: c.expired.load(Ordering::Relaxed),
+            retired_drain: c.drained.load(Ordering::Relaxed),
             retries: self.shared.retries.retried(),
             budget_exhausted: self.shared.retries.budget_exhausted(),
         }
@@ -267,7 +272,7 @@ impl Channel for MuxConnection {
         let seqid = shared.seqid();
         encode_message(
             &mut message,
-            session.framing,
+            session.codec,
             method,
             MessageType::Oneway,
             seqid,
@@ -296,8 +301,11 @@ impl Shared {
     /// peer (replaced; without the retry rule, the call fails instead, as a naive one would).
     fn open_session(self: &Arc<Self>, deadline: Instant) -> Result<Arc<Session>, ClientError> {
         let connection = &self.config.connection;
-        for _ in 0..SESSIONS_PER_CALL {
+        let mut tries = 0;
+        while tries < SESSIONS_PER_CALL {
             let session = self.session(deadline)?;
+            // A session the server drained is no failure: the next one is counted, not it.
+            tries += usize::from(session.end() != Some(End::Drained));
             match session.admit(connection.idle_timeout, IDLE_PAUSE) {
                 Admission::Open { peek } => {
                     if !peek || !connection.retry || session.peek_alive(deadline) {
@@ -313,8 +321,9 @@ impl Shared {
                     self.counters.expired.fetch_add(1, Ordering::Relaxed);
                 }
                 Admission::Ended { end, carried } => match end {
-                    // Closed by the reader's idle timer, which counted it.
-                    End::Expired => {}
+                    // Closed by the reader's idle timer, which counted it; or retired for the
+                    // server's drain, counted by the reader that saw `:drain`.
+                    End::Expired | End::Drained => {}
                     End::PeerClosedIdle if connection.retry => {
                         self.counters.stale.fetch_add(1, Ordering::Relaxed);
                         debug!("mux: session {} closed by the peer while idle", session.id);
@@ -414,7 +423,7 @@ impl Shared {
         let mut bytes = Vec::new();
         encode_message(
             &mut bytes,
-            self.config.connection.framing,
+            self.config.connection.codec,
             method,
             MessageType::Call,
             seqid,
@@ -452,8 +461,11 @@ impl Shared {
                 Ok(()) => break session,
                 Err(back) => waiter = back,
             }
-            // It ended between the admission and the registration.
+            // It ended between the admission and the registration (a drain is no failure).
             self.retire(&session);
+            if session.end() == Some(End::Drained) && Instant::now() < deadline {
+                continue;
+            }
             tries += 1;
             if tries == SESSIONS_PER_CALL {
                 return Err(ClientError::Io(connection_lost()));

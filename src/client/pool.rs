@@ -59,6 +59,8 @@ pub struct PoolStats {
     pub discarded_timeout: u64,
     /// Connections closed on return because max_idle were already idle.
     pub discarded_surplus: u64,
+    /// Connections retired on return because the server's reply carried THeader's `:drain`.
+    pub retired_drain: u64,
     /// Calls retried on a fresh connection under the retry rule.
     pub retries: u64,
     /// Calls the retry rule would have retried but the retry budget did not allow.
@@ -84,6 +86,8 @@ enum Discard {
     Timeout,
     Surplus,
     Ejected,
+    /// The server's reply carried THeader's `:drain`.
+    Drain,
 }
 
 struct Shared {
@@ -116,6 +120,7 @@ struct Counters {
     error: AtomicU64,
     timeout: AtomicU64,
     surplus: AtomicU64,
+    drained: AtomicU64,
     connect_failures: AtomicU64,
     ejections: AtomicU64,
 }
@@ -192,6 +197,7 @@ impl Pool {
             discarded_error: load(&c.error),
             discarded_timeout: load(&c.timeout),
             discarded_surplus: load(&c.surplus),
+            retired_drain: load(&c.drained),
             retries: shared.retries.retried(),
             budget_exhausted: shared.retries.budget_exhausted(),
             connect_failures: load(&c.connect_failures),
@@ -387,6 +393,7 @@ impl Shared {
             Discard::Error | Discard::Ejected => &c.error,
             Discard::Timeout => &c.timeout,
             Discard::Surplus => &c.surplus,
+            Discard::Drain => &c.drained,
         });
         debug!("pool: closing a connection ({reason:?})");
         link.close();
@@ -547,8 +554,16 @@ impl Lease<'_> {
         let pool = self.pool;
         let expired = pool.expired(&link, None);
         let mut state = pool.state.lock();
-        let ejected = pool.end_use(&mut state, endpoint, Outcome::Answered);
-        let keep = !expired && state.idle_count < pool.config.max_idle;
+        // A draining server asked that nothing new be sent on it: retired, never reused, and
+        // its endpoint ejected so new connections go elsewhere.
+        let drained = link.drained();
+        let outcome = if drained {
+            Outcome::Draining
+        } else {
+            Outcome::Answered
+        };
+        let ejected = pool.end_use(&mut state, endpoint, outcome);
+        let keep = !expired && !drained && state.idle_count < pool.config.max_idle;
         let surplus = if keep {
             state.endpoints[endpoint].idle.push(IdleLink {
                 link,
@@ -567,6 +582,7 @@ impl Lease<'_> {
         pool.close_all(ejected.into_iter().map(|idle| idle.link), Discard::Ejected);
         match surplus {
             None => debug!("pool: connection returned ({})", pool.addrs[endpoint]),
+            Some(link) if drained => pool.close(link, Discard::Drain),
             Some(link) if expired => pool.close(link, Discard::Expired),
             Some(link) => pool.close(link, Discard::Surplus),
         }

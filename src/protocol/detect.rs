@@ -10,6 +10,7 @@ const BINARY_STRICT_FIRST: u8 = 0x80;
 /// [`Writer`](super::Writer) and [`Reader`](super::Reader) carry one, so encoders, decoders and
 /// generated code never name a protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum Protocol {
     /// Apache's binary protocol (TBinaryProtocol): fixed-width big-endian integers.
     #[default]

@@ -17,7 +17,6 @@ mod limits;
 mod reader;
 mod ttype;
 mod value;
-mod writer;
 
 #[cfg(test)]
 mod tests;
@@ -37,4 +36,3 @@ pub use value::{
     decode_from, decode_with_limits, decode_with_protocol, encode_to_vec, encode_with_protocol,
     Decode, Encode, WireType,
 };
-pub use writer::{begin_frame, finish_frame};

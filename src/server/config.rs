@@ -6,24 +6,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::protocol::{Limits, DEFAULT_MAX_DEPTH, DEFAULT_MAX_FRAME};
-use crate::transport::Keepalive;
-
-/// How the server tells where messages end on a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// Detect framed or unframed from each connection's first bytes.
-    Auto,
-    /// TFramedTransport only.
-    Framed,
-    /// TBufferedTransport (no frame prefix) only.
-    Unframed,
-}
+use crate::transport::{Codec, Keepalive};
 
 /// Settings of a [`Server`](super::Server). Build from [`Config::default`] with the setters.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub(crate) listen: SocketAddr,
-    pub(crate) transport: Transport,
+    pub(crate) codec: Option<Codec>,
     pub(crate) idle_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -48,7 +37,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
-            transport: Transport::Auto,
+            codec: None,
             // 60 s: below nginx's 75 s and above the client pool's 45 s, so a pooled client
             // always gives up an idle connection before the server closes it.
             idle_timeout: Duration::from_secs(60),
@@ -90,9 +79,10 @@ impl Config {
         self
     }
 
-    /// Sets how messages are delimited. Defaults to [`Transport::Auto`].
-    pub fn transport(mut self, transport: Transport) -> Self {
-        self.transport = transport;
+    /// Sets the codec every connection must speak, or `None` to detect each connection's
+    /// (framed or unframed) from its first bytes. Defaults to `None`.
+    pub fn codec(mut self, codec: Option<Codec>) -> Self {
+        self.codec = codec;
         self
     }
 

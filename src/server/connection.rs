@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use log::debug;
 
-use super::config::{jittered_age, Config, Transport};
+use super::config::{jittered_age, Config};
 use super::shared::Shared;
 use super::stats::CloseReason;
-use crate::transport::{Deframer, Framing, ReadBuffer, SocketDeadlines};
+use crate::transport::{Deframer, ReadBuffer, SocketDeadlines};
 
 /// Where a connection stands, as the worker and the drainer see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +80,7 @@ pub(crate) struct Connection {
 
 /// The deframer a new connection starts with: the configured transport, or detection.
 fn deframer_for(config: &Config) -> Deframer {
-    let framing = match config.transport {
-        Transport::Auto => None,
-        Transport::Framed => Some(Framing::Framed),
-        Transport::Unframed => Some(Framing::Unframed),
-    };
-    Deframer::new(framing, config.limits)
+    Deframer::new(config.codec, config.limits)
 }
 
 /// A connection with everything that lasts between its requests, owned: 'static and Send, so

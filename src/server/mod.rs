@@ -24,8 +24,8 @@ mod signals;
 mod stats;
 mod worker;
 
-pub use config::{Config, Transport};
-pub use processor::{CallContext, Processor};
+pub use config::Config;
+pub use processor::{CallContext, InfoHeader, Processor, MAX_REPLY_HEADER_BYTES};
 pub use router::Router;
 pub use server::{DrainReport, Server, ShutdownHandle};
 pub use signals::drain_on_signals;

@@ -15,8 +15,7 @@ use super::connection::{OpenConnection, State};
 use super::dispatch::{After, Dispatcher};
 use super::shared::Shared;
 use super::stats::CloseReason;
-use crate::protocol::Protocol;
-use crate::transport::{deadline_after, DeadlineError, FrameStatus, Framing};
+use crate::transport::{deadline_after, DeadlineError, FrameStatus};
 
 /// A write buffer larger than this is freed once its reply is sent, so one large reply does not
 /// pin memory on a long-lived connection.
@@ -64,6 +63,7 @@ pub(crate) fn serve(connection: &mut OpenConnection) {
         limits: shared.config.limits,
         peer: Some(connection.connection.peer),
         connection_id: id,
+        drain: &shared.shutdown_requested,
     };
     let mut worker = Worker {
         shared: &shared,
@@ -210,13 +210,11 @@ impl Worker<'_> {
             match conn.deframer.next(conn.read_buffer.filled()) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
                     let bytes = &conn.read_buffer.filled()[message];
-                    let framed = conn.deframer.framing() == Some(Framing::Framed);
-                    let after = self.dispatcher.handle(
-                        bytes,
-                        framed,
-                        Protocol::Binary,
-                        &mut conn.write_buffer,
-                    );
+                    let codec = conn
+                        .deframer
+                        .codec()
+                        .expect("a complete message has a codec");
+                    let after = self.dispatcher.handle(bytes, codec, &mut conn.write_buffer);
                     conn.read_buffer.consume(consumed);
                     conn.served += 1;
                     if after == After::Close {

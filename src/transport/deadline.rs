@@ -1,7 +1,7 @@
 //! Blocking socket reads and writes bounded by absolute deadlines.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -97,10 +97,43 @@ impl SocketDeadlines {
     /// current time, which saves reading it again.
     pub fn read_by_at(
         &mut self,
-        mut stream: &TcpStream,
+        stream: &TcpStream,
         buf: &mut ReadBuffer,
         deadline: Instant,
+        now: Instant,
+    ) -> Result<usize, DeadlineError> {
+        self.read_with(stream, deadline, now, |mut stream| {
+            buf.read_from(&mut stream)
+        })
+    }
+
+    /// Reads once from `stream`, appending at most `max` bytes to `out`, waiting until
+    /// `deadline` at most. `Ok(0)` is end of stream. For a caller whose buffer is a plain
+    /// `Vec` that grows with the bytes received (a client's reply buffer).
+    pub fn read_append_by(
+        &mut self,
+        stream: &TcpStream,
+        out: &mut Vec<u8>,
+        max: usize,
+        deadline: Instant,
+    ) -> Result<usize, DeadlineError> {
+        let start = out.len();
+        self.read_with(stream, deadline, Instant::now(), |mut stream| {
+            out.resize(start + max, 0);
+            let read = stream.read(&mut out[start..]);
+            out.truncate(start + *read.as_ref().unwrap_or(&0));
+            read
+        })
+    }
+
+    /// Runs `read` on `stream` until it returns something other than a timeout, with the read
+    /// timeout set to the time left before `deadline`.
+    fn read_with(
+        &mut self,
+        stream: &TcpStream,
+        deadline: Instant,
         mut now: Instant,
+        mut read: impl FnMut(&TcpStream) -> io::Result<usize>,
     ) -> Result<usize, DeadlineError> {
         loop {
             let left = deadline.saturating_duration_since(now);
@@ -113,7 +146,7 @@ impl SocketDeadlines {
                     .map_err(DeadlineError::Io)?;
                 self.read_timeout = Some(left);
             }
-            match buf.read_from(&mut stream) {
+            match read(stream) {
                 Ok(n) => return Ok(n),
                 // A timeout a little short of the deadline loops to wait out the rest.
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
@@ -139,12 +172,41 @@ impl SocketDeadlines {
     /// the current time, which saves reading it again.
     pub fn write_all_by_at(
         &mut self,
-        mut stream: &TcpStream,
+        stream: &TcpStream,
         mut bytes: &[u8],
         deadline: Instant,
         mut now: Instant,
     ) -> Result<(), DeadlineError> {
         while !bytes.is_empty() {
+            let n = self.write_some_by_at(stream, bytes, deadline, now)?;
+            bytes = &bytes[n..];
+            if !bytes.is_empty() {
+                now = Instant::now();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes once to `stream`, waiting until `deadline` at most; returns how many bytes of
+    /// `bytes` (not empty) went out, at least one. For a writer that tracks its progress
+    /// between writes (a batch shared by several callers).
+    pub fn write_some_by(
+        &mut self,
+        stream: &TcpStream,
+        bytes: &[u8],
+        deadline: Instant,
+    ) -> Result<usize, DeadlineError> {
+        self.write_some_by_at(stream, bytes, deadline, Instant::now())
+    }
+
+    fn write_some_by_at(
+        &mut self,
+        mut stream: &TcpStream,
+        bytes: &[u8],
+        deadline: Instant,
+        mut now: Instant,
+    ) -> Result<usize, DeadlineError> {
+        loop {
             let left = deadline.saturating_duration_since(now);
             if left.is_zero() {
                 return Err(DeadlineError::TimedOut);
@@ -157,15 +219,13 @@ impl SocketDeadlines {
             }
             match stream.write(bytes) {
                 Ok(0) => return Err(DeadlineError::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => bytes = &bytes[n..],
-                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) => return Ok(n),
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {
+                    now = Instant::now();
+                }
                 Err(e) => return Err(DeadlineError::Io(e)),
             }
-            if !bytes.is_empty() {
-                now = Instant::now();
-            }
         }
-        Ok(())
     }
 }
 
@@ -199,6 +259,48 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, DeadlineError::TimedOut));
         assert!(start.elapsed() >= Duration::from_millis(100));
+    }
+
+    #[test]
+    fn read_append_keeps_what_was_there_and_adds_at_most_max() {
+        let (mut client, server) = pair();
+        let mut deadlines = SocketDeadlines::new();
+        client.write_all(b"hello world").unwrap();
+        let mut out = b">".to_vec();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let n = deadlines
+            .read_append_by(&server, &mut out, 5, deadline)
+            .unwrap();
+        assert_eq!((n, &out[..]), (5, &b">hello"[..]));
+        let start = Instant::now();
+        deadlines
+            .read_append_by(&server, &mut out, 64, deadline)
+            .unwrap();
+        assert_eq!(out, b">hello world");
+        let err = deadlines
+            .read_append_by(&server, &mut out, 64, start + Duration::from_millis(100))
+            .unwrap_err();
+        assert!(matches!(err, DeadlineError::TimedOut));
+        assert_eq!(out, b">hello world", "a timeout adds nothing");
+        drop(client);
+        let n = deadlines
+            .read_append_by(&server, &mut out, 64, deadline)
+            .unwrap();
+        assert_eq!(n, 0, "end of stream");
+    }
+
+    #[test]
+    fn write_some_returns_what_one_write_took() {
+        let (mut client, server) = pair();
+        let mut deadlines = SocketDeadlines::new();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let n = deadlines
+            .write_some_by(&server, b"hello", deadline)
+            .unwrap();
+        assert_eq!(n, 5);
+        let mut got = [0u8; 5];
+        std::io::Read::read_exact(&mut client, &mut got).unwrap();
+        assert_eq!(&got, b"hello");
     }
 
     #[test]

@@ -17,10 +17,17 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use std::thread;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use parking_lot::Mutex;
 
 use super::frame::{parse_framed, FrameStatus, FRAME_HEADER_LEN};
-use crate::protocol::{ApplicationExceptionKind, ProtocolError};
+use crate::protocol::{ApplicationExceptionKind, Protocol, ProtocolError};
+
+/// The info header a draining server sets on its replies (Envoy's thrift_proxy key): the
+/// client sends nothing new on that connection and retires it once its replies are in.
+pub const DRAIN_HEADER: &[u8] = b":drain";
 
 /// The high half of a THeader frame's second word.
 pub const HEADER_MAGIC: u16 = 0x0fff;
@@ -31,6 +38,25 @@ const FIXED_LEN: usize = 10;
 /// The spec's largest frame: below 0x40000000 so a THeader length is never taken for
 /// another transport's first word.
 const SPEC_MAX_FRAME: usize = 0x3fff_ffff;
+
+/// The largest frame, as the spec bounds it and `max_frame` may bound it further.
+pub(super) fn max_header_frame(max_frame: usize) -> usize {
+    max_frame.min(SPEC_MAX_FRAME)
+}
+
+/// The sequence id and protocol of a frame body that [`parse_body`] refused, as far as they
+/// can be read, so the error answer goes back under them: seqid 0 and binary when the body is
+/// too short or names no known protocol.
+pub(super) fn error_reply_meta(body: &[u8]) -> (i32, Protocol) {
+    let seqid = body
+        .get(4..8)
+        .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    let protocol = match body.get(FIXED_LEN).map(|&id| u64::from(id)) {
+        Some(PROTOCOL_COMPACT) => Protocol::Compact,
+        _ => Protocol::Binary,
+    };
+    (seqid, protocol)
+}
 
 /// The header size field counts 4-byte words in a u16.
 const MAX_HEADER_LEN: usize = u16::MAX as usize * 4;
@@ -43,21 +69,11 @@ const PROTOCOL_COMPACT: u64 = 2;
 /// A varint in the header is at most 10 bytes (a u64).
 const MAX_VARINT_LEN: usize = 10;
 
-/// The protocol the payload is written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HeaderProtocol {
-    /// Binary protocol, protocol id 0.
-    Binary,
-    /// Compact protocol, protocol id 2.
-    Compact,
-}
-
-impl HeaderProtocol {
-    fn id(self) -> u64 {
-        match self {
-            HeaderProtocol::Binary => PROTOCOL_BINARY,
-            HeaderProtocol::Compact => PROTOCOL_COMPACT,
-        }
+/// THeader's id for the protocol of a payload: binary 0, compact 2.
+fn protocol_id(protocol: Protocol) -> u64 {
+    match protocol {
+        Protocol::Binary => PROTOCOL_BINARY,
+        Protocol::Compact => PROTOCOL_COMPACT,
     }
 }
 
@@ -165,7 +181,7 @@ pub struct HeaderFrame<'a> {
     /// The frame's sequence id (THeader's own, beside the message's).
     pub seqid: i32,
     /// The protocol of the payload.
-    pub protocol: HeaderProtocol,
+    pub protocol: Protocol,
     /// Whether the payload arrived zlib-compressed (and a reply should be too).
     pub zlib: bool,
     info: &'a [u8],
@@ -299,7 +315,10 @@ pub fn parse_header_frame(buf: &[u8], max_frame: usize) -> Result<HeaderStatus<'
     Ok(HeaderStatus::Complete { frame, consumed })
 }
 
-fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_>, HeaderError> {
+/// Parses a THeader frame's body: `body` starts at the magic, after the length word, which
+/// the caller checked against `max_frame`.
+pub(super) fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_>, HeaderError> {
+    let max_frame = max_frame.min(SPEC_MAX_FRAME);
     if body.len() < FIXED_LEN {
         return Err(invalid("theader frame shorter than its fixed header"));
     }
@@ -323,8 +342,8 @@ fn parse_body(body: &[u8], max_frame: usize) -> Result<HeaderFrame<'_>, HeaderEr
         pos: 0,
     };
     let protocol = match cursor.varint()? {
-        PROTOCOL_BINARY => HeaderProtocol::Binary,
-        PROTOCOL_COMPACT => HeaderProtocol::Compact,
+        PROTOCOL_BINARY => Protocol::Binary,
+        PROTOCOL_COMPACT => Protocol::Compact,
         id => return Err(HeaderError::UnknownProtocol { id }),
     };
     let mut zlib = false;
@@ -417,7 +436,7 @@ pub struct HeaderMeta<'h> {
     /// The frame's sequence id; a reply echoes the request's.
     pub seqid: i32,
     /// The payload's protocol.
-    pub protocol: HeaderProtocol,
+    pub protocol: Protocol,
     /// Compress the payload with zlib.
     pub zlib: bool,
     /// Key/value info headers, written in order as one block (e.g. `(b":drain", b"true")`).
@@ -441,7 +460,7 @@ pub fn begin_header_frame(
     meta: &HeaderMeta<'_>,
 ) -> Result<HeaderFrameStart, HeaderError> {
     let mut headers = Vec::new();
-    put_varint(&mut headers, meta.protocol.id());
+    put_varint(&mut headers, protocol_id(meta.protocol));
     if meta.zlib {
         put_varint(&mut headers, 1);
         put_varint(&mut headers, TRANSFORM_ZLIB);
@@ -508,9 +527,40 @@ pub fn encode_header_frame(
     Ok(())
 }
 
+/// Compressors kept for reuse. miniz_oxide builds a compressor's tables (about 300 KiB) on the
+/// stack before boxing them, at least in unoptimised builds: more than a server worker's
+/// 256 KiB stack holds. So a compressor is made on a short-lived thread with a larger stack and
+/// kept, reset, for the next reply; at most [`SPARE_COMPRESSORS`] wait (8: about 2.5 MB).
+static COMPRESSORS: Mutex<Vec<Compress>> = Mutex::new(Vec::new());
+const SPARE_COMPRESSORS: usize = 8;
+/// 4 MiB: ample for the tables; the thread lives only while one is made.
+const MAKER_STACK: usize = 4 << 20;
+
+fn new_compressor() -> Compress {
+    let made = thread::Builder::new()
+        .name("tether-zlib".into())
+        .stack_size(MAKER_STACK)
+        .spawn(|| Compress::new(Compression::default(), true))
+        .ok()
+        .and_then(|maker| maker.join().ok());
+    // Without a thread to spare, the caller's own stack has to do.
+    made.unwrap_or_else(|| Compress::new(Compression::default(), true))
+}
+
 /// zlib at the default level (6), as Python's `zlib.compress` writes it.
 fn deflate(input: &[u8]) -> Vec<u8> {
-    let mut deflater = Compress::new(Compression::default(), true);
+    let spare = COMPRESSORS.lock().pop();
+    let mut deflater = spare.unwrap_or_else(new_compressor);
+    let out = deflate_with(&mut deflater, input);
+    deflater.reset();
+    let mut spares = COMPRESSORS.lock();
+    if spares.len() < SPARE_COMPRESSORS {
+        spares.push(deflater);
+    }
+    out
+}
+
+fn deflate_with(deflater: &mut Compress, input: &[u8]) -> Vec<u8> {
     // zlib's own worst case: input plus 0.1% plus 12 bytes, and a little for the header.
     let mut out = Vec::with_capacity(input.len() + input.len() / 1000 + 64);
     loop {

@@ -1,21 +1,27 @@
-//! Messages over byte streams: framing (pure, in [`frame`]), THeader frames (pure), socket
-//! options, read buffers and deadline-bounded socket I/O.
+//! Messages over byte streams: the codec a connection speaks and the one place its framing is
+//! written, finding message boundaries (pure), detection, THeader frames (pure), socket options,
+//! read buffers and deadline-bounded socket I/O.
 
 mod buffer;
+mod codec;
 mod deadline;
-pub mod frame;
+mod detect;
+mod frame;
 mod header;
 mod socket;
+#[cfg(test)]
+mod test_messages;
 
 pub use buffer::ReadBuffer;
+pub use codec::{Codec, Envelope, Message, MessageStart};
 pub use deadline::{deadline_after, DeadlineError, SocketDeadlines};
+pub use detect::{check_first_bytes, detect, Deframer};
 pub use frame::{
-    check_first_bytes, detect, parse, parse_framed, parse_unframed, Deframer, FrameStatus, Framing,
-    UnframedScanner,
+    parse_framed, parse_unframed, FrameStatus, Framing, UnframedScanner, FRAME_HEADER_LEN,
 };
 pub use header::{
     begin_header_frame, encode_header_frame, finish_header_frame, is_header_frame,
-    parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderProtocol,
-    HeaderStatus, InfoHeaders, HEADER_MAGIC,
+    parse_header_frame, HeaderError, HeaderFrame, HeaderFrameStart, HeaderMeta, HeaderStatus,
+    InfoHeaders, DRAIN_HEADER, HEADER_MAGIC,
 };
 pub use socket::{configure, Keepalive};

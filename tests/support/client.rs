@@ -7,9 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use tether::client::ConnectionConfig;
-use tether::protocol::{
-    begin_frame, finish_frame, Encode, MessageHeader, MessageType, Reader, TType, Writer,
-};
+use tether::protocol::{Encode, MessageHeader, MessageType, Reader, TType, Writer};
+use tether::transport::{Codec, Envelope};
 
 /// The args of `echo(1: binary payload)`.
 pub struct Payload(pub Vec<u8>);
@@ -57,7 +56,7 @@ pub fn read_call(stream: &mut TcpStream) -> Option<Call> {
 /// A framed REPLY carrying `payload` as the result's field 0.
 pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = begin_frame(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
     let header = MessageHeader {
         name,
         kind: MessageType::Reply,
@@ -66,7 +65,7 @@ pub fn reply_bytes(name: &str, seqid: i32, payload: &[u8]) -> Vec<u8> {
     let mut w = Writer::binary(&mut out);
     w.write_message_begin(&header);
     Payload(payload.to_vec()).encode(&mut w);
-    finish_frame(&mut out, at);
+    Codec::FRAMED.finish_message(&mut out, at);
     out
 }
 

@@ -220,6 +220,23 @@ impl RawClient {
         }
     }
 
+    /// Reads one length-prefixed frame within `timeout`, length word included (for THeader
+    /// frames, which [`read_framed`](Self::read_framed) cannot parse as a message).
+    pub fn read_frame(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.buffer.len() >= 4 {
+                let len = u32::from_be_bytes(self.buffer[..4].try_into().unwrap()) as usize;
+                if self.buffer.len() >= 4 + len {
+                    return Some(self.buffer.drain(..4 + len).collect());
+                }
+            }
+            if self.fill(deadline).is_some() {
+                return None;
+            }
+        }
+    }
+
     /// Reads one unframed message within `timeout`.
     pub fn read_unframed(&mut self, timeout: Duration) -> Received {
         let deadline = Instant::now() + timeout;

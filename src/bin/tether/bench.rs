@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tether::transport::Framing;
+use tether::protocol::Protocol;
+use tether::transport::{Codec, Framing};
 
 use crate::units::{parse_bytes, parse_duration};
 
@@ -73,8 +74,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub rate: Option<f64>,
     /// Transport to use.
-    #[arg(long, value_enum, default_value_t = BenchTransportArg::Framed)]
-    pub transport: BenchTransportArg,
+    #[arg(long, value_enum, default_value_t = Framing::Framed)]
+    pub transport: Framing,
+    /// Protocol of the messages (inside the THeader frames with `--transport header`).
+    #[arg(long, value_enum, default_value_t = Protocol::Binary)]
+    pub protocol: Protocol,
     /// Pause between calls on each connection.
     #[arg(long, value_parser = parse_duration)]
     pub idle_between: Option<Duration>,
@@ -121,15 +125,6 @@ pub enum DriverArg {
     Events,
 }
 
-/// `--transport` values of `tether bench`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BenchTransportArg {
-    /// TFramedTransport.
-    Framed,
-    /// TBufferedTransport.
-    Unframed,
-}
-
 /// Runs the load test and prints the report; fails when no call succeeded.
 pub fn run(args: BenchArgs) -> ExitCode {
     let plan = match plan(&args) {
@@ -150,10 +145,7 @@ pub fn run(args: BenchArgs) -> ExitCode {
             MethodArg::Echo => args.payload,
             MethodArg::Ping => 0,
         },
-        transport: match args.transport {
-            BenchTransportArg::Framed => "framed",
-            BenchTransportArg::Unframed => "unframed",
-        },
+        transport: args.transport.name(),
         connections: plan.connections,
         pipeline: plan.pipeline,
         rate: plan.rate,
@@ -214,10 +206,7 @@ fn plan(args: &BenchArgs) -> Result<Plan, String> {
     };
     Ok(Plan {
         addr: resolve(&args.addr)?,
-        framing: match args.transport {
-            BenchTransportArg::Framed => Framing::Framed,
-            BenchTransportArg::Unframed => Framing::Unframed,
-        },
+        codec: Codec::new(args.transport, args.protocol),
         connections: args.connections,
         pipeline: args.pipeline,
         driver: match args.driver {

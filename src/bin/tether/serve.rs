@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use tether::server::{drain_on_signals, Config, DrainReport, Router, Server, Transport};
+use tether::server::{drain_on_signals, Config, DrainReport, Router, Server};
 use tether::services::echo::EchoProcessor;
+use tether::transport::Codec;
 use tether::EchoService;
 
 use crate::units::{parse_bytes, parse_duration};
@@ -18,7 +19,7 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (printed on stdout).
     #[arg(long, default_value = "127.0.0.1:9090")]
     pub listen: SocketAddr,
-    /// Transport: auto detects framed or unframed per connection.
+    /// Transport: auto detects framed, unframed or THeader per connection.
     #[arg(long, value_enum, default_value_t = TransportArg::Auto)]
     pub transport: TransportArg,
     /// Close a connection idle this long (default 60s).
@@ -62,20 +63,24 @@ pub struct ServeArgs {
 /// `--transport` values of `tether serve`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum TransportArg {
-    /// Detect framed or unframed per connection.
+    /// Detect framed, unframed or THeader per connection.
     Auto,
     /// TFramedTransport only.
     Framed,
     /// TBufferedTransport only.
     Unframed,
+    /// THeader only.
+    Header,
 }
 
-impl From<TransportArg> for Transport {
-    fn from(arg: TransportArg) -> Self {
-        match arg {
-            TransportArg::Auto => Transport::Auto,
-            TransportArg::Framed => Transport::Framed,
-            TransportArg::Unframed => Transport::Unframed,
+impl TransportArg {
+    /// The codec every connection must speak; `None` (auto) detects each connection's.
+    fn codec(self) -> Option<Codec> {
+        match self {
+            TransportArg::Auto => None,
+            TransportArg::Framed => Some(Codec::FRAMED),
+            TransportArg::Unframed => Some(Codec::UNFRAMED),
+            TransportArg::Header => Some(Codec::HEADER),
         }
     }
 }
@@ -84,7 +89,7 @@ impl From<TransportArg> for Transport {
 fn config(args: &ServeArgs) -> Config {
     let mut config = Config::default()
         .listen(args.listen)
-        .transport(args.transport.into())
+        .codec(args.transport.codec())
         .reuse_port(args.reuse_port)
         .stats_interval(args.stats_interval);
     if let Some(t) = args.idle_timeout {

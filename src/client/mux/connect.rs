@@ -53,7 +53,7 @@ pub(super) fn run_session(shared: &Weak<Shared>, attempt: &Attempt, id: u64) {
             return attempt.finish(Err(Arc::new(e)));
         }
     };
-    let session = Arc::new(Session::new(id, stream, connection.framing));
+    let session = Arc::new(Session::new(id, stream, connection.codec));
     {
         let mut current = owner.current.lock();
         if !matches!(&*current, Current::Connecting(a) if std::ptr::eq(&**a, attempt)) {

@@ -3,7 +3,7 @@
 //! session ends.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -13,13 +13,14 @@ use crossbeam_channel::Sender;
 use log::debug;
 use parking_lot::Mutex;
 
-use crate::client::link::io_error;
-use crate::client::message::{decode_reply, reply_seqid};
+use crate::client::link::{deadline_error, io_error};
+use crate::client::message::{decode_reply, open_reply, reply_seqid};
 use crate::client::retry::{CallFailure, Stage};
 use crate::client::ClientError;
 use crate::protocol::Limits;
-use crate::transport::frame::FRAME_HEADER_LEN;
-use crate::transport::{self, FrameStatus, Framing};
+use crate::transport::{
+    Codec, DeadlineError, FrameStatus, Framing, SocketDeadlines, FRAME_HEADER_LEN,
+};
 
 use super::{MuxCounters, SlotGuard};
 
@@ -60,6 +61,9 @@ pub(super) enum End {
     Failed(io::ErrorKind),
     /// The [`MuxConnection`](super::MuxConnection) was dropped.
     Dropped,
+    /// A reply carried THeader's `:drain`: no new call goes on the session, which closes once
+    /// the calls already on it are answered (or given up).
+    Drained,
 }
 
 /// Whether a new call may go on the session, and whether it should be checked first.
@@ -96,13 +100,15 @@ struct Writer {
     /// When the peer last took bytes (or the batch started): a batch stuck for a whole call
     /// timeout means the peer stopped reading, and the session is closed.
     progress: Instant,
+    /// The write side's socket timeout; the reader thread keeps its own.
+    deadlines: SocketDeadlines,
 }
 
 /// One socket carrying many calls.
 #[derive(Debug)]
 pub(super) struct Session {
     pub(super) id: u64,
-    pub(super) framing: Framing,
+    pub(super) codec: Codec,
     stream: TcpStream,
     /// Messages waiting to be written, whole, in the order their callers queued them.
     outbox: Mutex<Vec<u8>>,
@@ -113,17 +119,18 @@ pub(super) struct Session {
 }
 
 impl Session {
-    pub(super) fn new(id: u64, stream: TcpStream, framing: Framing) -> Session {
+    pub(super) fn new(id: u64, stream: TcpStream, codec: Codec) -> Session {
         let now = Instant::now();
         Session {
             id,
-            framing,
+            codec,
             stream,
             outbox: Mutex::new(Vec::new()),
             writer: Mutex::new(Writer {
                 batch: Vec::new(),
                 written: 0,
                 progress: now,
+                deadlines: SocketDeadlines::new(),
             }),
             unfinished: AtomicBool::new(false),
             calls: Mutex::new(Calls {
@@ -178,7 +185,19 @@ impl Session {
 
     /// Gives up on a call (timed out or dropped); returns its waiter, if it still waited.
     pub(super) fn forget(&self, seqid: i32) -> Option<Waiter> {
-        self.calls.lock().by_seqid.remove(&seqid)
+        let mut calls = self.calls.lock();
+        let waiter = calls.by_seqid.remove(&seqid);
+        self.close_if_drained(&calls);
+        waiter
+    }
+
+    /// Closes a drained session once no call awaits a reply on it: the reader sees the end of
+    /// the stream and stops.
+    fn close_if_drained(&self, calls: &Calls) {
+        if calls.end == Some(End::Drained) && calls.by_seqid.is_empty() {
+            debug!("mux: session {} drained, closing it", self.id);
+            let _ = self.stream.shutdown(Shutdown::Both);
+        }
     }
 
     /// How the session ended, if it did.
@@ -278,32 +297,37 @@ impl Session {
                 writer.progress = Instant::now();
             }
             while writer.written < writer.batch.len() {
-                match write_some(&self.stream, &writer.batch[writer.written..], deadline) {
+                let unwritten = &writer.batch[writer.written..];
+                match writer
+                    .deadlines
+                    .write_some_by(&self.stream, unwritten, deadline)
+                {
                     Ok(n) => {
                         writer.written += n;
                         writer.progress = Instant::now();
                     }
-                    Err(e) if is_timeout(&e) => {
-                        self.unfinished.store(true, Ordering::Release);
-                        if writer.progress.elapsed() >= stall_limit {
-                            debug!("mux: session {}: peer stopped reading, closing", self.id);
-                            self.fail_write(e.kind());
-                        }
-                        return Err(ClientError::Timeout);
-                    }
-                    Err(e) => {
+                    Err(DeadlineError::Io(e)) if !is_timeout(&e) => {
                         debug!("mux: session {}: write failed, closing: {e}", self.id);
                         self.fail_write(e.kind());
                         return Err(io_error(e));
+                    }
+                    Err(e) => {
+                        self.unfinished.store(true, Ordering::Release);
+                        if writer.progress.elapsed() >= stall_limit {
+                            debug!("mux: session {}: peer stopped reading, closing", self.id);
+                            self.fail_write(io::ErrorKind::TimedOut);
+                        }
+                        return Err(deadline_error(e));
                     }
                 }
             }
             self.unfinished.store(false, Ordering::Release);
         }
         match self.end() {
-            // Written by the caller before us, unless its write ended the session.
+            // Written by the caller before us, unless its write ended the session; a drained
+            // session still takes what was queued before the drain was seen.
+            Some(End::Drained) | None => Ok(()),
             Some(_) => Err(ClientError::Io(connection_lost())),
-            None => Ok(()),
         }
     }
 
@@ -337,7 +361,7 @@ impl Session {
         let kind = match end {
             End::Failed(kind) => kind,
             End::PeerClosedIdle => io::ErrorKind::UnexpectedEof,
-            End::Expired | End::Dropped => io::ErrorKind::ConnectionAborted,
+            End::Expired | End::Dropped | End::Drained => io::ErrorKind::ConnectionAborted,
         };
         if !waiting.is_empty() {
             debug!(
@@ -370,16 +394,22 @@ enum Partial {
     Unknown,
 }
 
-fn partial_reply(input: &[u8], framing: Framing, limits: &Limits) -> Partial {
+fn partial_reply(input: &[u8], codec: Codec, limits: &Limits) -> Partial {
     if input.is_empty() {
         return Partial::None;
     }
-    let message = if framing == Framing::Framed {
-        input.get(FRAME_HEADER_LEN..).unwrap_or_default()
-    } else {
-        input
+    let message = match codec.framing() {
+        Framing::Framed => input.get(FRAME_HEADER_LEN..).unwrap_or_default(),
+        Framing::Unframed => input,
+        // The frame's own seqid (after length, magic and flags) is the call's: this client
+        // writes it so and the server echoes it.
+        Framing::Header => {
+            return input.get(8..12).map_or(Partial::Unknown, |b| {
+                Partial::Of(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            })
+        }
     };
-    match reply_seqid(message, limits) {
+    match reply_seqid(message, codec.protocol(), limits) {
         Ok(seqid) => Partial::Of(seqid),
         Err(_) => Partial::Unknown,
     }
@@ -434,10 +464,7 @@ pub(super) fn read_replies(session: &Session, setup: &ReaderSetup, counters: &Mu
     };
     std::mem::forget(guard);
     let _ = session.stream.shutdown(Shutdown::Both);
-    session.fail_all(
-        &cause,
-        partial_reply(&input, session.framing, &setup.limits),
-    );
+    session.fail_all(&cause, partial_reply(&input, session.codec, &setup.limits));
 }
 
 /// Hands every whole reply in `input` to its waiting caller and drops it from the buffer.
@@ -449,22 +476,39 @@ fn route_buffered(
 ) -> Result<(), ClientError> {
     let mut start = 0;
     while start < input.len() {
-        let (message, consumed) = match transport::parse(&input[start..], session.framing, limits)?
-        {
+        let (message, consumed) = match session.codec.parse(&input[start..], limits)? {
             FrameStatus::Complete { message, consumed } => (message, consumed),
             FrameStatus::Incomplete { .. } => break,
         };
-        let reply = &input[start + message.start..start + message.end];
-        let seqid = reply_seqid(reply, limits)?;
+        let found = &input[start + message.start..start + message.end];
+        let reply = open_reply(session.codec, found, limits)?;
+        let seqid = reply_seqid(&reply.payload, reply.protocol, limits)?;
+        let drain = reply.drain;
         let waiter = {
             let mut calls = session.calls.lock();
             calls.answered = true;
             calls.last_used = Instant::now();
-            calls.by_seqid.remove(&seqid)
+            let waiter = calls.by_seqid.remove(&seqid);
+            if drain && calls.end.is_none() {
+                calls.end = Some(End::Drained);
+                counters.drained.fetch_add(1, Ordering::Relaxed);
+                debug!(
+                    "mux: session {}: server draining, no new calls on it",
+                    session.id
+                );
+            }
+            session.close_if_drained(&calls);
+            waiter
         };
         match waiter {
             Some(waiter) => {
-                let result = decode_reply(reply, &waiter.method, seqid, limits);
+                let result = decode_reply(
+                    &reply.payload,
+                    reply.protocol,
+                    &waiter.method,
+                    seqid,
+                    limits,
+                );
                 let _ = waiter.reply.send(Outcome::Reply(result));
             }
             None => {
@@ -476,23 +520,6 @@ fn route_buffered(
     }
     input.drain(..start);
     Ok(())
-}
-
-/// One write within `deadline`; returns how many bytes went out.
-fn write_some(mut stream: &TcpStream, bytes: &[u8], deadline: Instant) -> io::Result<usize> {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        stream.set_write_timeout(Some(left))?;
-        match stream.write(bytes) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 /// A socket timeout (a deadline passing), or a non-blocking socket with nothing to do.

@@ -1,23 +1,6 @@
 use super::*;
-use crate::protocol::{MessageHeader, MessageType, Writer, DEFAULT_MAX_FRAME};
-
-fn message(name: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    let header = MessageHeader {
-        name,
-        kind: MessageType::Call,
-        seqid: 1,
-    };
-    Writer::binary(&mut out).write_message_begin(&header);
-    out.extend_from_slice(&[11, 0, 1, 0, 0, 0, 2, b'h', b'i', 0]);
-    out
-}
-
-fn framed(body: &[u8]) -> Vec<u8> {
-    let mut out = (body.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(body);
-    out
-}
+use crate::protocol::{MessageHeader, MessageType, DEFAULT_MAX_FRAME};
+use crate::transport::test_messages::{framed, message};
 
 #[test]
 fn framed_complete_and_incomplete() {
@@ -108,19 +91,6 @@ fn unframed_rejects_messages_that_cannot_fit() {
 }
 
 #[test]
-fn detection_tells_the_transports_apart() {
-    let body = message("echo");
-    assert_eq!(detect(&body), Some(Framing::Unframed));
-    assert_eq!(detect(&framed(&body)), Some(Framing::Framed));
-    let non_strict = [0, 0, 0, 4, b'e', b'c', b'h', b'o', 1, 0, 0, 0, 1, 0];
-    assert_eq!(detect(&non_strict), Some(Framing::Unframed));
-    assert_eq!(detect(&framed(&non_strict)), Some(Framing::Framed));
-    assert_eq!(detect(&[0, 0, 0]), None);
-    assert_eq!(detect(&[0x80]), Some(Framing::Unframed));
-    assert_eq!(detect(b"GET / HTTP/1.1"), Some(Framing::Unframed));
-}
-
-#[test]
 fn frame_length_i32_max_without_body_is_refused_on_its_header() {
     let header = i32::MAX.to_be_bytes();
     assert_eq!(
@@ -169,26 +139,12 @@ fn http_request_on_the_framed_path_is_refused_at_once() {
     ] {
         assert!(
             matches!(
-                parse(request, Framing::Framed, &Limits::default()),
+                parse_framed(request, DEFAULT_MAX_FRAME),
                 Err(ProtocolError::SizeLimit { .. })
             ),
             "{request:?}"
         );
     }
-}
-
-#[test]
-fn parse_dispatches_on_framing() {
-    let body = message("echo");
-    let limits = Limits::default();
-    assert_eq!(
-        parse(&framed(&body), Framing::Framed, &limits).unwrap(),
-        parse_framed(&framed(&body), limits.max_frame).unwrap()
-    );
-    assert_eq!(
-        parse(&body, Framing::Unframed, &limits).unwrap(),
-        parse_unframed(&body, &limits).unwrap()
-    );
 }
 
 #[test]
@@ -274,19 +230,6 @@ fn unframed_incomplete_grows_toward_the_message() {
             }
         }
     }
-}
-
-#[test]
-fn detect_waits_for_five_bytes_unless_strict() {
-    let body = message("echo");
-    let framed = framed(&body);
-    for cut in 0..DETECT_LEN {
-        assert_eq!(detect(&framed[..cut]), None, "{cut}");
-    }
-    for cut in 1..DETECT_LEN {
-        assert_eq!(detect(&body[..cut]), Some(Framing::Unframed), "{cut}");
-    }
-    assert_eq!(detect(&framed[..DETECT_LEN]), Some(Framing::Framed));
 }
 
 /// A call whose argument struct holds `fields` byte fields (4 bytes each on the wire).
@@ -391,32 +334,6 @@ fn unframed_scan_keeps_the_depth_limit() {
         parse_unframed(&message, &limits),
         Err(ProtocolError::DepthLimit { limit: 64 })
     ));
-}
-
-#[test]
-fn first_bytes_no_framing_accepts_are_refused_before_detection() {
-    let max = DEFAULT_MAX_FRAME;
-    assert!(check_first_bytes(&[0x7f, 0xff, 0xff, 0xff], max).is_err());
-    assert!(check_first_bytes(&[0x81], max).is_err());
-    assert!(check_first_bytes(&[0xff, 0xff], max).is_err());
-    assert!(check_first_bytes(&[0x80, 1, 0, 1], max).is_ok());
-    assert!(check_first_bytes(&[0, 0, 0, 20], max).is_ok());
-    assert!(
-        check_first_bytes(&[0x7f, 0xff], max).is_ok(),
-        "not decided yet"
-    );
-    let mut deframer = Deframer::new(None, Limits::default());
-    assert!(deframer.next(&[0x7f, 0xff, 0xff, 0xff]).is_err());
-    let mut deframer = Deframer::new(None, Limits::default());
-    let body = message("echo");
-    assert_eq!(
-        deframer.next(&framed(&body)).unwrap(),
-        FrameStatus::Complete {
-            message: 4..4 + body.len(),
-            consumed: 4 + body.len()
-        }
-    );
-    assert_eq!(deframer.framing(), Some(Framing::Framed));
 }
 
 #[test]

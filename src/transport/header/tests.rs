@@ -8,7 +8,7 @@ fn meta<'h>(info: &'h [(&'h [u8], &'h [u8])], zlib: bool) -> HeaderMeta<'h> {
     HeaderMeta {
         flags: 0,
         seqid: 1,
-        protocol: HeaderProtocol::Binary,
+        protocol: Protocol::Binary,
         zlib,
         info,
     }
@@ -59,7 +59,7 @@ fn a_frame_has_the_spec_layout() {
     let (frame, consumed) = complete(&bytes, 1 << 20);
     assert_eq!(consumed, bytes.len());
     assert_eq!(frame.seqid, 1);
-    assert_eq!(frame.protocol, HeaderProtocol::Binary);
+    assert_eq!(frame.protocol, Protocol::Binary);
     assert!(!frame.zlib);
     assert_eq!(frame.payload(), b"msg");
     assert_eq!(frame.info_header(b":drain"), Some(&b"1"[..]));
@@ -79,7 +79,7 @@ fn zlib_payloads_round_trip_and_a_second_frame_stays_apart() {
     let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
     let info: &[(&[u8], &[u8])] = &[(b"a", b""), (b"", b"b"), (b"a", b"2")];
     let m = HeaderMeta {
-        protocol: HeaderProtocol::Compact,
+        protocol: Protocol::Compact,
         flags: 0xbeef,
         seqid: -5,
         ..meta(info, true)
@@ -94,7 +94,7 @@ fn zlib_payloads_round_trip_and_a_second_frame_stays_apart() {
     assert!(frame.zlib);
     assert_eq!(frame.flags, 0xbeef);
     assert_eq!(frame.seqid, -5);
-    assert_eq!(frame.protocol, HeaderProtocol::Compact);
+    assert_eq!(frame.protocol, Protocol::Compact);
     let all: Vec<_> = frame.info_headers().collect();
     assert_eq!(all, info.to_vec());
     // The later of two equal keys wins.
@@ -244,7 +244,7 @@ proptest! {
     ) {
         let pairs: Vec<(&[u8], &[u8])> =
             info.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
-        let protocol = if compact { HeaderProtocol::Compact } else { HeaderProtocol::Binary };
+        let protocol = if compact { Protocol::Compact } else { Protocol::Binary };
         let m = HeaderMeta { flags, seqid, protocol, zlib, info: &pairs };
         let bytes = encoded(&m, &payload);
         let (frame, consumed) = complete(&bytes, 1 << 20);
@@ -264,5 +264,24 @@ proptest! {
         if let Ok(HeaderStatus::Complete { frame, .. }) = parse_header_frame(&framed, 1 << 16) {
             let _ = frame.info_headers().count();
         }
+    }
+}
+
+#[test]
+fn zlib_fits_a_server_workers_stack() {
+    // 256 KiB: the server's default worker stack (server::Config::worker_stack_size).
+    for compress in [true, false] {
+        let ran = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || {
+                if compress {
+                    drop(deflate(b"hello"));
+                } else {
+                    let _ = inflate(&[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01], 64);
+                }
+            })
+            .unwrap()
+            .join();
+        assert!(ran.is_ok(), "compress: {compress}");
     }
 }

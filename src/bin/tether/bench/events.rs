@@ -12,10 +12,8 @@ use std::io::{self, Read, Write};
 
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
-use tether::protocol::{
-    begin_frame, finish_frame, Limits, MessageHeader, MessageType, Reader, Writer,
-};
-use tether::transport::{parse, FrameStatus, Framing};
+use tether::protocol::{Limits, MessageHeader, MessageType, Protocol, Reader, Writer};
+use tether::transport::{Envelope, FrameStatus};
 
 use super::plan::Plan;
 use super::timeline::{record, ThreadStats, Timeline, RECONNECT_PAUSE};
@@ -250,18 +248,20 @@ impl Conn {
                 return;
             }
             self.next_seqid = self.next_seqid.wrapping_add(1);
-            let at = (plan.framing == Framing::Framed).then(|| begin_frame(&mut self.out));
+            let envelope = Envelope {
+                seqid: self.next_seqid,
+                ..Envelope::default()
+            };
+            let start = plan.codec.begin_message(&mut self.out, &envelope);
             let header = MessageHeader {
                 name: plan.workload.method(),
                 kind: MessageType::Call,
                 seqid: self.next_seqid,
             };
-            let mut writer = Writer::binary(&mut self.out);
+            let mut writer = Writer::new(&mut self.out, plan.codec.protocol());
             writer.write_message_begin(&header);
             plan.workload.args().encode(&mut writer);
-            if let Some(at) = at {
-                finish_frame(&mut self.out, at);
-            }
+            plan.codec.finish_message(&mut self.out, start);
             self.in_flight.push((self.next_seqid, now));
         }
     }
@@ -291,7 +291,7 @@ impl Conn {
         let limits = Limits::default();
         loop {
             if self.buf.len() - self.filled < READ_CHUNK {
-                let needed = match parse(&self.buf[..self.filled], plan.framing, &limits) {
+                let needed = match plan.codec.parse(&self.buf[..self.filled], &limits) {
                     Ok(FrameStatus::Incomplete { needed }) => needed,
                     _ => 0,
                 };
@@ -326,13 +326,22 @@ impl Conn {
     ) -> Result<(), ErrorKind> {
         let mut at = 0;
         loop {
-            let status = parse(&self.buf[at..self.filled], plan.framing, limits)
+            let status = plan
+                .codec
+                .parse(&self.buf[at..self.filled], limits)
                 .map_err(|_| ErrorKind::Protocol)?;
             let FrameStatus::Complete { message, consumed } = status else {
                 break;
             };
-            let message = at + message.start..at + message.end;
-            let (seqid, result) = check(plan, &self.buf[message])?;
+            let found = &self.buf[at + message.start..at + message.end];
+            let message = plan
+                .codec
+                .open(found, limits)
+                .map_err(|_| ErrorKind::Protocol)?;
+            let protocol = message
+                .header()
+                .map_or(plan.codec.protocol(), |frame| frame.protocol);
+            let (seqid, result) = check(plan, message.payload(), protocol)?;
             let index = self
                 .in_flight
                 .iter()
@@ -349,8 +358,12 @@ impl Conn {
 }
 
 /// A reply's seqid and the call's outcome; Err when the reply cannot be trusted at all.
-fn check(plan: &Plan, message: &[u8]) -> Result<(i32, Result<(), ErrorKind>), ErrorKind> {
-    let mut reader = Reader::new(message);
+fn check(
+    plan: &Plan,
+    message: &[u8],
+    protocol: Protocol,
+) -> Result<(i32, Result<(), ErrorKind>), ErrorKind> {
+    let mut reader = Reader::with_protocol(message, protocol, Limits::default());
     let header = reader
         .read_message_begin()
         .map_err(|_| ErrorKind::Protocol)?;
@@ -359,7 +372,7 @@ fn check(plan: &Plan, message: &[u8]) -> Result<(i32, Result<(), ErrorKind>), Er
     }
     let body = &message[reader.position()..];
     let outcome = match header.kind {
-        MessageType::Reply => plan.workload.check_reply(body),
+        MessageType::Reply => plan.workload.check_reply(body, protocol),
         MessageType::Exception => Err(ErrorKind::Application),
         MessageType::Call | MessageType::Oneway => return Err(ErrorKind::Protocol),
     };

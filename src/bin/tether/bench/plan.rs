@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::thread;
 use std::time::Duration;
 
-use tether::transport::Framing;
+use tether::transport::Codec;
 
 use super::workload::Workload;
 
@@ -32,8 +32,8 @@ pub enum Driver {
 pub struct Plan {
     /// The server.
     pub addr: SocketAddr,
-    /// Framed or unframed.
-    pub framing: Framing,
+    /// What the connections speak.
+    pub codec: Codec,
     /// Connections to open.
     pub connections: usize,
     /// Calls in flight per connection.

@@ -53,7 +53,7 @@ impl Slot {
         let config = ConnectionConfig::default()
             .connect_timeout(plan.connect_timeout)
             .call_timeout(plan.call_timeout)
-            .framing(plan.framing)
+            .codec(plan.codec)
             .retry(plan.retry);
         let client = if plan.pipeline > 1 {
             let config = MuxConfig::default()
@@ -88,7 +88,7 @@ pub fn call_once(plan: &Plan, slot: &Slot) -> Result<(), ErrorKind> {
         .channel()
         .call(plan.workload.method(), plan.workload.args())
         .map_err(|e: ClientError| ErrorKind::of(&e))
-        .and_then(|body| plan.workload.check_reply(&body));
+        .and_then(|body| plan.workload.check_reply(&body, plan.codec.protocol()));
     match result {
         // A server exception leaves the connection in step; anything else may not.
         Err(kind) if kind != ErrorKind::Application => {

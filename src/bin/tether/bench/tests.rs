@@ -8,10 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use tether::protocol::{
-    begin_frame, finish_frame, Limits, MessageHeader, MessageType, Reader, TType, Writer,
-};
-use tether::transport::{parse, FrameStatus, Framing};
+use tether::protocol::{Limits, MessageHeader, MessageType, Reader, TType, Writer};
+use tether::transport::{Codec, Envelope, FrameStatus};
 
 use super::load;
 use super::outcome::Outcome;
@@ -43,7 +41,7 @@ struct EchoServer {
 }
 
 impl EchoServer {
-    fn start(framing: Framing, behaviour: Behaviour) -> EchoServer {
+    fn start(codec: Codec, behaviour: Behaviour) -> EchoServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -58,7 +56,7 @@ impl EchoServer {
                 if let Ok(stream) = stream {
                     let (batch, stopping) = (batch.clone(), stopping.clone());
                     thread::spawn(move || {
-                        serve(stream, framing, behaviour, stall_at, &stopping, &batch)
+                        serve(stream, codec, behaviour, stall_at, &stopping, &batch)
                     });
                 }
             }
@@ -81,7 +79,7 @@ impl Drop for EchoServer {
 
 fn serve(
     mut stream: TcpStream,
-    framing: Framing,
+    codec: Codec,
     behaviour: Behaviour,
     stall_at: Option<Instant>,
     stop: &AtomicBool,
@@ -101,12 +99,9 @@ fn serve(
         let mut batch = Vec::new();
         let mut at = 0;
         loop {
-            match parse(&buf[at..], framing, &limits) {
+            match codec.parse(&buf[at..], &limits) {
                 Ok(FrameStatus::Complete { message, consumed }) => {
-                    batch.push(reply_to(
-                        &buf[at + message.start..at + message.end],
-                        framing,
-                    ));
+                    batch.push(reply_to(&buf[at + message.start..at + message.end], codec));
                     at += consumed;
                 }
                 Ok(FrameStatus::Incomplete { .. }) => break,
@@ -149,8 +144,17 @@ fn serve(
     }
 }
 
-fn reply_to(message: &[u8], framing: Framing) -> Vec<u8> {
-    let mut reader = Reader::new(message);
+fn reply_to(found: &[u8], codec: Codec) -> Vec<u8> {
+    let opened = codec.open(found, &Limits::default()).unwrap();
+    let envelope = Envelope {
+        seqid: opened.header().map_or(0, |frame| frame.seqid),
+        ..Envelope::default()
+    };
+    let protocol = opened
+        .header()
+        .map_or(codec.protocol(), |frame| frame.protocol);
+    let codec = codec.with_protocol(protocol);
+    let mut reader = Reader::with_protocol(opened.payload(), protocol, Limits::default());
     let header = reader.read_message_begin().unwrap();
     let mut payload = None;
     while let Some((ttype, id)) = reader.read_field_begin().unwrap() {
@@ -160,29 +164,27 @@ fn reply_to(message: &[u8], framing: Framing) -> Vec<u8> {
         }
     }
     let mut out = Vec::new();
-    let at = (framing == Framing::Framed).then(|| begin_frame(&mut out));
+    let start = codec.begin_message(&mut out, &envelope);
     let reply = MessageHeader {
         name: header.name,
         kind: MessageType::Reply,
         seqid: header.seqid,
     };
-    let mut writer = Writer::binary(&mut out);
+    let mut writer = Writer::new(&mut out, codec.protocol());
     writer.write_message_begin(&reply);
     if let Some(payload) = payload {
         writer.write_field_begin(TType::String, 0);
         writer.write_binary(payload);
     }
     writer.write_field_stop();
-    if let Some(at) = at {
-        finish_frame(&mut out, at);
-    }
+    codec.finish_message(&mut out, start);
     out
 }
 
 fn test_plan(addr: SocketAddr, bound: Bound) -> Plan {
     Plan {
         addr,
-        framing: Framing::Framed,
+        codec: Codec::FRAMED,
         connections: 4,
         pipeline: 1,
         driver: Driver::Threads,
@@ -216,7 +218,7 @@ fn requests_bound_makes_exactly_that_many_calls() {
 }
 
 fn requests_bound_with(driver: Driver) {
-    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Requests(300));
     plan.driver = driver;
     let outcome = run(plan);
@@ -235,7 +237,7 @@ fn duration_bound_stops_by_itself_after_the_warmup() {
 }
 
 fn duration_bound_with(driver: Driver) {
-    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(300)));
     plan.warmup = Duration::from_millis(100);
     plan.driver = driver;
@@ -264,14 +266,31 @@ fn unframed_ping_works() {
 }
 
 fn unframed_ping_with(driver: Driver) {
-    let server = EchoServer::start(Framing::Unframed, Behaviour::default());
+    let server = EchoServer::start(Codec::UNFRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Requests(50));
-    plan.framing = Framing::Unframed;
+    plan.codec = Codec::UNFRAMED;
     plan.driver = driver;
     plan.workload = Workload::ping();
     let outcome = run(plan);
     assert_eq!(outcome.calls, 50);
     assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+}
+
+#[test]
+fn theader_echo_runs_on_every_driver() {
+    for driver in DRIVERS {
+        let server = EchoServer::start(Codec::HEADER, Behaviour::default());
+        let mut plan = test_plan(server.addr, Bound::Requests(40));
+        plan.codec = Codec::HEADER;
+        plan.driver = driver;
+        let outcome = run(plan);
+        assert_eq!(outcome.calls, 40, "{driver:?}");
+        assert!(
+            outcome.errors.is_empty(),
+            "{driver:?}: {:?}",
+            outcome.errors
+        );
+    }
 }
 
 #[test]
@@ -282,7 +301,7 @@ fn framing_mismatch_is_an_error_not_a_hang() {
 }
 
 fn framing_mismatch_with(driver: Driver) {
-    let server = EchoServer::start(Framing::Unframed, Behaviour::default());
+    let server = EchoServer::start(Codec::UNFRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Requests(8));
     plan.driver = driver;
     let outcome = run(plan);
@@ -297,7 +316,7 @@ fn framing_mismatch_with(driver: Driver) {
 
 #[test]
 fn open_loop_keeps_to_the_rate() {
-    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(500)));
     plan.rate = Some(400.0);
     let outcome = run(plan);
@@ -313,7 +332,7 @@ fn open_loop_latency_counts_from_the_schedule() {
     // One connection, server takes 20 ms per call, calls scheduled every 5 ms: a closed-loop
     // tool would report 20 ms; from the schedule, the queue behind the slow server shows.
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             delay: Some(Duration::from_millis(20)),
             ..Behaviour::default()
@@ -330,7 +349,7 @@ fn open_loop_latency_counts_from_the_schedule() {
 
 #[test]
 fn one_call_in_flight_by_default() {
-    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
     let outcome = run(test_plan(server.addr, Bound::Requests(200)));
     assert_eq!(outcome.calls, 200);
     assert_eq!(server.max_batch.load(Ordering::Relaxed), 1);
@@ -340,7 +359,7 @@ fn one_call_in_flight_by_default() {
 fn events_pipeline_keeps_calls_in_flight_matched_by_seqid() {
     // Replies come back in reverse order within each batch: only seqid matching gets them right.
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             reverse: true,
             ..Behaviour::default()
@@ -361,7 +380,7 @@ fn events_pipeline_keeps_calls_in_flight_matched_by_seqid() {
 #[test]
 fn threads_pipeline_goes_through_the_mux_connection() {
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             reverse: true,
             ..Behaviour::default()
@@ -383,7 +402,7 @@ fn threads_pipeline_goes_through_the_mux_connection() {
 
 #[test]
 fn threads_pipeline_over_a_duration_stops_by_itself() {
-    let server = EchoServer::start(Framing::Framed, Behaviour::default());
+    let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
     let mut plan = test_plan(server.addr, Bound::Duration(Duration::from_millis(300)));
     plan.connections = 2;
     plan.pipeline = 8;
@@ -407,7 +426,7 @@ fn pipelined_calls_lost_with_their_connection_are_errors() {
 
 fn pipelined_calls_lost_with(driver: Driver) {
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             close_after: Some(10),
             ..Behaviour::default()
@@ -434,7 +453,7 @@ fn closed_connections_are_counted_and_reopened() {
 
 fn closed_connections_with(driver: Driver) {
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             close_after: Some(5),
             ..Behaviour::default()
@@ -465,7 +484,7 @@ fn slow_replies_are_timeouts() {
 
 fn slow_replies_with(driver: Driver) {
     let server = EchoServer::start(
-        Framing::Framed,
+        Codec::FRAMED,
         Behaviour {
             delay: Some(Duration::from_millis(300)),
             ..Behaviour::default()
@@ -586,7 +605,7 @@ fn a_server_that_stalls_before_the_end_shows_timeouts() {
         for (name, variant) in variants() {
             scope.spawn(move || {
                 let server = EchoServer::start(
-                    Framing::Framed,
+                    Codec::FRAMED,
                     Behaviour {
                         stall_after: Some(Duration::from_secs(2)),
                         ..Behaviour::default()
@@ -625,7 +644,7 @@ fn a_server_that_stalls_before_the_end_shows_timeouts() {
 #[test]
 fn no_pause_after_the_last_of_the_requests() {
     for pipeline in [1, 4] {
-        let server = EchoServer::start(Framing::Framed, Behaviour::default());
+        let server = EchoServer::start(Codec::FRAMED, Behaviour::default());
         // One connection and one window's worth of requests: with two, one connection can
         // claim both windows before the other starts, and its pause between them is due.
         let mut plan = test_plan(server.addr, Bound::Requests(pipeline as u64));
@@ -675,7 +694,7 @@ fn flags_become_a_plan() {
     assert_eq!(plan.bound, Bound::Requests(10));
     assert_eq!(plan.connections, 3);
     assert_eq!(plan.pipeline, 2);
-    assert_eq!(plan.framing, Framing::Unframed);
+    assert_eq!(plan.codec, Codec::UNFRAMED);
     assert!(matches!(plan.workload, Workload::Echo(ref args) if args.payload.len() == 1024));
 
     assert_eq!(plan.driver, Driver::Threads);

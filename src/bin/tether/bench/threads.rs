@@ -139,7 +139,7 @@ fn finish(
     let result = pending
         .wait()
         .map_err(|e| ErrorKind::of(&e))
-        .and_then(|body| plan.workload.check_reply(&body));
+        .and_then(|body| plan.workload.check_reply(&body, plan.codec.protocol()));
     record(timeline, stats, begin, timeline.now_ns(), result);
 }
 

@@ -2,7 +2,7 @@
 //! idl/echo.thrift, with the argument and result structs generated from it.
 
 use tether::client::ClientError;
-use tether::protocol::{decode_from, Encode};
+use tether::protocol::{decode_with_protocol, Encode, Limits, Protocol};
 use tether::services::echo::{EchoEchoArgs, EchoEchoResult, EchoPingArgs, EchoPingResult};
 
 /// Why one call did not count as a success. Each kind is a key of the report's `errors`.
@@ -94,16 +94,19 @@ impl Workload {
     }
 
     /// Checks a reply's result struct (the body after the message header).
-    pub fn check_reply(&self, body: &[u8]) -> Result<(), ErrorKind> {
+    pub fn check_reply(&self, body: &[u8], protocol: Protocol) -> Result<(), ErrorKind> {
+        let limits = Limits::default();
         match self {
-            Workload::Echo(args) => match decode_from::<EchoEchoResult>(body) {
-                Ok(EchoEchoResult {
-                    success: Some(echoed),
-                }) if echoed == args.payload => Ok(()),
-                Ok(_) => Err(ErrorKind::Mismatch),
-                Err(_) => Err(ErrorKind::Protocol),
-            },
-            Workload::Ping(_) => decode_from::<EchoPingResult>(body)
+            Workload::Echo(args) => {
+                match decode_with_protocol::<EchoEchoResult>(body, protocol, limits) {
+                    Ok(EchoEchoResult {
+                        success: Some(echoed),
+                    }) if echoed == args.payload => Ok(()),
+                    Ok(_) => Err(ErrorKind::Mismatch),
+                    Err(_) => Err(ErrorKind::Protocol),
+                }
+            }
+            Workload::Ping(_) => decode_with_protocol::<EchoPingResult>(body, protocol, limits)
                 .map(drop)
                 .map_err(|_| ErrorKind::Protocol),
         }
@@ -145,20 +148,32 @@ mod tests {
             unreachable!()
         };
         let payload = &args.payload;
-        assert_eq!(work.check_reply(&result_with_success(payload)), Ok(()));
+        assert_eq!(
+            work.check_reply(&result_with_success(payload), Protocol::Binary),
+            Ok(())
+        );
         let mut other = payload.clone();
         other[299] ^= 1;
         assert_eq!(
-            work.check_reply(&result_with_success(&other)),
+            work.check_reply(&result_with_success(&other), Protocol::Binary),
             Err(ErrorKind::Mismatch)
         );
-        assert_eq!(work.check_reply(&[0]), Err(ErrorKind::Mismatch));
-        assert_eq!(work.check_reply(&[11, 0]), Err(ErrorKind::Protocol));
+        assert_eq!(
+            work.check_reply(&[0], Protocol::Binary),
+            Err(ErrorKind::Mismatch)
+        );
+        assert_eq!(
+            work.check_reply(&[11, 0], Protocol::Binary),
+            Err(ErrorKind::Protocol)
+        );
     }
 
     #[test]
     fn ping_reply_is_any_struct() {
-        assert_eq!(Workload::ping().check_reply(&[0]), Ok(()));
-        assert_eq!(Workload::ping().check_reply(&[]), Err(ErrorKind::Protocol));
+        assert_eq!(Workload::ping().check_reply(&[0], Protocol::Binary), Ok(()));
+        assert_eq!(
+            Workload::ping().check_reply(&[], Protocol::Binary),
+            Err(ErrorKind::Protocol)
+        );
     }
 }
