@@ -5,10 +5,15 @@
 #   raw_echo     the floor: thread per connection, frames echoed back, no Thrift decoding
 #   apache_rust  Apache Thrift's Rust TServer (thrift crate from crates.io)
 #   apache_cpp   Apache Thrift's C++ TThreadedServer (Debian's libthrift-dev)
+# and tether_nopark, `tether serve --no-park` (one thread per open connection), so the grid
+# shows idle parking on vs off side by side.
 # For every payload and connection count the servers run in turn, interleaved (A B C D A B C D
 # ...), each on a fresh process, so a drift of the machine touches all of them alike.
 # Also measured: server RSS per point, RSS per idle connection (1,000 idle), syscalls per request
-# of tether (strace -c -f), and tether with pipelined calls (--pipeline 32).
+# of tether (strace -c -f), tether with pipelined calls (--pipeline 32), and the idle scale:
+# N idle connections (N = the descriptor hard limit less 1,000, so 19,000 under 20,000), each
+# after one call, their client sockets spread over 127.0.0.2-9 (scripts/idle_scale.py): threads,
+# RSS before/after, accept time, first call on a parked vs an unparked connection, per server.
 #
 # The client is `tether bench --driver events`: a few event loops drive every connection, so
 # with 1,000 connections on a small machine the client's own threads do not compete with the
@@ -21,11 +26,12 @@
 #
 # Usage: scripts/bench.sh [--quick] [--duration DUR] [--warmup DUR] [--connections "1 16 ..."]
 #                         [--payloads "64 1024"] [--servers "tether raw_echo ..."] [--out FILE]
-#                         [--rounds N] [--no-build] [--baseline BIN]
+#                         [--rounds N] [--idle-scale N] [--no-build] [--baseline BIN]
 # --baseline BIN adds the server `tether_before`: another build of `tether` (say, main before a
 # change) run exactly like `tether`, interleaved with it, so before/after ratios come from one run.
 # --rounds N repeats the whole interleaved grid N times and reports, per point and server, the
-# run with the median calls/s (steadier figures on a shared machine).
+# run with the median calls/s (steadier figures on a shared machine). --idle-scale N sets the
+# idle-scale connection count (0 leaves the section out; --quick uses 2,000).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +39,7 @@ DURATION=5s
 WARMUP=1s
 CONNECTIONS="1 16 64 256 1000"
 PAYLOADS="64 1024"
-SERVERS="tether raw_echo apache_rust apache_cpp"
+SERVERS="tether tether_nopark raw_echo apache_rust apache_cpp"
 OUT="$ROOT/benches/results/latest.md"
 BUILD=1
 # 1,000 idle connections: the RSS-per-connection probe.
@@ -45,10 +51,17 @@ PIPELINE_CONNECTIONS="1 16"
 QUICK=0
 ROUNDS=1
 TETHER_BEFORE=""
+# Idle-scale connections; empty: the descriptor hard limit less 1,000 (the server's own
+# descriptors and its reserve of 16 stay well inside that).
+IDLE_SCALE=""
+# Bound on opening the idle-scale connections and their first calls, per server.
+IDLE_SCALE_TIMEOUT=60
+# Most connections the tether servers accept (the idle scale raises it past N).
+TETHER_MAX_CONNECTIONS=10000
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) QUICK=1; DURATION=1s; WARMUP=250ms; STRACE_REQUESTS=2000 ;;
+    --quick) QUICK=1; DURATION=1s; WARMUP=250ms; STRACE_REQUESTS=2000; IDLE_SCALE=${IDLE_SCALE:-2000} ;;
     --duration) DURATION="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
     --connections) CONNECTIONS="$2"; shift ;;
@@ -56,9 +69,10 @@ while [ $# -gt 0 ]; do
     --servers) SERVERS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
+    --idle-scale) IDLE_SCALE="$2"; shift ;;
     --no-build) BUILD=0 ;;
     --baseline) TETHER_BEFORE="$2"; shift ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set /{/^#/p}' "$0"; exit 0 ;;
     *) echo "bench.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -86,11 +100,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Thread-per-connection servers and a client with 1,000 sockets each need well over 1,024 fds.
+# Thread-per-connection servers and a client with 1,000 sockets each need well over 1,024 fds;
+# the idle scale takes what the hard limit allows.
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 8192 ]; then
   ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 fi
-log "open files limit $(ulimit -n)"
+if [ "$IDLE_SCALE" != 0 ]; then
+  ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fi
+if [ -z "$IDLE_SCALE" ]; then
+  if [ "$(ulimit -n)" = unlimited ]; then IDLE_SCALE=19000; else IDLE_SCALE=$(( $(ulimit -n) - 1000 )); fi
+  [ "$IDLE_SCALE" -ge 1000 ] || IDLE_SCALE=1000
+fi
+log "open files limit $(ulimit -n); idle scale $IDLE_SCALE connections"
 
 if [ -n "$TETHER_BEFORE" ]; then
   [ -x "$TETHER_BEFORE" ] || { log "--baseline $TETHER_BEFORE is not an executable"; exit 2; }
@@ -165,13 +187,13 @@ fi
 AVAILABLE=""
 for server in $SERVERS; do
   case "$server" in
-    tether) AVAILABLE="$AVAILABLE tether"; continue ;;
+    tether|tether_nopark) AVAILABLE="$AVAILABLE $server"; continue ;;
     tether_before)
       if [ -x "$TETHER_BEFORE" ]; then AVAILABLE="$AVAILABLE tether_before"
       else note "tether_before needs --baseline BIN; left out"; fi
       continue ;;
     raw_echo|apache_rust|apache_cpp) ;;
-    *) log "unknown server $server (tether tether_before raw_echo apache_rust apache_cpp)"; exit 2 ;;
+    *) log "unknown server $server (tether tether_nopark tether_before raw_echo apache_rust apache_cpp)"; exit 2 ;;
   esac
   if [ "$BUILD" = 1 ]; then
     log "building $server"
@@ -194,10 +216,12 @@ start_server() {
   local name="$1" out="$WORK/server-$1.out"
   : > "$out"
   case "$name" in
-    tether) RUST_LOG=warn "$TETHER" serve --listen 127.0.0.1:0 --max-connections 10000 \
-              > "$out" 2> "$WORK/server-$name.err" & ;;
-    tether_before) RUST_LOG=warn "$TETHER_BEFORE" serve --listen 127.0.0.1:0 --max-connections 10000 \
-              > "$out" 2> "$WORK/server-$name.err" & ;;
+    tether) RUST_LOG=warn "$TETHER" serve --listen 127.0.0.1:0 \
+              --max-connections "$TETHER_MAX_CONNECTIONS" > "$out" 2> "$WORK/server-$name.err" & ;;
+    tether_nopark) RUST_LOG=warn "$TETHER" serve --listen 127.0.0.1:0 --no-park \
+              --max-connections "$TETHER_MAX_CONNECTIONS" > "$out" 2> "$WORK/server-$name.err" & ;;
+    tether_before) RUST_LOG=warn "$TETHER_BEFORE" serve --listen 127.0.0.1:0 \
+              --max-connections "$TETHER_MAX_CONNECTIONS" > "$out" 2> "$WORK/server-$name.err" & ;;
     raw_echo) "$RAW_ECHO" 127.0.0.1:0 > "$out" 2> "$WORK/server-$name.err" & ;;
     apache_rust) "$APACHE_RUST" 127.0.0.1:0 > "$out" 2> "$WORK/server-$name.err" & ;;
     apache_cpp) "$APACHE_CPP" 127.0.0.1:0 > "$out" 2> "$WORK/server-$name.err" & ;;
@@ -343,6 +367,32 @@ done
 for server in $AVAILABLE; do
   idle_rss "$server"
 done
+
+# idle_scale NAME: IDLE_SCALE idle connections, each after one call (scripts/idle_scale.py).
+idle_scale() {
+  local name="$1" json="$WORK/idlescale-$1.json"
+  TETHER_MAX_CONNECTIONS=$(( IDLE_SCALE + 1000 ))
+  start_server "$name" || { TETHER_MAX_CONNECTIONS=10000; return; }
+  TETHER_MAX_CONNECTIONS=10000
+  sleep 0.2
+  log "idle scale $name: $IDLE_SCALE connections"
+  # The probe bounds every wait itself; timeout(1) bounds the probe in case it does not.
+  timeout $(( IDLE_SCALE_TIMEOUT + 120 )) python3 "$ROOT/scripts/idle_scale.py" "$SERVER_ADDR" \
+    "$IDLE_SCALE" --pid "$SERVER_PID" --json "$json" --timeout "$IDLE_SCALE_TIMEOUT" \
+    > "$WORK/idlescale-$name.txt" 2>&1 || log "  probe of $name: $(tail -n 1 "$WORK/idlescale-$name.txt")"
+  stop_server
+  if [ -s "$json" ]; then
+    printf 'idlescale\t%s\t%s\n' "$name" "$json" >> "$INDEX"
+  else
+    note "idle scale of $name produced nothing: $(tail -n 2 "$WORK/idlescale-$name.txt" | tr '\n' ' ')"
+  fi
+}
+
+if [ "$IDLE_SCALE" -gt 0 ]; then
+  for server in $AVAILABLE; do
+    idle_scale "$server"
+  done
+fi
 
 mkdir -p "$(dirname "$OUT")"
 python3 "$ROOT/scripts/bench_report.py" "$INDEX" "$NOTES" "$OUT" "$DURATION" "$WARMUP" "$QUICK" "$ROOT" "$ROUNDS"

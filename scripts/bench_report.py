@@ -4,14 +4,15 @@
 Usage (bench.sh calls it): bench_report.py INDEX NOTES OUT DURATION WARMUP QUICK ROOT ROUNDS
 INDEX is a tab-separated line per measurement: `grid`/`pipelined` points (server, connections,
 payload, pipeline, tether bench's JSON file, peak RSS, exit status, driver, server CPU ticks),
-`idle` RSS probes and `strace` syscall counts. NOTES holds free-text lines bench.sh collected
+`idle` RSS probes, `idlescale` probes (server, scripts/idle_scale.py's JSON file) and `strace`
+syscall counts. NOTES holds free-text lines bench.sh collected
 (skipped servers, probes that failed).
 """
 import json, os, platform, re, subprocess, sys, time
 
 index, notes_path, out_path, duration, warmup, quick, root, rounds = sys.argv[1:9]
-NAMES = ["tether", "tether_before", "raw_echo", "apache_rust", "apache_cpp"]
-grid, pipelined, idle, strace = {}, {}, {}, {}
+NAMES = ["tether", "tether_before", "tether_nopark", "raw_echo", "apache_rust", "apache_cpp"]
+grid, pipelined, idle, strace, idlescale = {}, {}, {}, {}, {}
 for line in open(index):
     f = line.rstrip("\n").split("\t")
     if f[0] in ("grid", "pipelined"):
@@ -29,6 +30,8 @@ for line in open(index):
             idle[name] = (int(n), int(before), int(during))
     elif f[0] == "strace":
         strace[f[1]] = (int(f[2]), open(f[3]).read())
+    elif f[0] == "idlescale" and os.path.exists(f[2]):
+        idlescale[f[1]] = json.load(open(f[2]))
 
 # Several rounds: keep, per point and server, the run with the median calls/s.
 def median_run(entries):
@@ -89,7 +92,7 @@ def header(cols, left=2):
 
 o.append("## Throughput (calls/s) and ratios")
 o.append("")
-others = [s for s in ["tether_before", "raw_echo", "apache_rust", "apache_cpp"] if s in servers]
+others = [s for s in ["tether_before", "tether_nopark", "raw_echo", "apache_rust", "apache_cpp"] if s in servers]
 header(["payload", "conns"] + servers + [f"tether/{s}" for s in others if "tether" in servers])
 for payload, conns in points:
     row = [f"{payload} B", str(conns)] + [fmt_rate(rep(s, conns, payload)) for s in servers]
@@ -181,6 +184,43 @@ if idle:
             o.append(f"| {s} | {n:,} | {before / 1024:.1f} | {during / 1024:.1f} | {(during - before) / n:.1f} |")
     o.append("")
 
+def idle_scale_section():
+    """The idle-scale table, and what it extrapolates to."""
+    o.append("## Idle scale: N idle connections, each after one call")
+    o.append("")
+    o.append("Client sockets spread over 127.0.0.2-9; threads and RSS read once every connection "
+             "has been idle 2.5 s (past tether's park_after of 1 s). First call: the next call on a "
+             "connection after that (parked, for tether); again: a second call right after it "
+             "(unparked). Latencies as the probe (Python) sees them, so both carry its overhead.")
+    o.append("")
+    header(["server", "offered", "held", "alive", "threads", "RSS before (MiB)", "RSS after (MiB)",
+            "per idle conn (KiB)", "accept (s)", "first call p50/p99 (µs)", "again p50/p99 (µs)"], left=1)
+    for s in [n for n in NAMES if n in idlescale]:
+        r = idlescale[s]
+        per = ((r["rss_after_kib"] - r["rss_before_kib"]) / r["held"]
+               if r["held"] and r["rss_after_kib"] and r["rss_before_kib"] else None)
+        lat = lambda p: f"{p['p50']:,.0f} / {p['p99']:,.0f}" if p else "—"
+        o.append(f"| {s} | {r['n']:,} | {r['held']:,} | {'yes' if r['alive'] else '**no**'} | "
+                 f"{r['threads_after'] if r['threads_after'] is not None else '—'} | "
+                 + (f"{r['rss_before_kib'] / 1024:.1f}" if r["rss_before_kib"] else "—") + " | "
+                 + (f"{r['rss_after_kib'] / 1024:.1f}" if r["rss_after_kib"] else "—") + " | "
+                 + (f"{per:.1f}" if per is not None else "—") + " | "
+                 + (f"{r['accept_s']:.2f}" if r["accept_s"] is not None else "not all held") + " | "
+                 + f"{lat(r['first_call_us'])} | {lat(r['again_us'])} |")
+    o.append("")
+    t = idlescale.get("tether")
+    if t and t["held"] and t["rss_after_kib"] and t["rss_before_kib"]:
+        per = (t["rss_after_kib"] - t["rss_before_kib"]) / t["held"]
+        o.append(f"Extrapolated from tether's {per:.1f} KiB per idle connection (user-space RSS; the "
+                 "kernel's socket buffers come on top and are not in RSS): 100k idle connections "
+                 f"≈ {per * 100_000 / 1024:,.0f} MiB, 1M ≈ {per * 1_000_000 / 1024 / 1024:,.1f} GiB, "
+                 "on a host tuned for it (RLIMIT_NOFILE, fs.nr_open, the ephemeral port range of "
+                 "the clients).")
+        o.append("")
+
+if idlescale:
+    idle_scale_section()
+
 def parse_strace(text):
     total, rows = None, []
     for line in text.splitlines():
@@ -263,6 +303,23 @@ if "tether" in servers:
                if (lambda s: s["min"] < 0.5 * s["median"])(rep("tether", c, p)["calls_per_connection"])]
     check("no starved tether connection (min >= 0.5x median calls)",
           [x for x in measured if x not in starved], measured)
+    if "tether_nopark" in servers:
+        check("parking on >= 0.97x --no-park calls/s (16, 64, 256 conns)",
+              *pts("tether_nopark", lambda t, r: t["calls_per_s"] >= 0.97 * r["calls_per_s"], 16))
+    t = idlescale.get("tether")
+    if t:
+        held_ok = t["held"] >= min(t["n"], 19_000) and (t["threads_after"] or 0) <= 64 + 4
+        o.append(f"- idle connections held >= 19,000 (or all offered) on <= 64 threads: "
+                 f"{'met' if held_ok else 'missed'} ({t['held']:,} held of {t['n']:,}, "
+                 f"{t['threads_after']} threads)")
+        if t["held"] and t["rss_after_kib"] and t["rss_before_kib"]:
+            per = (t["rss_after_kib"] - t["rss_before_kib"]) / t["held"]
+            o.append(f"- RSS per parked connection <= 4 KiB: {'met' if per <= 4 else 'missed'} ({per:.1f} KiB)")
+        a, b = t["first_call_us"], t["again_us"]
+        if a and b:
+            extra = a["p99"] - b["p99"]
+            o.append(f"- first call on a parked connection p99 <= 200 µs more than unparked: "
+                     f"{'met' if extra <= 200 else 'missed'} (+{extra:,.0f} µs)")
     one = [e for k, e in pipelined.items() if k[1] == 1 and k[4] == "events"]
     if one and one[0]["report"] and rep("tether", 1, 64):
         x = one[0]["report"]["calls_per_s"] / max(rep("tether", 1, 64)["calls_per_s"], 1e-9)

@@ -13,8 +13,9 @@
 //!   `build.rs`; feature `codegen`): types, a handler trait, a processor and a client per service.
 //! - [`services`]: the code generated for the IDL tether ships (idl/echo.thrift), and
 //!   [`EchoService`], the Echo handler `tether serve` runs.
-//! - [`protocol`]: the binary and compact protocols, pure (encode into a `Vec<u8>`, decode from a
-//!   `&[u8]`, every size a peer declares checked before use); what generated code is written
+//! - [`protocol`]: the binary and compact protocols, pure: a [`protocol::Writer`] encodes into a
+//!   `Vec<u8>`, a [`protocol::Reader`] decodes from a `&[u8]` (every size a peer declares checked
+//!   before use), each carrying its [`protocol::Protocol`]; what generated code is written
 //!   against.
 //! - [`transport`]: framing (framed, unframed, THeader) and its detection, read buffers, socket
 //!   options and deadlines.

@@ -1,6 +1,7 @@
-//! The generated code of idl/ checked in under src/services: fresh, round-tripping, dispatching.
+//! The generated code of idl/ checked in under src/services (and, for the conformance IDL,
+//! examples/cross): fresh, round-tripping, dispatching.
 //!
-//! `TETHER_BLESS=1 cargo test --test codegen_services` rewrites src/services from idl/.
+//! `TETHER_BLESS=1 cargo test --test codegen_services` rewrites both from idl/.
 
 use std::path::Path;
 
@@ -15,10 +16,17 @@ use tether::server::{CallContext, Processor};
 use tether::services::echo::*;
 
 const IDL: &[&str] = &["idl/echo.thrift"];
+/// Apache's cross-test service, generated for examples/cross_server.rs and cross_client.rs.
+const CONFORMANCE_IDL: &[&str] = &["idl/ThriftTest.thrift"];
 
 #[test]
 fn checked_in_services_are_fresh() {
     assert_fresh(IDL, "src/services", "crate");
+}
+
+#[test]
+fn checked_in_conformance_code_is_fresh() {
+    assert_fresh(CONFORMANCE_IDL, "examples/cross", "::tether");
 }
 
 #[test]

@@ -203,3 +203,25 @@ fn tether_serve_announces_on_sigterm_then_drains_and_exits_zero() {
     let status = serve.wait_exit(Duration::from_secs(10)).expect("exited");
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn metrics_show_parked_connections_parks_and_unparks() {
+    let server = TestServer::start(with_admin(
+        Config::default().park_after(Some(Duration::from_millis(50))),
+    ));
+    let mut client = server.connect();
+    client.call(&ping_call(1));
+    server.wait_stats("parked", |s| s.parked == 1 && s.parks == 1);
+    let (_, metrics) = get(admin(&server), "/metrics");
+    let value = |metrics: &str, series: &str| {
+        sample(metrics, series).unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+    };
+    assert_eq!(value(&metrics, "tether_connections_parked"), 1.0);
+    assert_eq!(value(&metrics, "tether_connection_parks_total"), 1.0);
+    assert_eq!(value(&metrics, "tether_connection_unparks_total"), 0.0);
+    client.call(&ping_call(2));
+    let (_, metrics) = get(admin(&server), "/metrics");
+    assert_eq!(value(&metrics, "tether_connections_parked"), 0.0);
+    assert_eq!(value(&metrics, "tether_connection_unparks_total"), 1.0);
+    assert!(value(&metrics, "tether_spare_threads") >= 0.0);
+}

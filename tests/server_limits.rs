@@ -5,6 +5,7 @@ mod support;
 
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Socket, Type};
@@ -12,6 +13,16 @@ use support::process::ServeProcess;
 use support::*;
 
 const SECOND: Duration = Duration::from_secs(1);
+
+/// The tests here each open thousands of sockets under this one process's descriptor limit:
+/// they run one at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// 300 MiB of address space, a common container memory limit. The server used to abort at
 /// about 980 connections (mapping a new thread's signal stack failed); counting the 64 MiB
@@ -30,26 +41,41 @@ fn connect_without_waiting(addr: SocketAddr) -> Socket {
     socket
 }
 
-#[test]
-fn under_a_300_mib_address_space_limit_the_server_caps_threads_and_keeps_serving() {
+/// `tether serve --max-connections 5000 ARGS` under the 300 MiB limit, with descriptors for
+/// `connections` test sockets raised; `None` (skipped) where prlimit or descriptors are short.
+fn serve_under_address_limit(connections: usize, args: &[&str]) -> Option<ServeProcess> {
     if !prlimit_works() {
         skip("prlimit (util-linux) is missing");
-        return;
+        return None;
     }
-    let wanted = CONNECTIONS as u64 + 200;
+    let wanted = connections as u64 + 200;
     if raise_open_files_limit(wanted) < wanted {
-        skip("fewer than 2,700 descriptors allowed for the test's sockets");
-        return;
+        skip(&format!(
+            "fewer than {wanted} descriptors allowed for the test's sockets"
+        ));
+        return None;
     }
-    let mut server = ServeProcess::start_command(Command::new("prlimit").args([
-        &format!("--as={ADDRESS_SPACE}"),
-        env!("CARGO_BIN_EXE_tether"),
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--max-connections",
-        "5000",
-    ]));
+    Some(ServeProcess::start_command(
+        Command::new("prlimit")
+            .args([
+                &format!("--as={ADDRESS_SPACE}"),
+                env!("CARGO_BIN_EXE_tether"),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--max-connections",
+                "5000",
+            ])
+            .args(args),
+    ))
+}
+
+#[test]
+fn under_a_300_mib_address_space_limit_the_server_caps_threads_and_keeps_serving() {
+    let _alone = one_at_a_time();
+    let Some(mut server) = serve_under_address_limit(CONNECTIONS, &[]) else {
+        return;
+    };
     let start = Instant::now();
     let mut first: Vec<RawClient> = (0..30).map(|_| RawClient::connect(server.addr)).collect();
     for (seqid, client) in first.iter_mut().enumerate() {
@@ -102,18 +128,20 @@ fn under_a_300_mib_address_space_limit_the_server_caps_threads_and_keeps_serving
 
 /// The scale probe behind README's figures, by hand on a tuned box (release build advised):
 /// `cargo test --release --test server_limits -- --ignored --nocapture`. 19,000 idle
-/// connections from 127.0.0.2-9 against `--max-connections 50000`: the server holds what its
-/// thread capacity allows, stays up, and serves at the cap.
+/// connections from 127.0.0.2-9 against `--max-connections 50000 --no-park`: one thread per
+/// connection, the server holds what its thread capacity allows, stays up, and serves at the
+/// cap. (With parking it holds them all: scripts/bench.sh's idle-scale section.)
 #[test]
 #[ignore = "opens 19,000 sockets and ~15,000 threads; run by hand"]
 fn scale_probe_holds_idle_connections_up_to_its_thread_capacity() {
     const PROBE: usize = 19_000;
+    let _alone = one_at_a_time();
     let wanted = PROBE as u64 + 100;
     if raise_open_files_limit(wanted) < wanted {
         skip("needs 19,100 descriptors");
         return;
     }
-    let mut server = ServeProcess::start(&["--max-connections", "50000"]);
+    let mut server = ServeProcess::start(&["--max-connections", "50000", "--no-park"]);
     let mut first = RawClient::connect(server.addr);
     first.call(&ping_call(0));
     let sockets: Vec<Socket> = (0..PROBE)
@@ -146,4 +174,63 @@ fn scale_probe_holds_idle_connections_up_to_its_thread_capacity() {
         server.vm_size_kib()
     );
     drop(sockets);
+}
+
+/// Descriptors `pid` has open, from /proc.
+fn open_descriptors(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count())
+}
+
+/// With idle parking the thread ceiling no longer caps connections: under the same 300 MiB
+/// limit (about 70 threads) 3,000 idle connections are all held, on a few dozen threads, and
+/// every one still answers.
+#[test]
+fn under_a_300_mib_address_space_limit_3000_parked_connections_are_held_and_answer() {
+    const IDLE: usize = 3000;
+    /// Threads besides the busy ones: 32 spares, the accept loop, the parking loop, the signal
+    /// thread, and room for connections not yet parked.
+    const THREADS: u64 = 64;
+    let _alone = one_at_a_time();
+    let Some(mut server) = serve_under_address_limit(IDLE, &["--park-after", "50ms"]) else {
+        return;
+    };
+    let start = Instant::now();
+    let mut clients: Vec<RawClient> = (0..IDLE).map(|_| RawClient::connect(server.addr)).collect();
+    let pid = server.pid();
+    assert!(
+        wait_until(10 * SECOND, || open_descriptors(pid) >= IDLE),
+        "{} descriptors open for {IDLE} connections",
+        open_descriptors(pid)
+    );
+    assert!(
+        wait_until(5 * SECOND, || server.threads() <= THREADS),
+        "{} threads with {IDLE} idle connections",
+        server.threads()
+    );
+    eprintln!(
+        "{IDLE} idle under --as={ADDRESS_SPACE}: {} threads, {} KiB RSS, {} KiB VmSize",
+        server.threads(),
+        server.rss_kib(),
+        server.vm_size_kib()
+    );
+    let payload = [3u8; 32];
+    for (seqid, client) in clients.iter_mut().enumerate() {
+        let reply = client.call(&echo_call(seqid as i32, &payload));
+        assert_eq!(reply.seqid, seqid as i32);
+        assert_eq!(reply.binary_field(0).as_deref(), Some(&payload[..]));
+    }
+    assert!(
+        wait_until(5 * SECOND, || server.threads() <= THREADS),
+        "{} threads after every connection answered",
+        server.threads()
+    );
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "the server died"
+    );
+    drop(clients);
+    server.signal("TERM");
+    let status = server.wait_exit(10 * SECOND).expect("exit after TERM");
+    assert!(status.success(), "{status:?}");
+    assert!(start.elapsed() < 30 * SECOND, "took {:?}", start.elapsed());
 }

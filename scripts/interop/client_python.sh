@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tether's generated client (Connection, Pool, MuxConnection) against Apache Thrift's own Python
-# servers, TSimpleServer and TThreadedServer, each over TFramedTransport, TBufferedTransport and
-# THeaderProtocol (THeaderTransport), each with TBinaryProtocol and TCompactProtocol (THeader's
-# Python server answers in whichever protocol the client's frames name).
+# servers, TSimpleServer, TThreadedServer and a TThreadedServer with TMultiplexedProcessor (the
+# client prefixing "Echo:"), each over TFramedTransport, TBufferedTransport and THeaderProtocol
+# (THeaderTransport), each with TBinaryProtocol and TCompactProtocol (THeader's Python server
+# answers in whichever protocol the client's frames name).
 # The Python handler is scripts/interop/client_python.py; its code is from Debian's thrift-compiler.
 set -euo pipefail
 
@@ -30,10 +31,10 @@ thrift --gen py -out "$tmp" idl/echo.thrift
 cargo build --quiet --example interop_client
 client="${CARGO_TARGET_DIR:-$root/target}/debug/examples/interop_client"
 
-for kind in simple threaded; do
+for kind in simple threaded multiplexed; do
     for framing in framed buffered header; do
       for protocol in binary compact; do
-        echo "Apache Python T${kind^}Server, $framing, $protocol:"
+        echo "Apache Python $kind server, $framing, $protocol:"
         fifo="$tmp/stdout-$kind-$framing-$protocol"
         mkfifo "$fifo"
         python3 scripts/interop/client_python.py "$tmp" "$kind" "$framing" "$protocol" >"$fifo" &
@@ -47,4 +48,4 @@ for kind in simple threaded; do
       done
     done
 done
-echo "client_python: passed (12 server/transport/protocol combinations)"
+echo "client_python: passed (18 server/transport/protocol combinations)"

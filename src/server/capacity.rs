@@ -85,6 +85,10 @@ pub struct ThreadCapacity {
     pub threads: usize,
     /// The limit that gives the smallest number, or `None` when nothing limits it.
     pub bound_by: Option<&'static str>,
+    /// The open connections the descriptor limit allows (RLIMIT_NOFILE less those in use and
+    /// a reserve): with idle parking, connections beyond the thread capacity wait parked, so
+    /// this, not `threads`, bounds them.
+    pub connections: usize,
     /// What it was derived from.
     pub inputs: CapacityInputs,
 }
@@ -117,16 +121,14 @@ impl ThreadCapacity {
             let free = free - arenas * ARENA_BYTES;
             free.saturating_sub(ADDRESS_SPACE_RESERVE_MIN.max(free / 8)) / per_thread
         });
+        let descriptors = left(inputs.open_files, inputs.descriptors, DESCRIPTOR_RESERVE);
         let bounds = [
             (
                 "RLIMIT_NPROC",
                 left(inputs.nproc, inputs.threads, THREAD_RESERVE),
             ),
             ("RLIMIT_AS", address_space),
-            (
-                "RLIMIT_NOFILE",
-                left(inputs.open_files, inputs.descriptors, DESCRIPTOR_RESERVE),
-            ),
+            ("RLIMIT_NOFILE", descriptors),
             (
                 "kernel.threads-max",
                 left(inputs.threads_max, inputs.machine_threads, THREAD_RESERVE),
@@ -145,6 +147,7 @@ impl ThreadCapacity {
             // At least one worker: a server that can never serve would only hide the cause.
             threads: smallest.map_or(usize::MAX, |(_, b)| b.clamp(1, usize::MAX as u64) as usize),
             bound_by: smallest.map(|(name, _)| name),
+            connections: descriptors.map_or(usize::MAX, |d| d.clamp(1, usize::MAX as u64) as usize),
             inputs,
         }
     }
@@ -160,17 +163,21 @@ impl fmt::Display for ThreadCapacity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let show = |limit: Option<u64>| limit.map_or("unlimited".to_string(), |l| l.to_string());
         let i = &self.inputs;
-        if self.threads == usize::MAX {
-            f.write_str("unlimited")?;
-        } else {
-            write!(f, "{}", self.threads)?;
-        }
+        let count = |n: usize| {
+            if n == usize::MAX {
+                "unlimited".to_string()
+            } else {
+                n.to_string()
+            }
+        };
         write!(
             f,
-            " (bound by {}; RLIMIT_NPROC {}, RLIMIT_AS {} bytes with {} used, RLIMIT_NOFILE {} \
+            "{}, connections {} (threads bound by {}; RLIMIT_NPROC {}, RLIMIT_AS {} bytes with {} used, RLIMIT_NOFILE {} \
              with {} open, threads-max {} and pid_max {} with {} threads on the machine, \
              vm.max_map_count {} with {} maps, {} threads in this process, {} CPUs, \
              MALLOC_ARENA_MAX {})",
+            count(self.threads),
+            count(self.connections),
             self.bound_by.unwrap_or("nothing"),
             show(i.nproc),
             show(i.address_space),
@@ -319,10 +326,9 @@ mod tests {
             open_files: Some(1024),
             ..roomy()
         };
-        assert_eq!(
-            ThreadCapacity::derive(inputs, 1 << 20).threads,
-            1024 - 8 - 16
-        );
+        let capacity = ThreadCapacity::derive(inputs, 1 << 20);
+        assert_eq!(capacity.threads, 1024 - 8 - 16);
+        assert_eq!(capacity.connections, 1024 - 8 - 16);
         let inputs = CapacityInputs {
             pid_max: Some(32_768),
             threads_max: Some(192_726),
@@ -331,6 +337,7 @@ mod tests {
         let capacity = ThreadCapacity::derive(inputs, 1 << 20);
         assert_eq!(capacity.threads, 32_768 - 150 - 32);
         assert_eq!(capacity.bound_by, Some("kernel.pid_max"));
+        assert_eq!(capacity.connections, usize::MAX, "no descriptor limit set");
     }
 
     #[test]

@@ -8,7 +8,8 @@
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::AtomicU8;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ pub(crate) enum State {
     Busy = 1,
     /// The drainer (or a force) claimed the connection; no request may start on it.
     Closing = 2,
+    /// Idle past `park_after`: the parking loop holds it and no thread serves it. The drainer
+    /// may close it, as an Idle one.
+    Parked = 3,
 }
 
 impl State {
@@ -36,6 +40,7 @@ impl State {
         match value {
             0 => State::Idle,
             1 => State::Busy,
+            3 => State::Parked,
             _ => State::Closing,
         }
     }
@@ -102,7 +107,15 @@ pub(crate) struct OpenConnection {
     pub max_age: Option<Duration>,
     /// When the read that ended the Idle wait returned: the first byte of the request.
     pub last_read: Instant,
+    /// When the Idle wait under way began, while the connection is parked: the idle timeout
+    /// counts from there, not from the unpark.
+    pub idle_since: Option<Instant>,
     pub served: u64,
+    /// Whether it counts in the parked gauge (parked, or waiting for a thread after that).
+    parked: bool,
+    /// Whether a worker thread has served it: a new connection held parked until its first
+    /// bytes arrive is in the parked gauge but not counted as a park or an unpark.
+    pub had_worker: bool,
     /// Whether a worker has begun serving it: a connection dropped before that (its thread
     /// could not be started, then the drain came) was never served and counts no close.
     started: bool,
@@ -132,7 +145,10 @@ impl OpenConnection {
             born: now,
             max_age: config.max_connection_age.map(|age| jittered_age(age, id)),
             last_read: now,
+            idle_since: None,
             served: 0,
+            parked: false,
+            had_worker: false,
             started: false,
             reason: None,
             connection,
@@ -148,6 +164,19 @@ impl OpenConnection {
         if !self.started {
             self.started = true;
             debug!("conn {}: open from {}", self.id(), self.connection.peer);
+        }
+    }
+
+    /// Counts the connection in the parked gauge, or no longer.
+    pub fn set_parked(&mut self, parked: bool) {
+        if parked != self.parked {
+            self.parked = parked;
+            let gauge = &self.shared.stats.parked;
+            if parked {
+                gauge.fetch_add(1, Relaxed);
+            } else {
+                gauge.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -191,6 +220,7 @@ impl OpenConnection {
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
+        self.set_parked(false);
         let shared = &self.shared;
         let id = self.connection.id;
         if self.started {
@@ -226,5 +256,24 @@ fn close_gently(stream: &TcpStream) {
             Ok(n) if n > 0 => discarded += n,
             _ => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_claim_moves_the_state_only_from_the_named_one() {
+        let state = StateCell::new(State::Idle);
+        assert!(state.claim(State::Idle, State::Parked));
+        assert!(!state.claim(State::Idle, State::Busy), "no longer Idle");
+        assert_eq!(state.get(), State::Parked);
+        // The drainer and a worker taking the connection back race for Parked: one wins.
+        assert!(state.claim(State::Parked, State::Closing));
+        assert!(!state.claim(State::Parked, State::Idle));
+        assert_eq!(state.get(), State::Closing);
+        state.force(State::Busy);
+        assert_eq!(state.get(), State::Busy);
     }
 }

@@ -85,12 +85,29 @@ impl Collector for ServerCollector {
             "Connections open now.",
             stats.active,
         )?;
-        // Idle parking is not built yet: every open connection holds its worker thread.
         gauge(
             e,
             "tether_connections_parked",
             "Idle connections parked without a thread now.",
-            0,
+            stats.parked,
+        )?;
+        counter(
+            e,
+            "tether_connection_parks",
+            "Times a worker handed an idle connection to the parking loop.",
+            stats.parks,
+        )?;
+        counter(
+            e,
+            "tether_connection_unparks",
+            "Times a worker took a parked connection back to read a request.",
+            stats.unparks,
+        )?;
+        gauge(
+            e,
+            "tether_spare_threads",
+            "Worker threads kept spare, without a connection, now.",
+            stats.spare_threads,
         )?;
         gauge(
             e,
@@ -157,7 +174,7 @@ impl Collector for ServerCollector {
         counter(
             e,
             "tether_spawn_failures",
-            "Worker threads that could not be started (accepting paused with backoff).",
+            "Worker threads that could not be started (the connection waited, retried with backoff).",
             stats.spawn_failures,
         )?;
         let phase = self.shared.phase();

@@ -1,20 +1,26 @@
-//! The server: accept loop, one worker thread per connection, keep-alive lifecycle, drain.
+//! The server: accept loop, worker threads, idle parking, keep-alive lifecycle, drain.
 //!
-//! A [`Server`] binds a listener, runs an accept loop on a mio `Poll` and gives each accepted
-//! connection its own named worker thread (`tether-conn-42`). A worker loops read -> process
-//! -> write with a deadline on every wait (idle, whole request, write) and closes a connection
-//! only when it is Idle or already unusable. [`ShutdownHandle::shutdown`] (or a signal, see
-//! [`drain_on_signals`]) drains: listener closed, idle connections closed at once, busy ones
-//! after their request, the rest forced at the drain deadline.
+//! A [`Server`] binds a listener, runs an accept loop on a mio `Poll` and serves each accepted
+//! connection on a named worker thread (`tether-conn-42`, after the first connection it
+//! serves). A worker loops read -> process -> write with a deadline on every wait (idle, whole
+//! request, write) and closes a connection only when it is Idle or already unusable. A
+//! connection Idle for [`Config::park_after`] parks: one parking thread watches every parked
+//! socket (and its idle and age deadlines) and a spare or new worker takes it back when bytes
+//! arrive, so threads track busy connections. [`ShutdownHandle::shutdown`] (or a signal, see
+//! [`drain_on_signals`]) drains: listener closed, idle and parked connections closed at once,
+//! busy ones after their request, the rest forced at the drain deadline.
 
+mod accept;
 #[cfg(feature = "admin")]
 mod admin;
 mod capacity;
 mod config;
 mod connection;
 mod dispatch;
+mod handoff;
 #[cfg(feature = "admin")]
 mod metrics;
+mod parking;
 mod processor;
 mod router;
 #[allow(clippy::module_inception)]

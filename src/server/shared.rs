@@ -11,6 +11,8 @@ use parking_lot::Mutex;
 
 use super::config::Config;
 use super::connection::{Connection, State};
+use super::handoff::Handoff;
+use super::parking::Parking;
 use super::router::Router;
 use super::stats::Stats;
 
@@ -70,10 +72,14 @@ pub(crate) struct Shared {
     /// on open connections keeps a burst of closes and accepts from holding more threads (and
     /// memory maps) than the capacity allows.
     pub threads: AtomicU64,
-    /// The most connections served at once: the smaller of max_connections and the thread
-    /// capacity.
+    /// The most connections open at once: the smaller of max_connections and the thread
+    /// capacity, or with idle parking the descriptor capacity.
     pub connection_cap: usize,
     pub waker: mio::Waker,
+    /// The parking loop, when idle parking is on.
+    pub parking: Option<Parking>,
+    /// Spare worker threads and the connections waiting for one (idle parking only).
+    pub handoff: Handoff,
 }
 
 impl Shared {
@@ -84,21 +90,28 @@ impl Shared {
         }
     }
 
-    /// Starts draining: every connection that is Idle is claimed and woken so its worker closes
-    /// it; Busy ones close themselves once their requests are answered.
+    /// Starts draining: every connection that is Idle or Parked is claimed and woken so its
+    /// worker (or the parking loop) closes it at once; Busy ones close themselves once their
+    /// requests are answered.
     pub fn begin_drain(&self) {
         self.draining.store(true, SeqCst);
         let mut registry = self.registry.lock();
         registry.drain.connections = registry.connections.len() as u64;
         for registered in registry.connections.values_mut() {
             let connection = &registered.connection;
-            if connection.state.claim(State::Idle, State::Closing) {
+            if connection.state.claim(State::Idle, State::Closing)
+                || connection.state.claim(State::Parked, State::Closing)
+            {
                 registered.class = DrainClass::Idle;
                 // Wakes the worker's blocked read with end-of-stream.
                 let _ = connection.stream.shutdown(Shutdown::Read);
             } else {
                 registered.class = DrainClass::Busy;
             }
+        }
+        drop(registry);
+        if let Some(parking) = &self.parking {
+            parking.wake();
         }
     }
 

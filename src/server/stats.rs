@@ -174,6 +174,15 @@ pub(crate) struct Stats {
     pub accept_errors: AtomicU64,
     pub spawn_failures: AtomicU64,
     pub thread_capacity: AtomicU64,
+    /// Connections without a thread now: parked, new and waiting for bytes, or waiting for a
+    /// thread after bytes came.
+    pub parked: AtomicU64,
+    /// Times a connection was handed to the parking loop.
+    pub parks: AtomicU64,
+    /// Times a worker took a parked connection back.
+    pub unparks: AtomicU64,
+    /// Worker threads with no connection, waiting for one.
+    pub spare_threads: AtomicU64,
     closed: [AtomicU64; 10],
     shards: [RequestCounters; SHARDS],
 }
@@ -289,6 +298,10 @@ impl Stats {
             accept_errors: self.accept_errors.load(Relaxed),
             spawn_failures: self.spawn_failures.load(Relaxed),
             thread_capacity: self.thread_capacity.load(Relaxed),
+            parked: self.parked.load(Relaxed),
+            parks: self.parks.load(Relaxed),
+            unparks: self.unparks.load(Relaxed),
+            spare_threads: self.spare_threads.load(Relaxed),
             closed,
             requests: sum(|s| &s.requests),
             oneway: sum(|s| &s.oneway),
@@ -317,9 +330,20 @@ pub struct StatsSnapshot {
     /// Worker threads that could not be started; each connection waited and was retried.
     pub spawn_failures: u64,
     /// Worker threads the process can hold, derived at start from the kernel's limits
-    /// (`u64::MAX` when nothing limits it); connections are capped at the smaller of this and
-    /// max_connections.
+    /// (`u64::MAX` when nothing limits it). Worker threads never exceed it; without idle
+    /// parking, connections are capped at the smaller of this and max_connections.
     pub thread_capacity: u64,
+    /// Connections without a thread now (part of `active`): parked idle ones, new ones waiting
+    /// for their first bytes, and those whose bytes arrived and that wait for a thread.
+    pub parked: u64,
+    /// Times an idle connection was handed to the parking loop by its worker (a new connection
+    /// held there until its first bytes arrive, when no spare thread waits, is in `parked` but
+    /// not counted here).
+    pub parks: u64,
+    /// Times a worker took a parked connection back to read a request.
+    pub unparks: u64,
+    /// Worker threads kept spare, without a connection, now.
+    pub spare_threads: u64,
     closed: [u64; 10],
     /// Requests handled, oneway included.
     pub requests: u64,
@@ -351,11 +375,16 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "accepted={} active={} busy={} rejected={} accept_errors={} spawn_failures={} \
-             requests={} oneway={} exceptions={} panics={} bytes_in={} bytes_out={} closed:",
+            "accepted={} active={} busy={} parked={} parks={} unparks={} spare_threads={} \
+             rejected={} accept_errors={} spawn_failures={} requests={} oneway={} exceptions={} \
+             panics={} bytes_in={} bytes_out={} closed:",
             self.accepted,
             self.active,
             self.busy,
+            self.parked,
+            self.parks,
+            self.unparks,
+            self.spare_threads,
             self.rejected,
             self.accept_errors,
             self.spawn_failures,

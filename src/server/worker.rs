@@ -13,6 +13,8 @@ use log::debug;
 
 use super::connection::{OpenConnection, State};
 use super::dispatch::{After, Dispatcher};
+use super::handoff;
+use super::parking;
 use super::shared::Shared;
 use super::stats::CloseReason;
 use crate::transport::{deadline_after, DeadlineError, FrameStatus};
@@ -21,24 +23,25 @@ use crate::transport::{deadline_after, DeadlineError, FrameStatus};
 /// pin memory on a long-lived connection.
 const KEEP_WRITE_BUFFER: usize = 64 << 10;
 
-/// Starts a worker thread (`tether-conn-42`) that serves `connection` until it closes. If the
-/// thread cannot be started, the connection comes back untouched, still open.
+/// Starts a worker thread (`tether-conn-42`, after the first connection it serves) on `slot`
+/// that serves `connection`, and then, with idle parking, whatever connection needs a thread
+/// next. If the thread cannot be started, the connection comes back untouched, still open.
 pub(crate) fn spawn(
     shared: &Arc<Shared>,
+    slot: ThreadSlot,
     connection: Box<OpenConnection>,
 ) -> Result<(), (io::Error, Box<OpenConnection>)> {
     // The connection goes over a channel once the thread exists, so a failed spawn, which
     // drops the closure, does not drop (and close) the connection with it.
     let (handoff, arrival) = crossbeam_channel::bounded::<Box<OpenConnection>>(1);
-    let slot = ThreadSlot(Arc::clone(shared));
-    shared.threads.fetch_add(1, SeqCst);
     let spawned = thread::Builder::new()
         .name(format!("tether-conn-{}", connection.id()))
         .stack_size(shared.config.worker_stack_size)
         .spawn(move || {
+            let shared = Arc::clone(&slot.0);
             slot.keep_until_thread_exit();
-            if let Ok(mut connection) = arrival.recv() {
-                serve(&mut connection);
+            if let Ok(first) = arrival.recv() {
+                run(&shared, first);
             }
         });
     match spawned {
@@ -52,9 +55,58 @@ pub(crate) fn spawn(
     }
 }
 
-/// Serves `connection` until it must close, and records why.
-pub(crate) fn serve(connection: &mut OpenConnection) {
+/// Starts a worker thread on `slot` that begins as a spare: it waits for a connection to be
+/// handed to it (idle parking only), so the next unpark does not wait for a thread start.
+pub(crate) fn spawn_spare(shared: &Arc<Shared>, slot: ThreadSlot) -> io::Result<()> {
+    thread::Builder::new()
+        .name("tether-conn-spare".into())
+        .stack_size(shared.config.worker_stack_size)
+        .spawn(move || {
+            let shared = Arc::clone(&slot.0);
+            slot.keep_until_thread_exit();
+            shared.handoff.spare_started();
+            if let Some(first) = shared.handoff.next(&shared) {
+                run(&shared, first);
+            }
+        })
+        .map(drop)
+}
+
+/// A worker thread's life: serve a connection until it closes or parks, then take the next
+/// one that needs a thread (only with idle parking), or end.
+fn run(shared: &Arc<Shared>, first: Box<OpenConnection>) {
+    let mut next = handoff::take_over(first);
+    while let Some(mut connection) = next {
+        match serve(&mut connection) {
+            Served::Parked => parking::park(connection),
+            Served::Closed => drop(connection),
+        }
+        next = match shared.parking {
+            Some(_) => shared.handoff.next(shared),
+            None => None,
+        };
+    }
+}
+
+/// How [`serve`] left a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Served {
+    /// It must close: the reason is recorded, dropping it closes it.
+    Closed,
+    /// It was Idle for `park_after`: it goes to the parking loop, still Idle.
+    Parked,
+}
+
+/// Why the serving loop stopped.
+enum Stop {
+    Close(CloseReason),
+    Park,
+}
+
+/// Serves `connection` until it must close (and records why) or parks.
+pub(crate) fn serve(connection: &mut OpenConnection) -> Served {
     connection.start();
+    connection.had_worker = true;
     let shared = Arc::clone(&connection.shared);
     let id = connection.id();
     let dispatcher = Dispatcher {
@@ -70,8 +122,13 @@ pub(crate) fn serve(connection: &mut OpenConnection) {
         conn: connection,
         dispatcher,
     };
-    let reason = worker.serve();
-    worker.conn.reason = Some(reason);
+    match worker.serve() {
+        Stop::Close(reason) => {
+            worker.conn.reason = Some(reason);
+            Served::Closed
+        }
+        Stop::Park => Served::Parked,
+    }
 }
 
 struct Worker<'a> {
@@ -81,28 +138,28 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn serve(&mut self) -> CloseReason {
+    fn serve(&mut self) -> Stop {
         loop {
             // The state was stored Idle before the drain check, and the drainer sets
             // `draining` before it looks at states: one of the two always sees the other.
             if let Some(reason) = self.conn.limit_reached(Instant::now) {
-                return reason;
+                return Stop::Close(reason);
             }
-            if let Some(reason) = self.wait_for_request() {
-                return reason;
+            if let Some(stop) = self.wait_for_request() {
+                return stop;
             }
             if !self.conn.connection.state.claim(State::Idle, State::Busy) {
                 // The drainer claimed the connection first: the bytes that arrived are a
                 // request the server never started, so it is not processed at all.
-                return self.conn.broken(CloseReason::Drain);
+                return Stop::Close(self.conn.broken(CloseReason::Drain));
             }
             let busy = BusyGauge::enter(&self.dispatcher.stats.busy);
             if let Some(reason) = self.serve_requests() {
-                return reason;
+                return Stop::Close(reason);
             }
             drop(busy);
             if !self.conn.connection.state.claim(State::Busy, State::Idle) {
-                return self.conn.broken(CloseReason::Forced);
+                return Stop::Close(self.conn.broken(CloseReason::Forced));
             }
             self.conn.read_buffer.release();
             if self.conn.write_buffer.capacity() > KEEP_WRITE_BUFFER {
@@ -111,37 +168,48 @@ impl Worker<'_> {
         }
     }
 
-    /// Waits, Idle, for the first bytes of a request; `Some` when the connection must close.
-    fn wait_for_request(&mut self) -> Option<CloseReason> {
+    /// Waits, Idle, for the first bytes of a request; `Some` when the connection must close
+    /// or, Idle for `park_after`, park.
+    fn wait_for_request(&mut self) -> Option<Stop> {
         let config = &self.shared.config;
         let conn = &mut *self.conn;
-        // One clock read serves the idle deadline and the read's first wait.
+        // One clock read serves the idle deadline and the read's first wait. Back from the
+        // parking loop, the idle time counts from where the wait began.
         let now = Instant::now();
-        let idle_deadline = deadline_after(now, config.idle_timeout);
+        let idle_since = conn.idle_since.take().unwrap_or(now);
+        let idle_deadline = deadline_after(idle_since, config.idle_timeout);
         let age_deadline = conn.max_age.map(|age| deadline_after(conn.born, age));
-        let deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
+        let mut deadline = age_deadline.map_or(idle_deadline, |age| age.min(idle_deadline));
+        if let Some(after) = config.park_after {
+            deadline = deadline.min(deadline_after(now, after));
+        }
         match conn.io.read_by_at(
             &conn.connection.stream,
             &mut conn.read_buffer,
             deadline,
             now,
         ) {
-            Ok(0) => Some(conn.broken(CloseReason::PeerEof)),
+            Ok(0) => Some(Stop::Close(conn.broken(CloseReason::PeerEof))),
             Ok(n) => {
                 conn.last_read = Instant::now();
                 self.dispatcher.stats.bytes_in.fetch_add(n as u64, Relaxed);
                 None
             }
             Err(DeadlineError::TimedOut) => {
-                if age_deadline.is_some_and(|age| Instant::now() >= age) {
-                    Some(CloseReason::MaxAge)
+                let now = Instant::now();
+                if age_deadline.is_some_and(|age| now >= age) {
+                    Some(Stop::Close(CloseReason::MaxAge))
+                } else if now >= idle_deadline {
+                    Some(Stop::Close(conn.broken(CloseReason::Idle)))
                 } else {
-                    Some(conn.broken(CloseReason::Idle))
+                    // The park deadline, the only one left, passed.
+                    conn.idle_since = Some(idle_since);
+                    Some(Stop::Park)
                 }
             }
             Err(DeadlineError::Io(e)) => {
                 debug!("conn {}: read failed: {e}", conn.id());
-                Some(conn.broken(CloseReason::IoError))
+                Some(Stop::Close(conn.broken(CloseReason::IoError)))
             }
         }
     }
@@ -293,9 +361,24 @@ thread_local! {
 /// A worker thread's place in [`Shared::threads`], given back by a thread-local destructor:
 /// those run after the thread's main function has returned and Rust's runtime has unmapped the
 /// thread's signal stack, the last thing the thread maps.
-struct ThreadSlot(Arc<Shared>);
+pub(crate) struct ThreadSlot(Arc<Shared>);
 
 impl ThreadSlot {
+    /// Counts one more worker thread, to be started on this slot.
+    pub fn take(shared: &Arc<Shared>) -> ThreadSlot {
+        shared.threads.fetch_add(1, SeqCst);
+        ThreadSlot(Arc::clone(shared))
+    }
+
+    /// Counts one more worker thread if fewer than `cap` exist.
+    pub fn take_below(shared: &Arc<Shared>, cap: u64) -> Option<ThreadSlot> {
+        shared
+            .threads
+            .fetch_update(SeqCst, SeqCst, |n| (n < cap).then_some(n + 1))
+            .ok()
+            .map(|_| ThreadSlot(Arc::clone(shared)))
+    }
+
     /// Hands the slot to the current thread, to be given back when the thread ends.
     fn keep_until_thread_exit(self) {
         SLOT.with(|slot| *slot.borrow_mut() = Some(self));

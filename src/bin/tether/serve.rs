@@ -58,6 +58,12 @@ pub struct ServeArgs {
     /// On SIGTERM, keep serving this long while /readyz answers 503, then drain (default 0s).
     #[arg(long, value_parser = parse_duration)]
     pub drain_announce: Option<Duration>,
+    /// Park a connection idle this long: its thread is freed until bytes arrive (default 1s).
+    #[arg(long, value_parser = parse_duration)]
+    pub park_after: Option<Duration>,
+    /// Keep one thread per open connection instead of parking idle ones.
+    #[arg(long, conflicts_with = "park_after")]
+    pub no_park: bool,
 }
 
 /// `--transport` values of `tether serve`.
@@ -119,6 +125,11 @@ fn config(args: &ServeArgs) -> Config {
     if let Some(t) = args.drain_announce {
         config = config.drain_announce(t);
     }
+    if args.no_park {
+        config = config.park_after(None);
+    } else if args.park_after.is_some() {
+        config = config.park_after(args.park_after);
+    }
     config_admin(config, args)
 }
 
@@ -155,11 +166,19 @@ fn serve(args: &ServeArgs) -> io::Result<DrainReport> {
     }
     let router = Router::new().service(EchoProcessor::new(EchoService));
     let server = Server::bind(config(args), router)?;
-    log::info!(
-        "serving at most {} connections at once (--max-connections or the thread capacity, \
-         whichever is smaller)",
-        server.connection_cap()
-    );
+    if args.no_park {
+        log::info!(
+            "serving at most {} connections at once (--max-connections or the thread \
+             capacity, whichever is smaller)",
+            server.connection_cap()
+        );
+    } else {
+        log::info!(
+            "holding at most {} connections open at once (--max-connections or the descriptor \
+             limit, whichever is smaller); idle ones park without a thread",
+            server.connection_cap()
+        );
+    }
     drain_on_signals(server.handle())?;
     // The contract with scripts and tests: this is the first stdout line, flushed at once.
     let mut stdout = io::stdout().lock();

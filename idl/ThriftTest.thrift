@@ -17,7 +17,11 @@
  * under the License.
  */
 // From apache/thrift test/v0.16/ThriftTest.thrift; method doc comments shortened.
-// Checked by tests/codegen_realworld.rs: tether's generated code for it compiles.
+// Apache's cross-language conformance service: examples/cross_server.rs and cross_client.rs
+// implement it (their docs give each method's semantics), scripts/interop/cross.sh runs the
+// matrix against Apache's Python library. The generated code is examples/cross/thrift_test.rs,
+// kept fresh by tests/codegen_services.rs. v0.16 has no `uuid` (testUuid came later), so Debian's
+// thrift 0.17 compiles it as it is.
 namespace c_glib TTest
 namespace cpp thrift.test
 namespace delphi Thrift.Test
