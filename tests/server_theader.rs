@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::*;
 use tether::client::{
-    Channel, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
+    Channel, Connection, ConnectionConfig, Multiplexed, MuxConfig, MuxConnection, Pool, PoolConfig,
 };
 use tether::protocol::{ApplicationException, ApplicationExceptionKind, Protocol};
 use tether::server::{CallContext, Config, Router};
@@ -226,6 +226,9 @@ fn generated_clients_speak_theader_and_compact() {
         );
         assert_eq!(pool.fail("x".into()).unwrap(), "x");
         assert_eq!(pool.channel().stats().created, 1);
+        // A wrapper channel forwards the protocol: `Echo:echo` over the same codec.
+        let multiplexed = EchoClient::new(Multiplexed::new(pool.into_channel(), "Echo"));
+        assert_eq!(multiplexed.echo(b"m".to_vec()).unwrap(), b"m", "{codec:?}");
     }
 }
 
