@@ -337,17 +337,7 @@ fn generated_client_decodes_with_the_configured_limits() {
     let target = server.addr.to_string();
     let limits = Limits::default().max_string(Some(16));
     let config = fast().limits(limits);
-    let connection = EchoClient::new(Connection::connect(&target, config.clone()).unwrap());
-    let pool = EchoClient::new(
-        Pool::new(
-            [target.clone()],
-            PoolConfig::default().connection(config.clone()),
-        )
-        .unwrap(),
-    );
-    let mux = EchoClient::new(
-        MuxConnection::connect(&target, MuxConfig::default().connection(config)).unwrap(),
-    );
+    let (connection, pool, mux) = support::client::echo_clients(&target, config);
     assert_eq!(connection.echo(vec![1; 16]).unwrap(), vec![1; 16]);
     assert_eq!(pool.echo(vec![1; 16]).unwrap(), vec![1; 16]);
     assert_eq!(mux.echo(vec![1; 16]).unwrap(), vec![1; 16]);

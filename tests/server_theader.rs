@@ -202,17 +202,7 @@ fn generated_clients_speak_theader_and_compact() {
         compact(Codec::FRAMED),
     ] {
         let config = theader_client().codec(codec);
-        let connection = EchoClient::new(Connection::connect(&target, config.clone()).unwrap());
-        let pool = EchoClient::new(
-            Pool::new(
-                [target.clone()],
-                PoolConfig::default().connection(config.clone()),
-            )
-            .unwrap(),
-        );
-        let mux = EchoClient::new(
-            MuxConnection::connect(&target, MuxConfig::default().connection(config)).unwrap(),
-        );
+        let (connection, pool, mux) = support::client::echo_clients(&target, config);
         for payload in [&b""[..], b"hi", &[7u8; 100_000]] {
             assert_eq!(connection.echo(payload.to_vec()).unwrap(), payload);
             assert_eq!(pool.echo(payload.to_vec()).unwrap(), payload);

@@ -16,6 +16,7 @@ import sys
 import time
 
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 port = int(sys.argv[2])
 server_pid = int(sys.argv[3])
 server_transport = sys.argv[4]
@@ -23,7 +24,6 @@ protocols = sys.argv[5:]
 
 from thrift.protocol.TCompactProtocol import TCompactProtocol  # noqa: E402
 from thrift.protocol.THeaderProtocol import THeaderProtocol  # noqa: E402
-from thrift.Thrift import TApplicationException  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 from thrift.transport.THeaderTransport import (  # noqa: E402
     THeaderClientType,
@@ -31,16 +31,11 @@ from thrift.transport.THeaderTransport import (  # noqa: E402
     THeaderTransformID,
 )
 
+from echo_calls import check, exercise  # noqa: E402
 from echo import Echo  # noqa: E402
 from echo.ttypes import EchoError  # noqa: E402
 
 SUBPROTOCOLS = {"binary": THeaderSubprotocolID.BINARY, "compact": THeaderSubprotocolID.COMPACT}
-
-
-def check(what, ok):
-    if not ok:
-        raise SystemExit(f"FAIL: {what}")
-    print(f"ok: {what}")
 
 
 def connect(subprotocol):
@@ -58,7 +53,7 @@ def run(subprotocol, zlib):
         protocol.add_transform(THeaderTransformID.ZLIB)
     protocol.set_header(b"x-request-id", b"42")
     try:
-        exercise(name, client)
+        exercise(name, client, EchoError)
         check(f"{name}: no :drain while serving", b":drain" not in protocol.get_headers())
     finally:
         sock.close()
@@ -75,32 +70,9 @@ def run_compact(framing):
     client = Echo.Client(TCompactProtocol(transport))
     transport.open()
     try:
-        exercise(name, client)
+        exercise(name, client, EchoError)
     finally:
         transport.close()
-
-
-def exercise(name, client):
-    payload = bytes(range(256)) * 40
-    check(f"{name}: echo", client.echo(payload) == payload)
-    check(f"{name}: echo empty", client.echo(b"") == b"")
-    client.ping()
-    check(f"{name}: ping", True)
-    try:
-        client.fail("error")
-        check(f"{name}: fail(error) raises EchoError", False)
-    except EchoError as e:
-        check(f"{name}: fail(error) raises EchoError", isinstance(e.message, str))
-    try:
-        client.fail("panic")
-        check(f"{name}: fail(panic) raises TApplicationException", False)
-    except TApplicationException as e:
-        check(f"{name}: fail(panic) raises INTERNAL_ERROR",
-              e.type == TApplicationException.INTERNAL_ERROR)
-    check(f"{name}: fail(x) returns x", client.fail("x") == "x")
-    client.fire(b"and forget")
-    client.ping()
-    check(f"{name}: fire then ping", True)
 
 
 def drain(subprotocol):

@@ -115,3 +115,28 @@ pub fn answering(delay: Duration) -> impl Fn(usize, TcpStream) + Send + 'static 
         });
     }
 }
+
+/// The generated Echo client over each client type, all with `config`, to `target`.
+pub fn echo_clients(
+    target: &str,
+    config: ConnectionConfig,
+) -> (
+    tether::services::echo::EchoClient<tether::client::Connection>,
+    tether::services::echo::EchoClient<tether::client::Pool>,
+    tether::services::echo::EchoClient<tether::client::MuxConnection>,
+) {
+    use tether::client::{Connection, MuxConfig, MuxConnection, Pool, PoolConfig};
+    use tether::services::echo::EchoClient;
+    let connection = EchoClient::new(Connection::connect(target, config.clone()).unwrap());
+    let pool = EchoClient::new(
+        Pool::new(
+            [target.to_owned()],
+            PoolConfig::default().connection(config.clone()),
+        )
+        .unwrap(),
+    );
+    let mux = EchoClient::new(
+        MuxConnection::connect(target, MuxConfig::default().connection(config)).unwrap(),
+    );
+    (connection, pool, mux)
+}
