@@ -364,3 +364,62 @@ fn scanner_and_whole_parse_agree_on_hostile_prefixes() {
         }
     }
 }
+
+#[test]
+fn compact_scanner_in_one_byte_pieces_agrees_with_a_whole_parse() {
+    use crate::protocol::{Protocol, TType, Writer};
+    // Folded bools, a nested struct, a list of bools and a map: what compact writes
+    // differently from binary.
+    let mut message = Vec::new();
+    let mut w = Writer::new(&mut message, Protocol::Compact);
+    let header = MessageHeader {
+        name: "x",
+        kind: MessageType::Call,
+        seqid: 7,
+    };
+    w.write_message_begin(&header);
+    w.write_struct_begin();
+    w.write_field_begin(TType::Bool, 1);
+    w.write_bool(true);
+    w.write_field_begin(TType::Struct, 20);
+    w.write_struct_begin();
+    w.write_field_begin(TType::Bool, 3);
+    w.write_bool(false);
+    w.write_field_begin(TType::I64, 400);
+    w.write_i64(-1 << 40);
+    w.write_field_stop();
+    w.write_struct_end();
+    w.write_field_begin(TType::List, 21);
+    w.write_list_begin(TType::Bool, 3);
+    for v in [true, false, true] {
+        w.write_bool(v);
+    }
+    w.write_field_begin(TType::Map, 22);
+    w.write_map_begin(TType::String, TType::I32, 2);
+    for (k, v) in [("a", 1), ("b", -2)] {
+        w.write_string(k);
+        w.write_i32(v);
+    }
+    w.write_field_stop();
+    w.write_struct_end();
+    let limits = Limits::default();
+    let whole = super::parse_unframed_in(&message, Protocol::Compact, &limits).unwrap();
+    assert_eq!(
+        whole,
+        FrameStatus::Complete {
+            message: 0..message.len(),
+            consumed: message.len()
+        }
+    );
+    let mut scanner = UnframedScanner::with_protocol(Protocol::Compact);
+    for end in 1..message.len() {
+        assert!(
+            matches!(
+                scanner.scan(&message[..end], &limits),
+                Ok(FrameStatus::Incomplete { .. })
+            ),
+            "{end}"
+        );
+    }
+    assert_eq!(scanner.scan(&message, &limits).unwrap(), whole);
+}
