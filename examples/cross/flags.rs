@@ -5,6 +5,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use tether::transport::{Codec, Framing};
+
 /// The exit code for a usage error or a combination tether does not speak yet (as getopt tools
 /// use 2), apart from 1 (a failed run) and the client's failure bits.
 pub const EXIT_USAGE: u8 = 2;
@@ -87,6 +89,24 @@ pub struct Flags {
     pub transport: Transport,
     /// How many times the client runs the whole test list (`--testloops`, `-n`).
     pub test_loops: u32,
+}
+
+impl Flags {
+    /// The codec these flags name: THeader for `header` and `multih` (whose frames carry their
+    /// own length, so `--transport` does not apply), else the transport's framing; compact for
+    /// `compact` and `multic`.
+    pub fn codec(&self) -> Codec {
+        let framing = match (self.protocol, self.transport) {
+            (Protocol::Header | Protocol::MultiHeader, _) => Framing::Header,
+            (_, Transport::Buffered) => Framing::Unframed,
+            (_, Transport::Framed) => Framing::Framed,
+        };
+        let protocol = match self.protocol {
+            Protocol::Compact | Protocol::MultiCompact => tether::protocol::Protocol::Compact,
+            _ => tether::protocol::Protocol::Binary,
+        };
+        Codec::new(framing, protocol)
+    }
 }
 
 /// Apache flags some test programs take that these do not, with the reason given.
@@ -180,10 +200,10 @@ pub fn from_args(side: Side) -> Result<Flags, ExitCode> {
         ExitCode::from(EXIT_USAGE)
     };
     let flags = parse(side, std::env::args().skip(1)).map_err(refuse)?;
-    match unsupported(side, flags.protocol) {
+    match unsupported(side, flags.protocol, flags.transport) {
         Some(reason) => Err(refuse(format!(
-            "--protocol {} is not supported: {reason}",
-            flags.protocol
+            "--protocol {} --transport {} is not supported: {reason}",
+            flags.protocol, flags.transport
         ))),
         None => Ok(flags),
     }
@@ -196,17 +216,19 @@ fn usage(side: Side) -> String {
     }
 }
 
-/// Why tether cannot run `protocol` on `side` yet, or `None` when it can. One table, read by
+/// Why tether cannot run `protocol` over `transport` on `side` yet, or `None` when it can. One table, read by
 /// both programs; scripts/interop/cross.py keeps the same list and checks that the programs
 /// refuse exactly these combinations.
-pub fn unsupported(side: Side, protocol: Protocol) -> Option<&'static str> {
-    const COMPACT: &str = "the compact protocol is not spoken on connections yet";
-    const HEADER: &str = "THeader is not spoken on connections yet";
+pub fn unsupported(side: Side, protocol: Protocol, transport: Transport) -> Option<&'static str> {
     const MULTIPLEXED_CLIENT: &str = "tether's client does not multiplex service names yet";
-    match (side, protocol) {
-        (_, Protocol::Binary) | (Side::Server, Protocol::Multi) => None,
-        (_, Protocol::Compact) | (Side::Server, Protocol::MultiCompact) => Some(COMPACT),
-        (_, Protocol::Header) | (Side::Server, Protocol::MultiHeader) => Some(HEADER),
-        (Side::Client, _) => Some(MULTIPLEXED_CLIENT),
+    // Apache's programs run THeader over TFramedTransport as two length prefixes.
+    const HEADER_IN_FRAMED: &str =
+        "THeader frames inside TFramedTransport frames are not spoken yet";
+    match (side, protocol, transport) {
+        (Side::Client, Protocol::Multi | Protocol::MultiCompact | Protocol::MultiHeader, _) => {
+            Some(MULTIPLEXED_CLIENT)
+        }
+        (_, Protocol::Header | Protocol::MultiHeader, Transport::Framed) => Some(HEADER_IN_FRAMED),
+        _ => None,
     }
 }
