@@ -76,9 +76,28 @@ fn bad_and_foreign_flags_are_refused_with_a_reason() {
 }
 
 #[test]
-fn binary_is_spoken_on_both_sides_and_multiplexing_on_the_server() {
-    assert_eq!(unsupported(Side::Server, Protocol::Binary), None);
-    assert_eq!(unsupported(Side::Client, Protocol::Binary), None);
-    assert_eq!(unsupported(Side::Server, Protocol::Multi), None);
-    assert!(unsupported(Side::Client, Protocol::Multi).is_some());
+fn every_protocol_is_spoken_but_theader_inside_frames_and_a_multiplexing_client() {
+    use tether::protocol::Protocol as Wire;
+    use tether::transport::{Codec, Framing};
+    for side in [Side::Server, Side::Client] {
+        for transport in [Transport::Buffered, Transport::Framed] {
+            for protocol in [Protocol::Binary, Protocol::Compact] {
+                assert_eq!(unsupported(side, protocol, transport), None);
+            }
+        }
+        assert_eq!(
+            unsupported(side, Protocol::Header, Transport::Buffered),
+            None
+        );
+        assert!(unsupported(side, Protocol::Header, Transport::Framed).is_some());
+    }
+    assert_eq!(
+        unsupported(Side::Server, Protocol::Multi, Transport::Framed),
+        None
+    );
+    assert!(unsupported(Side::Client, Protocol::Multi, Transport::Framed).is_some());
+    let flags = parse(Side::Server, args("--protocol multic --transport framed")).unwrap();
+    assert_eq!(flags.codec(), Codec::new(Framing::Framed, Wire::Compact));
+    let flags = parse(Side::Server, args("--protocol header --transport buffered")).unwrap();
+    assert_eq!(flags.codec(), Codec::HEADER);
 }
