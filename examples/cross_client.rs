@@ -26,7 +26,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tether::client::{Connection, ConnectionConfig};
-use tether::transport::Framing;
 
 use flags::Side;
 use thrift_test::*;
@@ -84,10 +83,7 @@ fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(refused) => return refused,
     };
-    let config = ConnectionConfig::default().framing(match flags.transport {
-        flags::Transport::Buffered => Framing::Unframed,
-        flags::Transport::Framed => Framing::Framed,
-    });
+    let config = ConnectionConfig::default().codec(flags::codec(&flags));
     let addr = format!("{}:{}", flags.host, flags.port);
     let client = match Connection::connect(&addr, config) {
         Ok(connection) => ThriftTestClient::new(connection),
