@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tether::client::{Connection, ConnectionConfig};
-use tether::transport::Framing;
+use tether::transport::Codec;
 
 use flags::Side;
 use thrift_test::*;
@@ -84,9 +84,9 @@ fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(refused) => return refused,
     };
-    let config = ConnectionConfig::default().framing(match flags.transport {
-        flags::Transport::Buffered => Framing::Unframed,
-        flags::Transport::Framed => Framing::Framed,
+    let config = ConnectionConfig::default().codec(match flags.transport {
+        flags::Transport::Buffered => Codec::UNFRAMED,
+        flags::Transport::Framed => Codec::FRAMED,
     });
     let addr = format!("{}:{}", flags.host, flags.port);
     let client = match Connection::connect(&addr, config) {

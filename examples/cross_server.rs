@@ -26,7 +26,8 @@ use std::thread;
 use std::time::Duration;
 
 use tether::protocol::{ApplicationException, ApplicationExceptionKind};
-use tether::server::{drain_on_signals, CallContext, Config, Router, Server, Transport};
+use tether::server::{drain_on_signals, CallContext, Config, Router, Server};
+use tether::transport::Codec;
 
 use flags::Side;
 use thrift_test::*;
@@ -241,10 +242,10 @@ fn serve(flags: &flags::Flags) -> std::io::Result<bool> {
     }
     let config = Config::default()
         .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, flags.port)))
-        .transport(match flags.transport {
-            flags::Transport::Buffered => Transport::Unframed,
-            flags::Transport::Framed => Transport::Framed,
-        });
+        .codec(Some(match flags.transport {
+            flags::Transport::Buffered => Codec::UNFRAMED,
+            flags::Transport::Framed => Codec::FRAMED,
+        }));
     let server = Server::bind(config, router)?;
     // Signals first: a runner that reads "listening on" may signal at once.
     drain_on_signals(server.handle())?;

@@ -17,11 +17,12 @@ use support::client::{fast, peer, read_call};
 use support::{echo_processor, TestServer};
 use tether::client::{ClientError, Connection, Multiplexed};
 use tether::protocol::{
-    begin_frame, finish_frame, ApplicationException, ApplicationExceptionKind, Encode,
-    MessageHeader, MessageType, Uuid, Writer,
+    ApplicationException, ApplicationExceptionKind, Encode, MessageHeader, MessageType, Uuid,
+    Writer,
 };
 use tether::server::{CallContext, Config, Router};
 use tether::services::echo::{EchoClient, EchoEchoResult};
+use tether::transport::{Codec, Envelope};
 use uuids::{RegistryClient, RegistryHandler, RegistryProcessor};
 
 struct Registry;
@@ -44,7 +45,7 @@ fn two_services(router: Router) -> TestServer {
 /// A framed REPLY to `echo` as Apache's generated server writes it (result field 0).
 fn echo_reply(name: &str, seqid: i32, payload: Vec<u8>) -> Vec<u8> {
     let mut out = Vec::new();
-    let at = begin_frame(&mut out);
+    let at = Codec::FRAMED.begin_message(&mut out, &Envelope::default());
     let mut w = Writer::binary(&mut out);
     w.write_message_begin(&MessageHeader {
         name,
@@ -55,7 +56,7 @@ fn echo_reply(name: &str, seqid: i32, payload: Vec<u8>) -> Vec<u8> {
         success: Some(payload),
     }
     .encode(&mut w);
-    finish_frame(&mut out, at);
+    Codec::FRAMED.finish_message(&mut out, at);
     out
 }
 
