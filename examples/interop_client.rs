@@ -2,11 +2,13 @@
 //! scripts/interop/client_python.sh against Apache Thrift's Python servers.
 //!
 //! ```text
-//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded
+//! cargo run --example interop_client -- 127.0.0.1:9090 framed|buffered|header simple|threaded|multiplexed
 //! ```
 //!
 //! `simple` means the server serves one connection at a time (TSimpleServer): each client is
 //! dropped before the next connects and calls are not made from several threads at once.
+//! `multiplexed` means a threaded server whose TMultiplexedProcessor serves Echo as "Echo": every
+//! call goes through [`Multiplexed`] as `Echo:method`.
 //! Exits non-zero at the first wrong answer.
 
 use std::sync::Arc;
@@ -14,7 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use tether::client::{
-    Channel, ClientError, Connection, ConnectionConfig, MuxConfig, MuxConnection, Pool, PoolConfig,
+    Channel, ClientError, Connection, ConnectionConfig, Multiplexed, MuxConfig, MuxConnection,
+    Pool, PoolConfig,
 };
 use tether::protocol::{ApplicationExceptionKind, Encode, Writer};
 use tether::services::echo::{EchoClient, EchoFailError};
@@ -101,14 +104,25 @@ fn concurrent<C: Channel + 'static>(client: Arc<EchoClient<C>>, threads: usize) 
     Ok(())
 }
 
-fn run(addr: &str, codec: Codec, one_connection_at_a_time: bool) -> Outcome {
+/// The Echo service's calls over `channel`, prefixed `Echo:` when the server multiplexes.
+fn client<C: Channel + 'static>(channel: C, multiplexed: bool) -> EchoClient<Box<dyn Channel>> {
+    if multiplexed {
+        EchoClient::new(Box::new(Multiplexed::new(channel, "Echo")))
+    } else {
+        EchoClient::new(Box::new(channel))
+    }
+}
+
+fn run(addr: &str, codec: Codec, kind: &str) -> Outcome {
+    let one_connection_at_a_time = kind == "simple";
+    let multiplexed = kind == "multiplexed";
     let config = ConnectionConfig::default()
         .codec(codec)
         .call_timeout(Duration::from_secs(5));
     let failed = |what: &'static str| move |e: ClientError| format!("{what}: {e:?}");
 
     let connection = Connection::connect(addr, config.clone()).map_err(failed("connect"))?;
-    exercise(&EchoClient::new(connection)).map_err(|e| format!("connection: {e}"))?;
+    exercise(&client(connection, multiplexed)).map_err(|e| format!("connection: {e}"))?;
     println!("  Connection: ok");
 
     let max_active = if one_connection_at_a_time { 1 } else { 8 };
@@ -116,27 +130,28 @@ fn run(addr: &str, codec: Codec, one_connection_at_a_time: bool) -> Outcome {
         .max_active(max_active)
         .wait_timeout(Duration::from_secs(5))
         .connection(config.clone());
-    let pool = Arc::new(EchoClient::new(
-        Pool::new([addr.to_owned()], pool_config).map_err(failed("pool"))?,
-    ));
-    exercise(&pool).map_err(|e| format!("pool: {e}"))?;
-    concurrent(pool.clone(), max_active).map_err(|e| format!("pool, concurrent: {e}"))?;
-    println!("  Pool: ok ({:?})", pool.channel().stats());
+    let pool = Arc::new(Pool::new([addr.to_owned()], pool_config).map_err(failed("pool"))?);
+    let pooled = Arc::new(client(pool.clone(), multiplexed));
+    exercise(&pooled).map_err(|e| format!("pool: {e}"))?;
+    concurrent(pooled.clone(), max_active).map_err(|e| format!("pool, concurrent: {e}"))?;
+    println!("  Pool: ok ({:?})", pool.stats());
+    drop(pooled);
     drop(pool);
 
     let mux = MuxConnection::connect(addr, MuxConfig::default().connection(config))
         .map_err(failed("mux"))?;
-    let mux = Arc::new(EchoClient::new(mux));
-    exercise(&mux).map_err(|e| format!("mux: {e}"))?;
-    concurrent(mux.clone(), 8).map_err(|e| format!("mux, concurrent: {e}"))?;
-    println!("  MuxConnection: ok ({:?})", mux.channel().stats());
+    let mux = Arc::new(mux);
+    let muxed = Arc::new(client(mux.clone(), multiplexed));
+    exercise(&muxed).map_err(|e| format!("mux: {e}"))?;
+    concurrent(muxed, 8).map_err(|e| format!("mux, concurrent: {e}"))?;
+    println!("  MuxConnection: ok ({:?})", mux.stats());
     Ok(())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [addr, transport, kind] = args.as_slice() else {
-        eprintln!("usage: interop_client ADDR framed|buffered|header simple|threaded");
+        eprintln!("usage: interop_client ADDR framed|buffered|header simple|threaded|multiplexed");
         std::process::exit(2);
     };
     let codec = match transport.as_str() {
@@ -144,7 +159,7 @@ fn main() {
         "header" => Codec::HEADER,
         _ => Codec::UNFRAMED,
     };
-    if let Err(e) = run(addr, codec, kind == "simple") {
+    if let Err(e) = run(addr, codec, kind) {
         eprintln!("FAIL: {e}");
         std::process::exit(1);
     }

@@ -26,6 +26,8 @@ const CORPUS: &[(&str, &str, &str, u32, u32)] = &[
     ("recursive typedef", "typedef B A\ntypedef A B\nstruct S { 1: A a }", "refers to itself", 1, 9),
     ("self typedef", "typedef T T", "refers to itself", 1, 9),
     ("string for int", "const i32 X = \"no\"", "expected an integer", 1, 15),
+    ("bad uuid", "const uuid U = \"not-a-uuid\"", "expected a uuid string", 1, 16),
+    ("int for uuid", "const uuid U = 7", "expected a quoted uuid string", 1, 16),
     ("int out of range", "const byte X = 300", "expected an integer in range", 1, 16),
     ("i64 overflow", "const i64 X = 99999999999999999999", "overflows i64", 1, 15),
     ("unknown constant", "const i32 X = Y", "unknown constant `Y`", 1, 15),

@@ -217,7 +217,6 @@ fn usage(side: Side) -> String {
 /// table, read by both programs; scripts/interop/cross.py keeps the same list and checks that the
 /// programs refuse exactly these combinations.
 pub fn unsupported(side: Side, protocol: Protocol, transport: Transport) -> Option<&'static str> {
-    const MULTIPLEXED_CLIENT: &str = "tether's client does not multiplex service names yet";
     const COMPACT_CLIENT: &str = "generated clients decode replies as binary whatever the \
                                   connection's protocol, so the client cannot speak compact yet";
     const UNFRAMED_COMPACT: &str = "the server finds where an unframed message ends by reading \
@@ -229,10 +228,7 @@ pub fn unsupported(side: Side, protocol: Protocol, transport: Transport) -> Opti
     let header = matches!(protocol, Protocol::Header | Protocol::MultiHeader);
     let compact = matches!(protocol, Protocol::Compact | Protocol::MultiCompact);
     match (side, protocol) {
-        (Side::Client, Protocol::Multi | Protocol::MultiCompact | Protocol::MultiHeader) => {
-            Some(MULTIPLEXED_CLIENT)
-        }
-        (Side::Client, Protocol::Compact) => Some(COMPACT_CLIENT),
+        (Side::Client, Protocol::Compact | Protocol::MultiCompact) => Some(COMPACT_CLIENT),
         _ if compact && transport == Transport::Buffered => Some(UNFRAMED_COMPACT),
         _ if header && transport == Transport::Framed => Some(HEADER_IN_FRAME),
         _ => None,

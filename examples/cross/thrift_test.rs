@@ -3561,6 +3561,13 @@ impl<C: client::Channel> ThriftTestClient<C> {
     }
 }
 
+impl<C: client::Channel> ThriftTestClient<client::Multiplexed<C>> {
+    /// A client calling `ThriftTest:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        ThriftTestClient::new(client::Multiplexed::new(channel, "ThriftTest"))
+    }
+}
+
 /// The arguments of `SecondService.secondtestString`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct SecondServiceSecondtestStringArgs {
@@ -3767,6 +3774,13 @@ impl<C: client::Channel> SecondServiceClient<C> {
         result
             .success
             .ok_or_else(|| missing_result("secondtestString").into())
+    }
+}
+
+impl<C: client::Channel> SecondServiceClient<client::Multiplexed<C>> {
+    /// A client calling `SecondService:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        SecondServiceClient::new(client::Multiplexed::new(channel, "SecondService"))
     }
 }
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Apache Thrift's own Python server for idl/echo.thrift, for tether's client to call.
 
-usage: client_python.py GEN_PY_DIR simple|threaded framed|buffered|header
+usage: client_python.py GEN_PY_DIR simple|threaded|multiplexed framed|buffered|header
+
+`multiplexed` is a TThreadedServer whose TMultiplexedProcessor serves the handler as "Echo"
+(calls must be named "Echo:method"; replies come back under the plain name).
 
 GEN_PY_DIR holds the output of `thrift --gen py idl/echo.thrift`. Prints
 `listening on 127.0.0.1:PORT` once it accepts connections, then serves until killed.
@@ -17,6 +20,7 @@ from echo import Echo  # noqa: E402
 from echo.ttypes import EchoError  # noqa: E402
 from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory  # noqa: E402
+from thrift.TMultiplexedProcessor import TMultiplexedProcessor  # noqa: E402
 from thrift.server import TServer  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
@@ -66,6 +70,10 @@ def main():
     else:
         tfactory = TTransport.TBufferedTransportFactory()
     processor = Echo.Processor(Handler())
+    if kind == "multiplexed":
+        multiplexed = TMultiplexedProcessor()
+        multiplexed.registerProcessor("Echo", processor)
+        processor = multiplexed
     if kind == "simple":
         server = TServer.TSimpleServer(processor, transport, tfactory, pfactory)
     else:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tether's generated client (Connection, Pool, MuxConnection) against Apache Thrift's own Python
-# servers, TSimpleServer and TThreadedServer, each over TFramedTransport, TBufferedTransport and
-# THeaderProtocol (THeaderTransport, binary inside).
+# servers, TSimpleServer, TThreadedServer and a TThreadedServer with TMultiplexedProcessor (the
+# client prefixing "Echo:"), each over TFramedTransport, TBufferedTransport and THeaderProtocol
+# (THeaderTransport, binary inside).
 # The Python handler is scripts/interop/client_python.py; its code is from Debian's thrift-compiler.
 set -euo pipefail
 
@@ -29,9 +30,9 @@ thrift --gen py -out "$tmp" idl/echo.thrift
 cargo build --quiet --example interop_client
 client="${CARGO_TARGET_DIR:-$root/target}/debug/examples/interop_client"
 
-for kind in simple threaded; do
+for kind in simple threaded multiplexed; do
     for framing in framed buffered header; do
-        echo "Apache Python T${kind^}Server, $framing:"
+        echo "Apache Python $kind server, $framing:"
         fifo="$tmp/stdout-$kind-$framing"
         mkfifo "$fifo"
         python3 scripts/interop/client_python.py "$tmp" "$kind" "$framing" >"$fifo" &

@@ -29,7 +29,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # every transport; absent means it must pass. Kept in step with `unsupported` in
 # examples/cross/flags.rs: a row listed here fails unless the tether program refuses the
 # combination, so the two cannot drift apart silently.
-MULTIPLEXED_CLIENT = "tether's client does not multiplex service names yet"
 COMPACT_CLIENT = ("generated clients decode replies as binary whatever the connection's "
                   "protocol, so the client cannot speak compact yet")
 UNFRAMED_COMPACT = ("the server finds where an unframed message ends by reading it as binary, "
@@ -45,9 +44,8 @@ NOT_YET = {
     ("server", "multih", "framed"): HEADER_IN_FRAME,
     ("client", "compact", "*"): COMPACT_CLIENT,
     ("client", "header", "framed"): HEADER_IN_FRAME,
-    ("client", "multi", "*"): MULTIPLEXED_CLIENT,
-    ("client", "multic", "*"): MULTIPLEXED_CLIENT,
-    ("client", "multih", "*"): MULTIPLEXED_CLIENT,
+    ("client", "multic", "*"): COMPACT_CLIENT,
+    ("client", "multih", "framed"): HEADER_IN_FRAME,
 }
 
 

@@ -26,7 +26,10 @@ while IFS= read -r idl; do
     if ! thrift --gen py "${includes[@]}" -out "$work/py/$n" "$idl" >"$work/thrift.log" 2>&1; then
         # Apache's compiler refuses some IDL outright (naming.thrift and Apache's own
         # NameConflictTest use names it reserves); only IDL it accepts can be compared.
-        reason=$(grep -o 'FAILURE[^[]*' "$work/thrift.log" | head -1)
+        # (Debian's 0.17 also rejects uuids.thrift: it predates the uuid type.) Not every
+        # rejection says FAILURE, hence the first line as the fallback.
+        reason=$(grep -o 'FAILURE[^[]*' "$work/thrift.log" | head -1 || true)
+        reason=${reason:-$(head -1 "$work/thrift.log")}
         echo "field_ids: skipped $idl: thrift rejects it (${reason:-see its output})"
         rm -rf "$work/py/$n" "$work/rs/$n"
         continue

@@ -25,6 +25,8 @@ pub(crate) enum Type {
     Double,
     String,
     Binary,
+    /// `uuid` (type id 16).
+    Uuid,
     List(Box<Type>),
     Set(Box<Type>),
     Map(Box<Type>, Box<Type>),

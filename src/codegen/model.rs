@@ -59,6 +59,7 @@ pub(crate) enum Resolved {
     Double,
     String,
     Binary,
+    Uuid,
     List(Box<Resolved>),
     Set(Box<Resolved>),
     Map(Box<Resolved>, Box<Resolved>),
@@ -318,6 +319,7 @@ impl Program {
             Type::Double => Resolved::Double,
             Type::String => Resolved::String,
             Type::Binary => Resolved::Binary,
+            Type::Uuid => Resolved::Uuid,
             Type::List(t) => Resolved::List(boxed(self.resolve_guarded(file, t, typedefs)?)),
             Type::Set(t) => Resolved::Set(boxed(self.resolve_guarded(file, t, typedefs)?)),
             Type::Map(k, v) => Resolved::Map(

@@ -490,6 +490,7 @@ impl Parser {
             "double" => Type::Double,
             "string" => Type::String,
             "binary" => Type::Binary,
+            "uuid" => Type::Uuid,
             "list" | "set" => {
                 self.expect_punct('<')?;
                 let element = self.field_type()?;

@@ -76,6 +76,7 @@ impl<'a> Writer<'a> {
 
     /// Appends a message header: binary's strict header (version word, name, seqid) as Apache
     /// Thrift writes it, or compact's (0x82, version and type, varint seqid, name).
+    #[inline]
     pub fn write_message_begin(&mut self, header: &MessageHeader<'_>) {
         match &mut self.speaks {
             Speaks::Binary => binary::write_message_begin(self.out, header),
@@ -130,6 +131,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends a list header: element type and length.
+    #[inline]
     pub fn write_list_begin(&mut self, element: TType, len: usize) {
         match &mut self.speaks {
             Speaks::Binary => binary::write_list_begin(self.out, element, len),
@@ -138,11 +140,13 @@ impl<'a> Writer<'a> {
     }
 
     /// Appends a set header: element type and length (laid out as a list header).
+    #[inline]
     pub fn write_set_begin(&mut self, element: TType, len: usize) {
         self.write_list_begin(element, len);
     }
 
     /// Appends a map header: key type, value type and length.
+    #[inline]
     pub fn write_map_begin(&mut self, key: TType, value: TType, len: usize) {
         match &mut self.speaks {
             Speaks::Binary => binary::write_map_begin(self.out, key, value, len),

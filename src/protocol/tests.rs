@@ -764,3 +764,32 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn detect_tells_the_protocol_from_the_first_byte() {
+    use super::Protocol;
+    assert_eq!(Protocol::detect(&[0x80, 0x01]), Some(Protocol::Binary));
+    assert_eq!(Protocol::detect(&[0x82, 0x21]), Some(Protocol::Compact));
+    // Old non-strict binary starts with the name's length, a positive i32.
+    assert_eq!(Protocol::detect(&[0x00, 0, 0, 4]), Some(Protocol::Binary));
+    assert_eq!(Protocol::detect(&[0x81]), None);
+    assert_eq!(Protocol::detect(&[0xff]), None);
+    assert_eq!(Protocol::detect(&[]), None);
+}
+
+#[test]
+fn one_encode_impl_writes_either_protocol() {
+    use super::{decode_with_protocol, encode_with_protocol, Protocol};
+    let exception = ApplicationException::new(ApplicationExceptionKind::InternalError, "x");
+    let binary = encode_with_protocol(&exception, Protocol::Binary);
+    let compact = encode_with_protocol(&exception, Protocol::Compact);
+    assert_eq!(binary, encode_to_vec(&exception));
+    // Compact: field 1 string (delta 1, type 8), length 1, "x"; field 2 i32 (delta 1, type 5),
+    // zigzag 6 = 12; stop.
+    assert_eq!(compact, [0x18, 1, b'x', 0x15, 12, 0]);
+    for (bytes, protocol) in [(binary, Protocol::Binary), (compact, Protocol::Compact)] {
+        let back: ApplicationException =
+            decode_with_protocol(&bytes, protocol, Limits::default()).unwrap();
+        assert_eq!(back, exception);
+    }
+}

@@ -95,11 +95,13 @@ impl WireType for String {
     const TTYPE: TType = TType::String;
 }
 impl Encode for String {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.write_string(self);
     }
 }
 impl Encode for str {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.write_string(self);
     }
@@ -115,11 +117,13 @@ impl WireType for Vec<u8> {
     const TTYPE: TType = TType::String;
 }
 impl Encode for Vec<u8> {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.write_binary(self);
     }
 }
 impl Encode for [u8] {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.write_binary(self);
     }
@@ -135,6 +139,7 @@ impl WireType for uuid::Uuid {
     const TTYPE: TType = TType::Uuid;
 }
 impl Encode for uuid::Uuid {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         w.write_uuid(self.as_bytes());
     }
@@ -149,6 +154,7 @@ impl<T: WireType + ?Sized> WireType for &T {
     const TTYPE: TType = T::TTYPE;
 }
 impl<T: Encode + ?Sized> Encode for &T {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         (**self).encode(w);
     }
@@ -158,6 +164,7 @@ impl<T: WireType> WireType for Box<T> {
     const TTYPE: TType = T::TTYPE;
 }
 impl<T: Encode> Encode for Box<T> {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         (**self).encode(w);
     }
@@ -218,6 +225,7 @@ macro_rules! list_like {
             const TTYPE: TType = TType::Set;
         }
         impl<T: Encode + WireType $(+ $bound)*> Encode for $coll<T> {
+            #[inline]
             fn encode(&self, w: &mut Writer<'_>) {
                 encode_list(w, self.len(), self.iter());
             }
@@ -251,6 +259,7 @@ impl<T: WireType> WireType for Vec<T> {
     const TTYPE: TType = TType::List;
 }
 impl<T: Encode + WireType> Encode for Vec<T> {
+    #[inline]
     fn encode(&self, w: &mut Writer<'_>) {
         encode_list(w, self.len(), self.iter());
     }
@@ -294,6 +303,7 @@ macro_rules! map_like {
             const TTYPE: TType = TType::Map;
         }
         impl<K: Encode + WireType $(+ $bound)*, V: Encode + WireType> Encode for $coll<K, V> {
+            #[inline]
             fn encode(&self, w: &mut Writer<'_>) {
                 w.write_map_begin(K::TTYPE, V::TTYPE, self.len());
                 for (k, v) in self {

@@ -6,8 +6,11 @@ use super::processor::Processor;
 
 /// Routes each request to the processor that serves its method.
 ///
-/// "Service:method" (Apache's TMultiplexedProtocol) always works. A plain method name works
-/// when exactly one service has it; a name two services share must be called with its prefix.
+/// "Service:method" (Apache's TMultiplexedProtocol) always works. A plain method name goes to
+/// the [default service](Router::default_service) when one is set and serves that method;
+/// otherwise it works when exactly one service has it, and a name two services share must be
+/// called with its prefix. So a multiplexed server keeps answering the plain names its
+/// clients used before it served a second service.
 ///
 /// Names are looked up in tables ordered by (length, first eight bytes, name), scanned when
 /// short and binary-searched when long: most steps compare two integers, and only names of more than eight bytes that match so far
@@ -24,6 +27,8 @@ pub struct Router {
     /// The first method slot of each processor: its methods take the slots from there on, in
     /// the order of `method_names` (slots number the per-method counters).
     slot_base: Vec<usize>,
+    /// The service plain names go to first, once a service of that name is added.
+    default_service: Option<&'static str>,
 }
 
 /// Tables this short are scanned in order: cheaper than a binary search's bookkeeping.
@@ -145,6 +150,16 @@ impl Router {
         self
     }
 
+    /// Sends plain method names (no `Service:` prefix) to the service called `name` when it
+    /// serves the method, ahead of the one-owner rule; prefixed names are unaffected. Order
+    /// does not matter: a name no service has yet takes effect when that service is added.
+    /// Defaults to no default service (a plain name must belong to exactly one service).
+    pub fn default_service(mut self, name: &'static str) -> Self {
+        self.default_service = Some(name);
+        self.rebuild_methods();
+        self
+    }
+
     fn rebuild_methods(&mut self) {
         self.by_method.clear();
         self.slot_base.clear();
@@ -163,6 +178,19 @@ impl Router {
                 }
             }
             next_slot += processor.method_names().len();
+        }
+        // The default service's methods are its own even when another service shares them.
+        let default = self
+            .default_service
+            .and_then(|name| self.by_service.get(name));
+        if let Some(index) = default {
+            let processor = &self.processors[index];
+            for (position, &method) in processor.method_names().iter().enumerate() {
+                let route = Some((index, self.slot_base[index] + position));
+                if let Some(owner) = self.by_method.get_mut(method) {
+                    *owner = route;
+                }
+            }
         }
     }
 
@@ -252,6 +280,43 @@ mod tests {
         assert!(router.route("A:b").is_none());
         assert!(router.route("C:ping").is_none());
         assert!(router.route("nope").is_none());
+    }
+
+    #[test]
+    fn the_default_service_takes_plain_names_it_serves() {
+        // Set before or after the services are added, it routes the same.
+        for router in [
+            Router::new()
+                .default_service("B")
+                .service(Named("A", &["ping", "a"]))
+                .service(Named("B", &["ping", "b"])),
+            Router::new()
+                .service(Named("A", &["ping", "a"]))
+                .service(Named("B", &["ping", "b"]))
+                .default_service("B"),
+        ] {
+            let slot = |name| {
+                router
+                    .route_slot(name)
+                    .map(|(p, m, slot)| (p.service_name(), m, slot))
+            };
+            assert_eq!(
+                slot("ping"),
+                Some(("B", "ping", 2)),
+                "shared name: the default's"
+            );
+            assert_eq!(slot("b"), Some(("B", "b", 3)));
+            // A plain name only another service has still reaches it.
+            assert_eq!(slot("a"), Some(("A", "a", 1)));
+            assert_eq!(slot("A:ping"), Some(("A", "ping", 0)));
+            assert_eq!(slot("nope"), None);
+        }
+        // A default no service is named after changes nothing.
+        let router = Router::new()
+            .service(Named("A", &["ping"]))
+            .service(Named("B", &["ping"]))
+            .default_service("C");
+        assert!(router.route("ping").is_none());
     }
 
     #[test]

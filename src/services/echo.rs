@@ -678,6 +678,13 @@ impl<C: client::Channel> EchoClient<C> {
     }
 }
 
+impl<C: client::Channel> EchoClient<client::Multiplexed<C>> {
+    /// A client calling `Echo:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        EchoClient::new(client::Multiplexed::new(channel, "Echo"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,

@@ -845,6 +845,13 @@ impl<C: client::Channel> HelpersClient<C> {
     }
 }
 
+impl<C: client::Channel> HelpersClient<client::Multiplexed<C>> {
+    /// A client calling `Helpers:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        HelpersClient::new(client::Multiplexed::new(channel, "Helpers"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,

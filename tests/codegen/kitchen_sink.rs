@@ -1660,6 +1660,13 @@ impl<C: client::Channel> StoreClient<C> {
     }
 }
 
+impl<C: client::Channel> StoreClient<client::Multiplexed<C>> {
+    /// A client calling `Store:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        StoreClient::new(client::Multiplexed::new(channel, "Store"))
+    }
+}
+
 /// The inherited methods.
 impl<C> std::ops::Deref for StoreClient<C> {
     type Target = super::shared::BaseClient<C>;
@@ -1844,6 +1851,13 @@ impl<C: client::Channel> AdminClient<C> {
         let _result: AdminShutdownResult =
             protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
+    }
+}
+
+impl<C: client::Channel> AdminClient<client::Multiplexed<C>> {
+    /// A client calling `Admin:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        AdminClient::new(client::Multiplexed::new(channel, "Admin"))
     }
 }
 

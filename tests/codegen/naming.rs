@@ -460,6 +460,13 @@ impl<C: client::Channel> nameServiceClient<C> {
     }
 }
 
+impl<C: client::Channel> nameServiceClient<client::Multiplexed<C>> {
+    /// A client calling `nameService:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        nameServiceClient::new(client::Multiplexed::new(channel, "nameService"))
+    }
+}
+
 /// Field names that collide once converted to Rust.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Clashes {
@@ -1187,6 +1194,13 @@ impl<C: client::Channel> clashServiceClient<C> {
     }
 }
 
+impl<C: client::Channel> clashServiceClient<client::Multiplexed<C>> {
+    /// A client calling `clashService:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        clashServiceClient::new(client::Multiplexed::new(channel, "clashService"))
+    }
+}
+
 /// The inherited methods.
 impl<C> std::ops::Deref for clashServiceClient<C> {
     type Target = nameServiceClient<C>;
@@ -1615,6 +1629,13 @@ impl<C: client::Channel> stdClient<C> {
             return Err(stdGetError::E(e));
         }
         Err(missing_result("get").into())
+    }
+}
+
+impl<C: client::Channel> stdClient<client::Multiplexed<C>> {
+    /// A client calling `std:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        stdClient::new(client::Multiplexed::new(channel, "std"))
     }
 }
 

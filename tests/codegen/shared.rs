@@ -427,6 +427,13 @@ impl<C: client::Channel> BaseClient<C> {
     }
 }
 
+impl<C: client::Channel> BaseClient<client::Multiplexed<C>> {
+    /// A client calling `Base:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        BaseClient::new(client::Multiplexed::new(channel, "Base"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,

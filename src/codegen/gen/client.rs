@@ -13,6 +13,11 @@ impl Generator<'_> {
         self.uses.client.set(true);
         let client = format_ident!("{}Client", s.name);
         let doc = format!(" Calls `{}` over any [`client::Channel`].", s.name);
+        let service_name = s.name.as_str();
+        let multiplexed_doc = format!(
+            " A client calling `{service_name}:method` over `channel`, for a server that serves \
+             several services on one port (Apache's TMultiplexedProtocol)."
+        );
         let mut methods = Vec::new();
         for f in &s.functions {
             methods.push(self.client_method(s, f)?);
@@ -71,6 +76,13 @@ impl Generator<'_> {
                 #(#methods)*
             }
 
+            impl<C: client::Channel> #client<client::Multiplexed<C>> {
+                #[doc = #multiplexed_doc]
+                pub fn multiplexed(channel: C) -> Self {
+                    #client::new(client::Multiplexed::new(channel, #service_name))
+                }
+            }
+
             #deref
         })
     }
@@ -84,9 +96,9 @@ impl Generator<'_> {
             method,
             error,
         } = &n;
-        // The client's own `new`, `channel` and `into_channel` keep their names.
+        // The client's own `new`, `channel`, `into_channel` and `multiplexed` keep their names.
         let method = &match method.to_string().as_str() {
-            "new" | "channel" | "into_channel" => format_ident!("{}_", method),
+            "new" | "channel" | "into_channel" | "multiplexed" => format_ident!("{}_", method),
             _ => method.clone(),
         };
         let idl_name = &f.name;

@@ -288,6 +288,10 @@ impl Generator<'_> {
             Resolved::Double => quote!(f64),
             Resolved::String => quote!(String),
             Resolved::Binary => quote!(Vec<u8>),
+            Resolved::Uuid => {
+                let protocol = self.protocol();
+                quote!(#protocol::Uuid)
+            }
             Resolved::List(t) => {
                 let t = self.rust_type(t);
                 quote!(Vec<#t>)
@@ -330,6 +334,7 @@ impl Generator<'_> {
             Resolved::I64 => quote!(I64),
             Resolved::Double => quote!(Double),
             Resolved::String | Resolved::Binary => quote!(String),
+            Resolved::Uuid => quote!(Uuid),
             Resolved::List(_) => quote!(List),
             Resolved::Set(_) => quote!(Set),
             Resolved::Map(..) => quote!(Map),

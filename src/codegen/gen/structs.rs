@@ -495,6 +495,7 @@ fn is_cheap(ty: &Resolved, expr: &TokenStream) -> bool {
                 | Resolved::I32
                 | Resolved::I64
                 | Resolved::Double
+                | Resolved::Uuid
                 | Resolved::Enum(_)
         )
 }

@@ -33,6 +33,7 @@ impl Generator<'_> {
                 | Resolved::Double
                 | Resolved::String
                 | Resolved::Binary
+                | Resolved::Uuid
                 | Resolved::Enum(_)
         );
         let mut consts = Vec::new();

@@ -67,6 +67,20 @@ impl Generator<'_> {
                 }
             }
             (Resolved::String | Resolved::Binary, _) => return mismatch("a quoted string"),
+            (Resolved::Uuid, ConstValue::String(s)) => {
+                let Ok(uuid) = uuid::Uuid::parse_str(s) else {
+                    return mismatch(
+                        "a uuid string such as \"00112233-4455-6677-8899-aabbccddeeff\"",
+                    );
+                };
+                // Hex, so the constant reads like the IDL's string.
+                let bits: TokenStream = format!("0x{:032x}", uuid.as_u128())
+                    .parse()
+                    .expect("a hex literal is a token");
+                let protocol = self.protocol();
+                quote!(#protocol::Uuid::from_u128(#bits))
+            }
+            (Resolved::Uuid, _) => return mismatch("a quoted uuid string"),
             (Resolved::Enum(id), ConstValue::Int(i)) => {
                 let Ok(v) = i32::try_from(*i) else {
                     return mismatch("an enum value");

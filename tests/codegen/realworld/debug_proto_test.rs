@@ -1668,6 +1668,16 @@ impl<C: client::Channel> ServiceForExceptionWithAMapClient<C> {
     }
 }
 
+impl<C: client::Channel> ServiceForExceptionWithAMapClient<client::Multiplexed<C>> {
+    /// A client calling `ServiceForExceptionWithAMap:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        ServiceForExceptionWithAMapClient::new(client::Multiplexed::new(
+            channel,
+            "ServiceForExceptionWithAMap",
+        ))
+    }
+}
+
 /// The arguments of `Srv.Janky`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct SrvJankyArgs {
@@ -2509,6 +2519,13 @@ impl<C: client::Channel> SrvClient<C> {
     }
 }
 
+impl<C: client::Channel> SrvClient<client::Multiplexed<C>> {
+    /// A client calling `Srv:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        SrvClient::new(client::Multiplexed::new(channel, "Srv"))
+    }
+}
+
 /// The arguments of `Inherited.identity`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct InheritedIdentityArgs {
@@ -2727,6 +2744,13 @@ impl<C: client::Channel> InheritedClient<C> {
     }
 }
 
+impl<C: client::Channel> InheritedClient<client::Multiplexed<C>> {
+    /// A client calling `Inherited:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        InheritedClient::new(client::Multiplexed::new(channel, "Inherited"))
+    }
+}
+
 /// The inherited methods.
 impl<C> std::ops::Deref for InheritedClient<C> {
     type Target = SrvClient<C>;
@@ -2823,6 +2847,13 @@ impl<C: client::Channel> EmptyServiceClient<C> {
     /// Gives the channel back.
     pub fn into_channel(self) -> C {
         self.channel
+    }
+}
+
+impl<C: client::Channel> EmptyServiceClient<client::Multiplexed<C>> {
+    /// A client calling `EmptyService:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        EmptyServiceClient::new(client::Multiplexed::new(channel, "EmptyService"))
     }
 }
 
@@ -3166,6 +3197,13 @@ impl<C: client::Channel> ReverseOrderServiceClient<C> {
         let _result: ReverseOrderServiceMyMethodResult =
             protocol::decode_with_limits(&reply, self.channel().limits())?;
         Ok(())
+    }
+}
+
+impl<C: client::Channel> ReverseOrderServiceClient<client::Multiplexed<C>> {
+    /// A client calling `ReverseOrderService:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        ReverseOrderServiceClient::new(client::Multiplexed::new(channel, "ReverseOrderService"))
     }
 }
 

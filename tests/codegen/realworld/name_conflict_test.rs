@@ -1354,6 +1354,13 @@ impl<C: client::Channel> externClient<C> {
     }
 }
 
+impl<C: client::Channel> externClient<client::Multiplexed<C>> {
+    /// A client calling `extern:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        externClient::new(client::Multiplexed::new(channel, "extern"))
+    }
+}
+
 /// The arguments of `qualified.maybe`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct qualifiedMaybeArgs {
@@ -1663,6 +1670,13 @@ impl<C: client::Channel> qualifiedClient<C> {
         result
             .success
             .ok_or_else(|| missing_result("either").into())
+    }
+}
+
+impl<C: client::Channel> qualifiedClient<client::Multiplexed<C>> {
+    /// A client calling `qualified:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        qualifiedClient::new(client::Multiplexed::new(channel, "qualified"))
     }
 }
 

@@ -275,6 +275,13 @@ impl<C: client::Channel> FacilityClient<C> {
     }
 }
 
+impl<C: client::Channel> FacilityClient<client::Multiplexed<C>> {
+    /// A client calling `Facility:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        FacilityClient::new(client::Multiplexed::new(channel, "Facility"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,

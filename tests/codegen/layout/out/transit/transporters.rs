@@ -284,6 +284,13 @@ impl<C: client::Channel> DispatchClient<C> {
     }
 }
 
+impl<C: client::Channel> DispatchClient<client::Multiplexed<C>> {
+    /// A client calling `Dispatch:method` over `channel`, for a server that serves several services on one port (Apache's TMultiplexedProtocol).
+    pub fn multiplexed(channel: C) -> Self {
+        DispatchClient::new(client::Multiplexed::new(channel, "Dispatch"))
+    }
+}
+
 /// Appends a REPLY message answering `call` with `result`.
 fn write_reply(
     out: &mut protocol::Writer<'_>,
