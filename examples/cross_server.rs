@@ -241,7 +241,7 @@ fn serve(flags: &flags::Flags) -> std::io::Result<bool> {
     }
     let config = Config::default()
         .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, flags.port)))
-        .codec(Some(flags.codec()));
+        .codec(Some(flags::codec(flags)));
     let server = Server::bind(config, router)?;
     // Signals first: a runner that reads "listening on" may signal at once.
     drain_on_signals(server.handle())?;
