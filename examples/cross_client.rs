@@ -15,8 +15,6 @@ mod thrift_test;
 #[allow(dead_code)]
 #[path = "cross/flags.rs"]
 mod flags;
-// `second_test_string` is for SecondService, which needs a multiplexing client.
-#[allow(dead_code)]
 #[path = "cross/semantics.rs"]
 mod semantics;
 
@@ -25,8 +23,12 @@ use std::fmt::Debug;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+<<<<<<< HEAD
 use tether::client::{Connection, ConnectionConfig};
 use tether::transport::Codec;
+=======
+use tether::client::{Channel, Connection, ConnectionConfig};
+>>>>>>> docs
 
 use flags::Side;
 use thrift_test::*;
@@ -77,20 +79,22 @@ impl Checks {
     }
 }
 
-type Client = ThriftTestClient<Connection>;
-
 fn main() -> ExitCode {
     let flags = match flags::from_args(Side::Client) {
         Ok(flags) => flags,
         Err(refused) => return refused,
     };
+<<<<<<< HEAD
     let config = ConnectionConfig::default().codec(match flags.transport {
         flags::Transport::Buffered => Codec::UNFRAMED,
         flags::Transport::Framed => Codec::FRAMED,
     });
+=======
+    let config = ConnectionConfig::default().codec(flags::codec(&flags));
+>>>>>>> docs
     let addr = format!("{}:{}", flags.host, flags.port);
-    let client = match Connection::connect(&addr, config) {
-        Ok(connection) => ThriftTestClient::new(connection),
+    let connection = match Connection::connect(&addr, config) {
+        Ok(connection) => connection,
         Err(e) => {
             eprintln!("cross_client: cannot connect to {addr}: {e}");
             return ExitCode::from(UNKNOWN);
@@ -98,11 +102,26 @@ fn main() -> ExitCode {
     };
     let mut checks = Checks::default();
     for _ in 0..flags.test_loops {
-        base_types(&client, &mut checks);
-        structs(&client, &mut checks);
-        containers(&client, &mut checks);
-        exceptions(&client, &mut checks);
-        oneway_and_multi(&client, &mut checks);
+        if flags.protocol.multiplexed() {
+            // Both services over one connection, each call named "Service:method".
+            run_all(&ThriftTestClient::multiplexed(&connection), &mut checks);
+            let second = SecondServiceClient::multiplexed(&connection);
+            checks.expect(
+                UNKNOWN,
+                "SecondService.secondtestString",
+                second.secondtest_string("foo".to_string()),
+                semantics::second_test_string("foo"),
+            );
+            let after = ThriftTestClient::multiplexed(&connection).test_string("bar".to_string());
+            checks.expect(
+                UNKNOWN,
+                "ThriftTest after SecondService",
+                after,
+                "bar".to_string(),
+            );
+        } else {
+            run_all(&ThriftTestClient::new(&connection), &mut checks);
+        }
     }
     if checks.failed == 0 {
         println!(
@@ -113,7 +132,15 @@ fn main() -> ExitCode {
     ExitCode::from(checks.failed)
 }
 
-fn base_types(client: &Client, checks: &mut Checks) {
+fn run_all<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
+    base_types(client, checks);
+    structs(client, checks);
+    containers(client, checks);
+    exceptions(client, checks);
+    oneway_and_multi(client, checks);
+}
+
+fn base_types<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
     checks.expect(BASE_TYPES, "testVoid()", client.test_void(), ());
     for thing in ["Test", "", "Γειά σου, κόσμε — 世界 🌍"] {
         checks.expect(
@@ -192,7 +219,7 @@ fn xtruct() -> Xtruct {
     }
 }
 
-fn structs(client: &Client, checks: &mut Checks) {
+fn structs<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
     checks.expect(
         STRUCTS,
         "testStruct",
@@ -230,7 +257,7 @@ fn structs(client: &Client, checks: &mut Checks) {
     );
 }
 
-fn containers(client: &Client, checks: &mut Checks) {
+fn containers<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
     let map: BTreeMap<i32, i32> = (0..5).map(|n| (n, n - 10)).collect();
     checks.expect(CONTAINERS, "testMap", client.test_map(map.clone()), map);
     let string_map = BTreeMap::from([
@@ -277,7 +304,7 @@ fn containers(client: &Client, checks: &mut Checks) {
     );
 }
 
-fn exceptions(client: &Client, checks: &mut Checks) {
+fn exceptions<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
     let got = client.test_exception(semantics::THROW_XCEPTION.to_string());
     checks.check(
         EXCEPTIONS,
@@ -327,7 +354,7 @@ fn exceptions(client: &Client, checks: &mut Checks) {
     );
 }
 
-fn oneway_and_multi(client: &Client, checks: &mut Checks) {
+fn oneway_and_multi<C: Channel>(client: &ThriftTestClient<C>, checks: &mut Checks) {
     let started = Instant::now();
     let sent = client.test_oneway(1);
     let took = started.elapsed();

@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use tether::protocol::{ApplicationException, ApplicationExceptionKind};
 use tether::server::{drain_on_signals, CallContext, Config, Router, Server};
-use tether::transport::Codec;
 
 use flags::Side;
 use thrift_test::*;
@@ -242,10 +241,7 @@ fn serve(flags: &flags::Flags) -> std::io::Result<bool> {
     }
     let config = Config::default()
         .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, flags.port)))
-        .codec(Some(match flags.transport {
-            flags::Transport::Buffered => Codec::UNFRAMED,
-            flags::Transport::Framed => Codec::FRAMED,
-        }));
+        .codec(Some(flags::codec(flags)));
     let server = Server::bind(config, router)?;
     // Signals first: a runner that reads "listening on" may signal at once.
     drain_on_signals(server.handle())?;

@@ -76,9 +76,22 @@ fn bad_and_foreign_flags_are_refused_with_a_reason() {
 }
 
 #[test]
-fn binary_is_spoken_on_both_sides_and_multiplexing_on_the_server() {
-    assert_eq!(unsupported(Side::Server, Protocol::Binary), None);
-    assert_eq!(unsupported(Side::Client, Protocol::Binary), None);
-    assert_eq!(unsupported(Side::Server, Protocol::Multi), None);
-    assert!(unsupported(Side::Client, Protocol::Multi).is_some());
+fn what_tether_speaks_runs_and_the_rest_is_refused_with_a_reason() {
+    use Protocol::*;
+    use Transport::*;
+    for transport in [Buffered, Framed] {
+        assert_eq!(unsupported(Side::Server, Binary, transport), None);
+        assert_eq!(unsupported(Side::Client, Binary, transport), None);
+        assert_eq!(unsupported(Side::Server, Multi, transport), None);
+        assert_eq!(unsupported(Side::Client, Multi, transport), None);
+    }
+    for side in [Side::Server, Side::Client] {
+        assert_eq!(unsupported(side, Header, Buffered), None);
+        let refused = unsupported(side, Header, Framed).unwrap();
+        assert!(refused.contains("TFramedTransport"), "{refused}");
+    }
+    assert_eq!(unsupported(Side::Server, Compact, Framed), None);
+    assert_eq!(unsupported(Side::Server, MultiCompact, Framed), None);
+    assert!(unsupported(Side::Server, Compact, Buffered).is_some());
+    assert!(unsupported(Side::Client, Compact, Framed).is_some());
 }

@@ -25,23 +25,33 @@ from cross_common import PROTOCOLS, TRANSPORTS
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# Why tether cannot run a combination yet, by (tether's side, protocol); absent means it must
-# pass. Kept in step with `unsupported` in examples/cross/flags.rs: a row listed here fails
-# unless the tether program refuses the combination, so the two cannot drift apart silently.
-COMPACT = "the compact protocol is not spoken on connections yet"
-HEADER = "THeader is not spoken on connections yet"
-MULTIPLEXED_CLIENT = "tether's client does not multiplex service names yet"
+# Why tether cannot run a combination yet, by (tether's side, protocol, transport), "*" for
+# every transport; absent means it must pass. Kept in step with `unsupported` in
+# examples/cross/flags.rs: a row listed here fails unless the tether program refuses the
+# combination, so the two cannot drift apart silently.
+COMPACT_CLIENT = ("generated clients decode replies as binary whatever the connection's "
+                  "protocol, so the client cannot speak compact yet")
+UNFRAMED_COMPACT = ("the server finds where an unframed message ends by reading it as binary, "
+                    "so compact over buffered is not spoken yet")
+# Apache's test programs layer THeader over the chosen transport: "header framed" puts a frame
+# length around each THeader frame.
+HEADER_IN_FRAME = ("THeader inside TFramedTransport (a frame around each THeader frame) "
+                   "is not spoken yet; header over buffered is")
 NOT_YET = {
-    ("server", "compact"): COMPACT,
-    ("server", "multic"): COMPACT,
-    ("server", "header"): HEADER,
-    ("server", "multih"): HEADER,
-    ("client", "compact"): COMPACT,
-    ("client", "header"): HEADER,
-    ("client", "multi"): MULTIPLEXED_CLIENT,
-    ("client", "multic"): MULTIPLEXED_CLIENT,
-    ("client", "multih"): MULTIPLEXED_CLIENT,
+    ("server", "compact", "buffered"): UNFRAMED_COMPACT,
+    ("server", "multic", "buffered"): UNFRAMED_COMPACT,
+    ("server", "header", "framed"): HEADER_IN_FRAME,
+    ("server", "multih", "framed"): HEADER_IN_FRAME,
+    ("client", "compact", "*"): COMPACT_CLIENT,
+    ("client", "header", "framed"): HEADER_IN_FRAME,
+    ("client", "multic", "*"): COMPACT_CLIENT,
+    ("client", "multih", "framed"): HEADER_IN_FRAME,
 }
+
+
+def not_yet(side, protocol, transport):
+    return NOT_YET.get((side, protocol, transport)) or NOT_YET.get((side, protocol, "*"))
+
 
 # Bounds on every wait: a server's first line, a whole client run (the oneway test alone sleeps
 # 1 s; a run takes about 1.1 s), a refused combination, a server's drain after SIGTERM.
@@ -131,7 +141,7 @@ def run_row(row, args, work):
     else:
         server, client, clean_exit = python_server, python_client, False
 
-    reason = NOT_YET.get((row.side, row.protocol))
+    reason = not_yet(row.side, row.protocol, row.transport)
     if reason is not None:
         program = tether_server if row.side == "server" else tether_client
         ok, why = refuses(program + ["--port", "0"] + row.flags())
