@@ -23,12 +23,7 @@ use std::fmt::Debug;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-<<<<<<< HEAD
-use tether::client::{Connection, ConnectionConfig};
-use tether::transport::Codec;
-=======
 use tether::client::{Channel, Connection, ConnectionConfig};
->>>>>>> docs
 
 use flags::Side;
 use thrift_test::*;
@@ -84,14 +79,7 @@ fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(refused) => return refused,
     };
-<<<<<<< HEAD
-    let config = ConnectionConfig::default().codec(match flags.transport {
-        flags::Transport::Buffered => Codec::UNFRAMED,
-        flags::Transport::Framed => Codec::FRAMED,
-    });
-=======
     let config = ConnectionConfig::default().codec(flags::codec(&flags));
->>>>>>> docs
     let addr = format!("{}:{}", flags.host, flags.port);
     let connection = match Connection::connect(&addr, config) {
         Ok(connection) => connection,
