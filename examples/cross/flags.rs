@@ -217,19 +217,12 @@ fn usage(side: Side) -> String {
 /// table, read by both programs; scripts/interop/cross.py keeps the same list and checks that the
 /// programs refuse exactly these combinations.
 pub fn unsupported(side: Side, protocol: Protocol, transport: Transport) -> Option<&'static str> {
-    const COMPACT_CLIENT: &str = "generated clients decode replies as binary whatever the \
-                                  connection's protocol, so the client cannot speak compact yet";
-    const UNFRAMED_COMPACT: &str = "the server finds where an unframed message ends by reading \
-                                    it as binary, so compact over buffered is not spoken yet";
     // Apache's test programs layer THeader over the chosen transport, so "header framed" puts
     // a frame length around each THeader frame (which has a length of its own).
     const HEADER_IN_FRAME: &str = "THeader inside TFramedTransport (a frame around each THeader \
                                    frame) is not spoken yet; header over buffered is";
     let header = matches!(protocol, Protocol::Header | Protocol::MultiHeader);
-    let compact = matches!(protocol, Protocol::Compact | Protocol::MultiCompact);
-    match (side, protocol) {
-        (Side::Client, Protocol::Compact | Protocol::MultiCompact) => Some(COMPACT_CLIENT),
-        _ if compact && transport == Transport::Buffered => Some(UNFRAMED_COMPACT),
+    match side {
         _ if header && transport == Transport::Framed => Some(HEADER_IN_FRAME),
         _ => None,
     }

@@ -29,22 +29,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # every transport; absent means it must pass. Kept in step with `unsupported` in
 # examples/cross/flags.rs: a row listed here fails unless the tether program refuses the
 # combination, so the two cannot drift apart silently.
-COMPACT_CLIENT = ("generated clients decode replies as binary whatever the connection's "
-                  "protocol, so the client cannot speak compact yet")
-UNFRAMED_COMPACT = ("the server finds where an unframed message ends by reading it as binary, "
-                    "so compact over buffered is not spoken yet")
 # Apache's test programs layer THeader over the chosen transport: "header framed" puts a frame
 # length around each THeader frame.
 HEADER_IN_FRAME = ("THeader inside TFramedTransport (a frame around each THeader frame) "
                    "is not spoken yet; header over buffered is")
 NOT_YET = {
-    ("server", "compact", "buffered"): UNFRAMED_COMPACT,
-    ("server", "multic", "buffered"): UNFRAMED_COMPACT,
     ("server", "header", "framed"): HEADER_IN_FRAME,
     ("server", "multih", "framed"): HEADER_IN_FRAME,
-    ("client", "compact", "*"): COMPACT_CLIENT,
     ("client", "header", "framed"): HEADER_IN_FRAME,
-    ("client", "multic", "*"): COMPACT_CLIENT,
     ("client", "multih", "framed"): HEADER_IN_FRAME,
 }
 

@@ -1,6 +1,6 @@
 //! Calling one service of a server that serves several on one port.
 
-use crate::protocol::{Encode, Limits};
+use crate::protocol::{Encode, Limits, Protocol};
 
 use super::channel::{Channel, ClientError};
 
@@ -61,5 +61,10 @@ impl<C: Channel> Channel for Multiplexed<C> {
 
     fn limits(&self) -> Limits {
         self.channel.limits()
+    }
+
+    // Without this the trait's default (binary) would decode a compact channel's replies.
+    fn protocol(&self) -> Protocol {
+        self.channel.protocol()
     }
 }
