@@ -269,6 +269,9 @@ fn parse_framed_header(buf: &[u8], max_frame: usize) -> Result<FrameStatus, Prot
 }
 
 #[cfg(test)]
+mod framed_header_tests;
+
+#[cfg(test)]
 mod tests {
     use super::super::frame::parse_unframed;
     use super::*;
