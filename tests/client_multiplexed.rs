@@ -141,7 +141,12 @@ fn plain_names_go_to_the_default_service() {
 #[test]
 fn multiplexed_calls_decode_replies_in_the_channel_protocol() {
     let server = two_services(Router::new());
-    for codec in [Codec::FRAMED, Codec::UNFRAMED, Codec::HEADER] {
+    for codec in [
+        Codec::FRAMED,
+        Codec::UNFRAMED,
+        Codec::HEADER,
+        Codec::FRAMED_HEADER,
+    ] {
         let codec = codec.with_protocol(Protocol::Compact);
         let connection =
             Connection::connect(&server.addr.to_string(), fast().codec(codec)).unwrap();

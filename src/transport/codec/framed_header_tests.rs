@@ -176,3 +176,31 @@ fn a_detecting_deframer_finds_each_message_of_a_stream() {
     }
     assert!(rest.is_empty());
 }
+
+proptest::proptest! {
+    /// Any bytes: an error or a message inside the buffer, never a panic or a claim past it.
+    #[test]
+    fn arbitrary_input_is_bounded(buf in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+        let limits = Limits { max_frame: 48, ..Limits::default() };
+        if let Ok(FrameStatus::Complete { message, consumed }) =
+            Codec::FRAMED_HEADER.parse(&buf, &limits)
+        {
+            proptest::prop_assert!(message.end <= consumed && consumed <= buf.len());
+            let _ = Codec::FRAMED_HEADER.open(&buf[message], &limits);
+        }
+        let mut deframer = Deframer::new(None, limits);
+        if let Ok(FrameStatus::Complete { consumed, .. }) = deframer.next(&buf) {
+            proptest::prop_assert!(consumed <= buf.len());
+        }
+    }
+
+    /// A THeader frame of any payload survives the outer frame.
+    #[test]
+    fn any_payload_round_trips(payload in proptest::collection::vec(proptest::num::u8::ANY, 1..300)) {
+        let wrapped = encoded(Codec::FRAMED_HEADER, &Envelope::default(), &payload);
+        let (message, consumed) = found(Codec::FRAMED_HEADER, &wrapped);
+        proptest::prop_assert_eq!(consumed, wrapped.len());
+        let opened = Codec::FRAMED_HEADER.open(&wrapped[message], &Limits::default()).unwrap();
+        proptest::prop_assert_eq!(opened.payload(), &payload[..]);
+    }
+}
