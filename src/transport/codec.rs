@@ -208,9 +208,10 @@ impl Codec {
     }
 
     /// Finds the message at the start of `buf`, bounded by `limits`: where its bytes lie
-    /// (on THeader: the frame after its length word, for [`open`](Self::open)). This walks an
-    /// unframed message from its start each time; a connection that receives one in pieces
-    /// keeps a [`Deframer`](super::Deframer), which resumes.
+    /// (on THeader: the frame after its length word, or both lengths inside a frame, for
+    /// [`open`](Self::open)). This walks an unframed message from its start each time; a
+    /// connection that receives one in pieces keeps a [`Deframer`](super::Deframer), which
+    /// resumes.
     pub fn parse(self, buf: &[u8], limits: &Limits) -> Result<FrameStatus, ProtocolError> {
         match self.framing {
             Framing::Framed => parse_framed(buf, limits.max_frame),
