@@ -80,6 +80,20 @@ fn an_empty_message_leaves_nothing() {
 }
 
 #[test]
+fn an_error_reply_goes_back_in_a_frame_under_the_frames_seqid() {
+    let envelope = Envelope {
+        seqid: 41,
+        ..Envelope::default()
+    };
+    let codec = Codec::FRAMED_HEADER.with_protocol(Protocol::Compact);
+    let wrapped = encoded(codec, &envelope, &message("echo"));
+    let (message, _) = found(Codec::FRAMED_HEADER, &wrapped);
+    let (reply, reply_codec) = Codec::FRAMED_HEADER.error_reply(&wrapped[message]);
+    assert_eq!(reply.seqid, 41);
+    assert_eq!(reply_codec, codec);
+}
+
+#[test]
 fn a_frame_must_hold_exactly_one_theader_frame() {
     let plain = encoded(Codec::HEADER, &Envelope::default(), &message("echo"));
     // One byte more in the outer frame than the THeader frame, one less, a plain message.
