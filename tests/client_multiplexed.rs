@@ -15,10 +15,10 @@ use std::io::Write;
 
 use support::client::{fast, peer, read_call};
 use support::{echo_processor, TestServer};
-use tether::client::{ClientError, Connection, Multiplexed};
+use tether::client::{Channel, ClientError, Connection, Multiplexed};
 use tether::protocol::{
-    ApplicationException, ApplicationExceptionKind, Encode, MessageHeader, MessageType, Uuid,
-    Writer,
+    ApplicationException, ApplicationExceptionKind, Encode, MessageHeader, MessageType, Protocol,
+    Uuid, Writer,
 };
 use tether::server::{CallContext, Config, Router};
 use tether::services::echo::{EchoClient, EchoEchoResult};
@@ -136,4 +136,30 @@ fn plain_names_go_to_the_default_service() {
             .as_u128(),
         1
     );
+}
+
+#[test]
+fn multiplexed_calls_decode_replies_in_the_channel_protocol() {
+    let server = two_services(Router::new());
+    for codec in [
+        Codec::FRAMED,
+        Codec::UNFRAMED,
+        Codec::HEADER,
+        Codec::FRAMED_HEADER,
+    ] {
+        let codec = codec.with_protocol(Protocol::Compact);
+        let connection =
+            Connection::connect(&server.addr.to_string(), fast().codec(codec)).unwrap();
+        let echo = EchoClient::multiplexed(&connection);
+        assert_eq!(echo.channel().protocol(), Protocol::Compact, "{codec:?}");
+        // A compact reply decoded as binary fails or garbles; the bytes must come back whole.
+        assert_eq!(
+            echo.echo(b"compact".to_vec()).unwrap(),
+            b"compact",
+            "{codec:?}"
+        );
+        let registry = RegistryClient::multiplexed(&connection);
+        assert_eq!(registry.lookup(Uuid::from_u128(7)).unwrap().as_u128(), 8);
+    }
+    assert_eq!(server.stats().exceptions, 0);
 }

@@ -471,7 +471,12 @@ fn exercise_every_method<C: Channel>(client: &EchoClient<C>) {
 fn generated_client_works_over_connection_pool_and_mux() {
     let server = TestServer::start(Config::default());
     let target = server.addr.to_string();
-    for codec in [Codec::FRAMED, Codec::UNFRAMED, Codec::HEADER] {
+    for codec in [
+        Codec::FRAMED,
+        Codec::UNFRAMED,
+        Codec::HEADER,
+        Codec::FRAMED_HEADER,
+    ] {
         let config = connection_config().codec(codec);
         let connection = Connection::connect(&target, config.clone()).unwrap();
         exercise_every_method(&EchoClient::new(connection));

@@ -365,7 +365,12 @@ fn every_framing_and_protocol_is_detected_and_answered_in_kind() {
 
     let server = TestServer::start(Config::default());
     let target = server.addr.to_string();
-    for framing in [Framing::Framed, Framing::Unframed, Framing::Header] {
+    for framing in [
+        Framing::Framed,
+        Framing::Unframed,
+        Framing::Header,
+        Framing::FramedHeader,
+    ] {
         for protocol in [Protocol::Binary, Protocol::Compact] {
             let config = theader_client().codec(Codec::new(framing, protocol));
             let channels: Vec<(&str, Box<dyn Channel>)> = vec![

@@ -1,9 +1,10 @@
-//! The frame parser on a connection's raw bytes: framed, unframed and detection.
+//! The frame parser on a connection's raw bytes: framed, unframed, THeader inside a frame and
+//! detection.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use tether::protocol::{Limits, Reader, TType};
-use tether::transport::{detect, parse_framed, parse_unframed, FrameStatus};
+use tether::transport::{detect, parse_framed, parse_unframed, Codec, FrameStatus};
 
 fn check(data: &[u8], status: FrameStatus) {
     match status {
@@ -32,6 +33,9 @@ fuzz_target!(|data: &[u8]| {
                 r.skip(TType::Struct).unwrap();
                 assert_eq!(r.remaining(), 0);
             }
+            check(data, status);
+        }
+        if let Ok(status) = Codec::FRAMED_HEADER.parse(data, &limits) {
             check(data, status);
         }
     }

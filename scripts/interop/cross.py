@@ -29,16 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # every transport; absent means it must pass. Kept in step with `unsupported` in
 # examples/cross/flags.rs: a row listed here fails unless the tether program refuses the
 # combination, so the two cannot drift apart silently.
-# Apache's test programs layer THeader over the chosen transport: "header framed" puts a frame
-# length around each THeader frame.
-HEADER_IN_FRAME = ("THeader inside TFramedTransport (a frame around each THeader frame) "
-                   "is not spoken yet; header over buffered is")
-NOT_YET = {
-    ("server", "header", "framed"): HEADER_IN_FRAME,
-    ("server", "multih", "framed"): HEADER_IN_FRAME,
-    ("client", "header", "framed"): HEADER_IN_FRAME,
-    ("client", "multih", "framed"): HEADER_IN_FRAME,
-}
+NOT_YET = {}
 
 
 def not_yet(side, protocol, transport):

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Apache Thrift's Python clients against `tether serve`: THeader (THeaderProtocol over
 THeaderTransport, binary or compact inside) with every Echo method, zlib both ways and info
-headers; TCompactProtocol over TFramedTransport and TBufferedTransport; and `:drain` on the
-THeader replies once the server is told to stop.
+headers; THeader inside TFramedTransport and TCompactProtocol over TFramedTransport and
+TBufferedTransport (detected); and `:drain` on the THeader replies once the server is told to
+stop.
 
 Usage: theader_python.py GENERATED_DIR PORT SERVER_PID TRANSPORT PROTOCOL...
-TRANSPORT is the server's --transport: auto (then compact framed and buffered run too) or
+TRANSPORT is the server's --transport: auto (then THeader in a frame and compact framed and
+buffered run too) or
 header. PROTOCOL is binary or compact (inside the THeader frames). The last step sends SIGTERM
 to SERVER_PID (started with --drain-announce) and expects `:drain` on the next reply.
 Exits non-zero on the first wrong result.
@@ -38,17 +40,20 @@ from echo.ttypes import EchoError  # noqa: E402
 SUBPROTOCOLS = {"binary": THeaderSubprotocolID.BINARY, "compact": THeaderSubprotocolID.COMPACT}
 
 
-def connect(subprotocol):
+def connect(subprotocol, framed=False):
+    """THeaderProtocol over the socket, or (framed) over a TFramedTransport around it, as
+    Apache's test programs layer it for `--protocol header --transport framed`."""
     sock = TSocket.TSocket("127.0.0.1", port)
     sock.setTimeout(5000)
-    protocol = THeaderProtocol(sock, (THeaderClientType.HEADERS,), SUBPROTOCOLS[subprotocol])
-    sock.open()
-    return sock, protocol, Echo.Client(protocol)
+    under = TTransport.TFramedTransport(sock) if framed else sock
+    protocol = THeaderProtocol(under, (THeaderClientType.HEADERS,), SUBPROTOCOLS[subprotocol])
+    under.open()
+    return under, protocol, Echo.Client(protocol)
 
 
-def run(subprotocol, zlib):
-    name = f"theader {subprotocol}{' zlib' if zlib else ''}"
-    sock, protocol, client = connect(subprotocol)
+def run(subprotocol, zlib, framed=False):
+    name = f"theader {subprotocol}{' zlib' if zlib else ''}{' in a frame' if framed else ''}"
+    sock, protocol, client = connect(subprotocol, framed)
     if zlib:
         protocol.add_transform(THeaderTransformID.ZLIB)
     protocol.set_header(b"x-request-id", b"42")
@@ -99,6 +104,9 @@ for subprotocol in protocols:
     run(subprotocol, zlib=False)
     run(subprotocol, zlib=True)
 if server_transport == "auto":
+    for subprotocol in protocols:
+        run(subprotocol, zlib=False, framed=True)
+        run(subprotocol, zlib=True, framed=True)
     run_compact("framed")
     run_compact("buffered")
 drain(protocols[0])

@@ -47,4 +47,4 @@ for transport in auto header; do
     server_pid=""
     [[ $status -eq 0 ]] || { echo "FAIL: tether serve exited $status after SIGTERM"; exit 1; }
 done
-echo "theader_python: passed (auto and header; THeader ${protocols[*]}, zlib; compact framed and buffered; :drain; clean exit)"
+echo "theader_python: passed (auto and header; THeader ${protocols[*]}, zlib; THeader in a frame; compact framed and buffered; :drain; clean exit)"

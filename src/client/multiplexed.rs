@@ -63,6 +63,7 @@ impl<C: Channel> Channel for Multiplexed<C> {
         self.channel.limits()
     }
 
+    // Without this the trait's default (binary) would decode a compact channel's replies.
     fn protocol(&self) -> Protocol {
         self.channel.protocol()
     }

@@ -100,6 +100,8 @@ impl Codec {
     pub const UNFRAMED: Codec = Codec::new(Framing::Unframed, Protocol::Binary);
     /// THeader, binary protocol inside.
     pub const HEADER: Codec = Codec::new(Framing::Header, Protocol::Binary);
+    /// THeader frames each inside a TFramedTransport frame, binary protocol inside.
+    pub const FRAMED_HEADER: Codec = Codec::new(Framing::FramedHeader, Protocol::Binary);
 
     /// The codec with this framing and protocol.
     pub const fn new(framing: Framing, protocol: Protocol) -> Codec {
@@ -131,6 +133,11 @@ impl Codec {
         }
     }
 
+    fn begin_header(self, out: &mut Vec<u8>, envelope: &Envelope<'_>) -> HeaderFrameStart {
+        begin_header_frame(out, &self.header_meta(envelope))
+            .expect("THeader info headers must fit 262,140 bytes")
+    }
+
     /// Starts a message at the end of `out`: reserves the frame length when framed, writes the
     /// headers of `envelope` on THeader. The caller appends the message (header and body), then
     /// calls [`finish_message`](Self::finish_message), so the message is encoded in place with
@@ -147,10 +154,11 @@ impl Codec {
                 None
             }
             Framing::Unframed => None,
-            Framing::Header => Some(
-                begin_header_frame(out, &self.header_meta(envelope))
-                    .expect("THeader info headers must fit 262,140 bytes"),
-            ),
+            Framing::Header => Some(self.begin_header(out, envelope)),
+            Framing::FramedHeader => {
+                out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+                Some(self.begin_header(out, envelope))
+            }
         };
         MessageStart {
             at,
@@ -189,22 +197,27 @@ impl Codec {
         }
         if let Some(header) = start.header {
             finish_header_frame(out, header);
-        } else if self.framing == Framing::Framed {
-            let len = i32::try_from(out.len() - start.body_at)
+        }
+        // The outer frame is patched last: it holds the THeader frame as finished (compressed).
+        if matches!(self.framing, Framing::Framed | Framing::FramedHeader) {
+            let frame_at = start.at + FRAME_HEADER_LEN;
+            let len = i32::try_from(out.len() - frame_at)
                 .expect("a thrift frame's length must fit in an i32");
-            out[start.at..start.body_at].copy_from_slice(&len.to_be_bytes());
+            out[start.at..frame_at].copy_from_slice(&len.to_be_bytes());
         }
     }
 
     /// Finds the message at the start of `buf`, bounded by `limits`: where its bytes lie
-    /// (on THeader: the frame after its length word, for [`open`](Self::open)). This walks an
-    /// unframed message from its start each time; a connection that receives one in pieces
-    /// keeps a [`Deframer`](super::Deframer), which resumes.
+    /// (on THeader: the frame after its length word, or both lengths inside a frame, for
+    /// [`open`](Self::open)). This walks an unframed message from its start each time; a
+    /// connection that receives one in pieces keeps a [`Deframer`](super::Deframer), which
+    /// resumes.
     pub fn parse(self, buf: &[u8], limits: &Limits) -> Result<FrameStatus, ProtocolError> {
         match self.framing {
             Framing::Framed => parse_framed(buf, limits.max_frame),
             Framing::Unframed => parse_unframed_in(buf, self.protocol, limits),
             Framing::Header => parse_framed(buf, max_header_frame(limits.max_frame)),
+            Framing::FramedHeader => parse_framed_header(buf, limits.max_frame),
         }
     }
 
@@ -213,7 +226,9 @@ impl Codec {
     pub fn open<'a>(self, found: &'a [u8], limits: &Limits) -> Result<Message<'a>, HeaderError> {
         match self.framing {
             Framing::Framed | Framing::Unframed => Ok(Message::Plain(found)),
-            Framing::Header => parse_body(found, limits.max_frame).map(Message::Header),
+            Framing::Header | Framing::FramedHeader => {
+                parse_body(found, limits.max_frame).map(Message::Header)
+            }
         }
     }
 
@@ -229,6 +244,33 @@ impl Codec {
         (envelope, self.with_protocol(protocol))
     }
 }
+
+/// Finds a THeader frame inside a TFramedTransport frame: the outer frame must hold exactly
+/// one THeader frame (as Apache's libraries write it, one per flush), so its length is the
+/// inner one plus 4. Both are bounded by THeader's limit, the outer as soon as its length is in.
+fn parse_framed_header(buf: &[u8], max_frame: usize) -> Result<FrameStatus, ProtocolError> {
+    let max_frame = max_header_frame(max_frame);
+    let (outer, consumed) = match parse_framed(buf, max_frame)? {
+        FrameStatus::Complete { message, consumed } => (message, consumed),
+        incomplete => return Ok(incomplete),
+    };
+    match parse_framed(&buf[outer.clone()], max_frame) {
+        Ok(FrameStatus::Complete {
+            message,
+            consumed: inner,
+        }) if inner == outer.len() => Ok(FrameStatus::Complete {
+            message: outer.start + message.start..outer.start + message.end,
+            consumed,
+        }),
+        Err(e @ ProtocolError::NegativeSize { .. }) => Err(e),
+        _ => Err(ProtocolError::InvalidData {
+            reason: "a frame around a theader frame must hold exactly that frame",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod framed_header_tests;
 
 #[cfg(test)]
 mod tests {

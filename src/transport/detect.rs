@@ -8,6 +8,10 @@ use crate::protocol::{Limits, Protocol, ProtocolError, COMPACT_PROTOCOL_ID};
 /// Bytes [`detect`] needs before it can decide, except for THeader (see there).
 const DETECT_LEN: usize = 5;
 
+/// Bytes [`detect`] needs to tell a THeader frame inside a frame (its magic at bytes 8 and 9)
+/// from a framed message whose first byte is 0x00.
+const FRAMED_HEADER_DETECT_LEN: usize = 10;
+
 /// Tells a connection's codec (framed, unframed or THeader; binary or compact) by its first
 /// bytes; `None` until enough are buffered.
 ///
@@ -15,8 +19,10 @@ const DETECT_LEN: usize = 5;
 /// protocol id 0x82. A frame starts with a length below 2^31, so its first byte is never 0x80
 /// or 0x82, and its message starts at byte 4: 0x80 when strict binary, 0x00 (the high byte of a
 /// name length) when not, 0x82 when compact, and THeader's magic 0x0FFF in bytes 4 and 5 (so a
-/// sixth byte is awaited after a 0x0F). An old non-strict unframed message has the name's first
-/// character at byte 4. A THeader frame names its protocol itself, per frame.
+/// sixth byte is awaited after a 0x0F). A THeader frame inside a frame (Apache's test programs'
+/// "header" over "framed") has the magic at byte 8, after its own length. An old non-strict
+/// unframed message has the name's first character at byte 4. A THeader frame names its
+/// protocol itself, per frame.
 pub fn detect(buf: &[u8]) -> Option<Codec> {
     let [magic_high, magic_low] = HEADER_MAGIC.to_be_bytes();
     let compact = |codec: Codec| Some(codec.with_protocol(Protocol::Compact));
@@ -28,6 +34,14 @@ pub fn detect(buf: &[u8]) -> Option<Codec> {
         }
         // Five bytes cannot tell THeader yet; nor a non-strict name that starts with 0x0f.
         [_, _, _, _, high] if *high == magic_high => None,
+        // A frame around a THeader frame: the inner length, then the magic at byte 8. A frame
+        // whose message starts with 0x00 waits for ten bytes to tell (a non-strict binary
+        // message has 10 at least: name length, type, seqid; its name's first bytes are never
+        // 0x0F 0xFF, which is not UTF-8).
+        [_, _, _, _, 0x00, _, _, _, high, low, ..] if [*high, *low] == [magic_high, magic_low] => {
+            Some(Codec::FRAMED_HEADER)
+        }
+        [_, _, _, _, 0x00, ..] if buf.len() < FRAMED_HEADER_DETECT_LEN => None,
         [_, _, _, _, 0x80 | 0x00, ..] => Some(Codec::FRAMED),
         [_, _, _, _, COMPACT_PROTOCOL_ID, ..] => compact(Codec::FRAMED),
         [_, _, _, _, _, ..] => Some(Codec::UNFRAMED),
@@ -117,7 +131,9 @@ impl Deframer {
         };
         match codec.framing() {
             Framing::Unframed => self.scanner.scan(buf, &self.limits),
-            Framing::Framed | Framing::Header => codec.parse(buf, &self.limits),
+            Framing::Framed | Framing::Header | Framing::FramedHeader => {
+                codec.parse(buf, &self.limits)
+            }
         }
     }
 }

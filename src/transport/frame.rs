@@ -23,16 +23,22 @@ pub enum Framing {
     /// THeader (Apache's THeaderTransport): a frame whose headers carry a sequence id, info
     /// key/value pairs and transforms (zlib) before the message.
     Header,
+    /// THeader inside TFramedTransport: each THeader frame (its own length included) after a
+    /// frame length of its own, 4 more than the THeader frame's. Apache's test programs speak
+    /// this for `--protocol header --transport framed`, as they layer THeaderProtocol over
+    /// whatever transport `--transport` names.
+    FramedHeader,
 }
 
 impl Framing {
     /// The lowercase name, as the `--transport` flag spells it: `framed`, `unframed`,
-    /// `header`.
+    /// `header`, `framed-header`.
     pub fn name(self) -> &'static str {
         match self {
             Framing::Framed => "framed",
             Framing::Unframed => "unframed",
             Framing::Header => "header",
+            Framing::FramedHeader => "framed-header",
         }
     }
 }

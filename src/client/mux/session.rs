@@ -403,16 +403,20 @@ fn partial_reply(input: &[u8], codec: Codec, limits: &Limits) -> Partial {
         Framing::Unframed => input,
         // The frame's own seqid (after length, magic and flags) is the call's: this client
         // writes it so and the server echoes it.
-        Framing::Header => {
-            return input.get(8..12).map_or(Partial::Unknown, |b| {
-                Partial::Of(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-            })
-        }
+        Framing::Header => return frame_seqid(input.get(8..12)),
+        // The same, after the outer frame's length.
+        Framing::FramedHeader => return frame_seqid(input.get(12..16)),
     };
     match reply_seqid(message, codec.protocol(), limits) {
         Ok(seqid) => Partial::Of(seqid),
         Err(_) => Partial::Unknown,
     }
+}
+
+fn frame_seqid(bytes: Option<&[u8]>) -> Partial {
+    bytes.map_or(Partial::Unknown, |b| {
+        Partial::Of(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    })
 }
 
 /// What the reader thread needs besides the session.

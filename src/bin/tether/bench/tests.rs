@@ -283,6 +283,7 @@ fn theader_and_compact_echo_run_on_every_driver() {
     let codecs = [
         Codec::HEADER,
         compact(Codec::HEADER),
+        Codec::FRAMED_HEADER,
         compact(Codec::FRAMED),
         compact(Codec::UNFRAMED),
     ];
