@@ -1,5 +1,5 @@
 //! The machine's limits: the server derives how many worker threads it can hold and never
-//! aborts at the edge (DESIGN.md "Connection lifecycle", resource limits).
+//! aborts at the edge (docs/architecture.md "Resource limits").
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! Idle parking (DESIGN.md "Request path", "Connection lifecycle"): a connection idle for
+//! Idle parking (docs/architecture.md "Connection lifecycle"): a connection idle for
 //! `park_after` waits in the parking loop without a thread, which still enforces the idle
 //! timeout, max age and drain, and a worker takes it back when bytes arrive.
 

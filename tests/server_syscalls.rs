@@ -1,5 +1,5 @@
-//! The steady state costs one read and one write syscall per request (DESIGN.md "Request
-//! path"), measured with `strace -f -c` on `tether serve`.
+//! The steady state costs one read and one write syscall per request (docs/architecture.md
+//! "The request path"), measured with `strace -f -c` on `tether serve`.
 
 mod support;
 

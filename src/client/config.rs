@@ -57,8 +57,8 @@ impl ConnectionConfig {
         self
     }
 
-    /// Sets the codec: framed (TFramedTransport) or unframed (TBufferedTransport).
-    /// Defaults to [`Codec::FRAMED`].
+    /// Sets the codec: framed (TFramedTransport), unframed (TBufferedTransport) or THeader,
+    /// each with the binary or the compact protocol. Defaults to [`Codec::FRAMED`].
     pub fn codec(mut self, codec: Codec) -> Self {
         self.codec = codec;
         self

@@ -17,11 +17,11 @@ use super::{Channel, ClientError};
 /// take turns). A call that leaves the socket out of step (I/O error, timeout, wrong seqid,
 /// broken reply) drops it; the next call connects again.
 ///
-/// It keeps the keep-alive contract (DESIGN.md): a socket idle past the idle timeout is closed
-/// instead of reused; after an idle pause it is checked for a peer FIN with a non-blocking peek;
-/// a call that failed on a reused socket before any reply byte arrived is sent once more on a
-/// fresh one, as the retry budget allows. The call timeout bounds the whole call: waiting for
-/// the turn, reconnecting, writing, reading and the retry.
+/// It keeps the keep-alive contract (docs/architecture.md): a socket idle past the idle timeout is
+/// closed instead of reused; after an idle pause it is checked for a peer FIN with a non-blocking
+/// peek; a call that failed on a reused socket before any reply byte arrived is sent once more on a
+/// fresh one, as the retry budget allows. The call timeout bounds the whole call: waiting for the
+/// turn, reconnecting, writing, reading and the retry.
 #[derive(Debug)]
 pub struct Connection {
     addr: String,

@@ -7,10 +7,11 @@
 //!   failing endpoints ejected with a backoff and probed back).
 //! - [`MuxConnection`]: one socket shared by many threads, replies matched to calls by seqid.
 //!
-//! Every channel keeps the keep-alive contract (DESIGN.md): idle connections are given up before
-//! the server's idle timeout and peeked for a peer FIN after an idle pause; a call that failed on
-//! a reused connection before any reply byte arrived is retried once on a fresh one, drawing on
-//! a retry budget ([`RetryBudgetConfig`]); one deadline (the call timeout) bounds a whole call.
+//! Every channel keeps the keep-alive contract (docs/architecture.md): idle connections are given
+//! up before the server's idle timeout and peeked for a peer FIN after an idle pause; a call that
+//! failed on a reused connection before any reply byte arrived is retried once on a fresh one,
+//! drawing on a retry budget ([`RetryBudgetConfig`]); one deadline (the call timeout) bounds a
+//! whole call.
 //!
 //! ```no_run
 //! use tether::client::{Pool, PoolConfig};

@@ -19,11 +19,11 @@
 //!   own deadline;
 //! - a short deadline is that caller's alone: a batch it was writing for others is finished by
 //!   the next writer, and its timeout leaves the socket up;
-//! - the keep-alive contract (DESIGN.md): a session idle for the idle timeout is closed before
-//!   the server would; the first call after an idle pause peeks for the server's FIN; a call
-//!   lost with a *reused* socket before any reply byte is sent again once on a fresh one,
-//!   drawing on the retry budget. Off with [`ConnectionConfig::retry`]`(false)`, a peer's close
-//!   is found by the call that fails on it, as a naive client finds it;
+//! - the keep-alive contract (docs/architecture.md): a session idle for the idle timeout is closed
+//!   before the server would; the first call after an idle pause peeks for the server's FIN; a call
+//!   lost with a *reused* socket before any reply byte is sent again once on a fresh one, drawing
+//!   on the retry budget. Off with [`ConnectionConfig::retry`]`(false)`, a peer's close is found by
+//!   the call that fails on it, as a naive client finds it;
 //! - if the socket dies every pending call learns it at once, and the next call connects again;
 //! - dropping a [`PendingCall`] gives up its slot and its seqid (a late reply is discarded).
 //!
@@ -64,7 +64,7 @@ const SESSIONS_PER_CALL: usize = 3;
 /// replies come). A call that times out gives up its seqid; its late reply is read and
 /// discarded, and the connection carries on. If the socket dies, every waiting caller learns
 /// it at once (and is retried if the keep-alive contract allows), and the next call connects
-/// again. The guarantees are those of the keep-alive contract (DESIGN.md).
+/// again. The guarantees are those of the keep-alive contract (docs/architecture.md).
 #[derive(Debug)]
 pub struct MuxConnection {
     shared: Arc<Shared>,

@@ -27,7 +27,7 @@ use super::{Channel, ClientError};
 /// calls. It makes the call and gives the connection back, unless the call failed or timed
 /// out, in which case it is closed. A call that failed on a reused connection before any reply
 /// byte arrived is sent once more on a fresh connection, keeping its slot, as the retry budget
-/// allows (the keep-alive contract in DESIGN.md). The call timeout bounds all of it.
+/// allows (the keep-alive contract in docs/architecture.md). The call timeout bounds all of it.
 ///
 /// An endpoint that fails 5 connects or calls in a row is ejected for a jittered backoff from
 /// 5 s doubling to 300 s, then probed by one call; if every endpoint is ejected, they are tried

@@ -1,5 +1,5 @@
-//! The retry rule of the keep-alive contract (DESIGN.md): which failed calls may be sent again,
-//! and the retry budget that caps how many are.
+//! The retry rule of the keep-alive contract (docs/architecture.md): which failed calls may be
+//! sent again, and the retry budget that caps how many are.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};

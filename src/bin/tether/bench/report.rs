@@ -254,7 +254,7 @@ impl Report {
 }
 
 /// The JSON report's fields, in the order they are written. `calls`, `errors`, `duration_s`,
-/// `calls_per_s` and `latency_us` are the contract of DESIGN.md's CLI section.
+/// `calls_per_s` and `latency_us` are the CLI contract (README.md "CLI").
 #[derive(Serialize)]
 struct JsonReport<'a> {
     addr: &'a str,
