@@ -151,13 +151,15 @@ fn the_drain_closes_parked_connections_at_once() {
     server.wait_stats("all parked", |s| s.parked == 20);
     let start = Instant::now();
     let report = server.shutdown().join().unwrap().unwrap();
+    // "At once" against a 5 s drain timeout: 1 s leaves room for a loaded 2-core machine's
+    // scheduling and still fails if parked connections waited for the timeout.
     assert!(
-        start.elapsed() < 200 * MS,
+        start.elapsed() < 1_000 * MS,
         "drain took {:?}",
         start.elapsed()
     );
     for client in &mut clients {
-        client.wait_closed(200 * MS).expect("closed at the drain");
+        client.wait_closed(1_000 * MS).expect("closed at the drain");
     }
     assert_eq!(
         (report.connections, report.closed_idle, report.forced),
