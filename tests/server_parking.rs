@@ -35,6 +35,80 @@ fn an_idle_connection_parks_and_answers_when_bytes_arrive() {
     server.wait_stats("parked again", |s| s.parked == 1 && s.parks == 2);
 }
 
+/// Each unpark hands the parking loop to another thread (the one that polled serves the
+/// connection that woke it): after many such moves the loop still holds every other parked
+/// connection to its idle timeout, and the drain still closes the rest at once.
+#[test]
+fn the_parking_loop_keeps_every_deadline_as_it_moves_between_threads() {
+    let mut server = TestServer::start(
+        parking()
+            .idle_timeout(1_500 * MS)
+            .drain_timeout(Duration::from_secs(5)),
+    );
+    let mut watched = server.connect();
+    assert_eq!(watched.call(&ping_call(0)).seqid, 0);
+    let watched_since = Instant::now();
+    let mut others: Vec<RawClient> = (0..6).map(|_| server.connect()).collect();
+    for (seqid, client) in others.iter_mut().enumerate() {
+        assert_eq!(client.call(&ping_call(seqid as i32)).seqid, seqid as i32);
+    }
+    server.wait_stats("all parked", |s| s.parked == 7);
+    // One at a time, so each unpark moves the loop: 6 moves, each answered.
+    for (k, client) in others.iter_mut().enumerate() {
+        let seqid = 100 + k as i32;
+        assert_eq!(client.call(&echo_call(seqid, b"woken")).seqid, seqid);
+    }
+    let stats = server.stats();
+    assert_eq!(stats.unparks, 6, "{stats}");
+    watched
+        .wait_closed(3_000 * MS)
+        .expect("the watched connection closed at its idle timeout");
+    let took = watched_since.elapsed();
+    assert!(
+        took >= 1_400 * MS && took < 3_000 * MS,
+        "closed after {took:?}"
+    );
+    server.wait_stats("the others parked again", |s| s.parked == 6);
+    let start = Instant::now();
+    let report = server.shutdown().join().unwrap().unwrap();
+    assert!(
+        start.elapsed() < 1_000 * MS,
+        "drain took {:?}",
+        start.elapsed()
+    );
+    for client in &mut others {
+        client.wait_closed(1_000 * MS).expect("closed at the drain");
+    }
+    assert_eq!(report.stats.closed(CloseReason::Idle), 1);
+    assert_eq!(report.stats.closed(CloseReason::Drain), 6);
+}
+
+/// Parked connections that all send at once wake in one poll: the polling thread serves one,
+/// spares take others, and the rest wait in line for threads the spawner starts. Every one is
+/// answered, none twice.
+#[test]
+fn parked_connections_waking_together_are_all_answered() {
+    let server = TestServer::start(parking());
+    let mut clients: Vec<RawClient> = (0..40).map(|_| server.connect()).collect();
+    for (seqid, client) in clients.iter_mut().enumerate() {
+        assert_eq!(client.call(&ping_call(seqid as i32)).seqid, seqid as i32);
+    }
+    server.wait_stats("all parked", |s| s.parked == 40);
+    for (k, client) in clients.iter_mut().enumerate() {
+        client
+            .send(&wire::framed(&echo_call(1_000 + k as i32, b"together")))
+            .unwrap();
+    }
+    for (k, client) in clients.iter_mut().enumerate() {
+        let reply = client.read_framed(3_000 * MS).reply();
+        assert_eq!(reply.seqid, 1_000 + k as i32);
+        assert_eq!(reply.binary_field(0).as_deref(), Some(&b"together"[..]));
+    }
+    let stats = server.stats();
+    assert_eq!(stats.unparks, 40, "{stats}");
+    assert_eq!(stats.requests, 80, "{stats}");
+}
+
 #[test]
 fn a_connection_in_a_closed_loop_never_parks() {
     // 200 ms: no scheduling stall of a loaded test machine between two calls comes near it.

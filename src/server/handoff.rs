@@ -1,9 +1,15 @@
-//! How a connection finds a thread when idle parking is on: a spare worker thread, a new one
-//! while under the thread capacity, or else a wait in line (parked, so it costs no thread).
+//! How a connection finds a thread when idle parking is on: a spare worker thread, or else a
+//! wait in line (parked, so it costs no thread) while the spawner thread starts spares, within
+//! the thread capacity. Threads are started only by the spawner, never by the parking loop: a
+//! thread start (~100 us here) there would delay every unpark behind it.
+//!
+//! Spares take the parking loop itself, too: the thread that polls hands the loop to a spare
+//! and serves the connection that woke it, so a parked connection's request is read by the
+//! thread the readiness woke, not by a second thread woken after it (see `parking`).
 
 use std::collections::VecDeque;
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +18,10 @@ use log::debug;
 use parking_lot::Mutex;
 
 use super::connection::{OpenConnection, State};
+use super::parking::Lot;
 use super::shared::Shared;
 use super::stats::CloseReason;
+use super::trim;
 use super::worker::{self, ThreadSlot};
 
 /// Most worker threads kept spare. A thread whose connection parks or closes waits here for the
@@ -23,22 +31,22 @@ use super::worker::{self, ThreadSlot};
 /// threads.
 const SPARES_MAX: u64 = 32;
 
-/// Spare threads the parking loop keeps ready while unparks use them up: with none left, the
-/// next unpark would wait for a thread start (far longer on a loaded machine); the
-/// loop starts replacements after it has handed its ready connections over, off their path.
+/// Spare threads the spawner keeps ready while unparks use them up (on top of one per
+/// connection in line): with none left, the next unpark would wait for a thread start (far
+/// longer on a loaded machine).
 const SPARES_READY: u64 = 4;
+
+/// How long the spawner puts off starting spares while one is still ready.
+const SPAWN_DEFER: Duration = Duration::from_millis(1);
 
 /// How long a spare thread waits for a connection before it ends: 10 s keeps threads for a
 /// load that pauses briefly and hands them back after a burst.
 const SPARE_LINGER: Duration = Duration::from_secs(10);
 
-/// Which thread took a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Started {
-    /// A spare that was waiting.
-    Spare,
-    /// A thread started for it.
-    NewThread,
+/// What a worker thread is handed: a connection to serve, or the parking loop to run.
+pub(crate) enum Handed {
+    Connection(Box<OpenConnection>),
+    Lot(Box<Lot>),
 }
 
 /// The spare threads and the connections waiting for a thread.
@@ -47,55 +55,60 @@ pub(crate) struct Handoff {
     thread_cap: u64,
     /// Zero-capacity, so a send succeeds only into the hands of a spare waiting right now.
     /// `None` once the server has stopped, which ends every spare.
-    to_spares: Mutex<Option<Sender<Box<OpenConnection>>>>,
-    spares: Receiver<Box<OpenConnection>>,
+    to_spares: Mutex<Option<Sender<Handed>>>,
+    spares: Receiver<Handed>,
     /// Parked connections with bytes to read and no thread yet, oldest first; still Parked,
     /// so the drainer can close them.
     waiting: Mutex<VecDeque<Box<OpenConnection>>>,
-    /// Spare threads started by [`replenish`](Handoff::replenish) that are not waiting yet.
+    /// Spare threads the spawner started that are not waiting yet.
     starting: AtomicU64,
+    /// Wakes the spawner (one wake-up pending at most); `None` once the server has stopped,
+    /// which ends it.
+    to_spawner: Mutex<Option<Sender<()>>>,
+    spawner: Receiver<()>,
+    /// The parking loop asked for a heap trim, which the spawner does, off the loop.
+    trim_wanted: AtomicBool,
 }
 
 impl Handoff {
     pub fn new(thread_cap: usize) -> Handoff {
         let (to_spares, spares) = crossbeam_channel::bounded(0);
+        let (to_spawner, spawner) = crossbeam_channel::bounded(1);
         Handoff {
             thread_cap: thread_cap.try_into().unwrap_or(u64::MAX),
             to_spares: Mutex::new(Some(to_spares)),
             spares,
             waiting: Mutex::new(VecDeque::new()),
             starting: AtomicU64::new(0),
+            to_spawner: Mutex::new(Some(to_spawner)),
+            spawner,
+            trim_wanted: AtomicBool::new(false),
         }
     }
 
     /// Gives `connection` to a spare thread waiting right now; gives it back if none is.
     pub fn offer_spare(&self, connection: Box<OpenConnection>) -> Result<(), Box<OpenConnection>> {
-        match self.to_spares.lock().as_ref() {
-            Some(to_spares) => to_spares.try_send(connection).map_err(|e| e.into_inner()),
-            None => Err(connection),
+        match self.offer(Handed::Connection(connection)) {
+            Ok(()) => Ok(()),
+            Err(Handed::Connection(connection)) => Err(connection),
+            Err(Handed::Lot(_)) => unreachable!("offer gives back what it was given"),
         }
     }
 
-    /// Gives `connection` to a spare thread, or to a new one if fewer than the capacity exist;
-    /// gives it back when neither can take it.
-    pub fn start(
-        &self,
-        shared: &Arc<Shared>,
-        connection: Box<OpenConnection>,
-    ) -> Result<Started, Box<OpenConnection>> {
-        let Err(connection) = self.offer_spare(connection) else {
-            return Ok(Started::Spare);
-        };
-        let Some(slot) = ThreadSlot::take_below(shared, self.thread_cap) else {
-            return Err(connection);
-        };
-        worker::spawn(shared, slot, connection)
-            .map(|()| Started::NewThread)
-            .map_err(|(e, connection)| {
-                shared.stats.spawn_failures.fetch_add(1, SeqCst);
-                debug!("conn {}: no worker thread ({e})", connection.id());
-                connection
-            })
+    /// Gives the parking loop to a spare thread waiting right now; gives it back if none is.
+    pub fn offer_lot(&self, lot: Box<Lot>) -> Result<(), Box<Lot>> {
+        match self.offer(Handed::Lot(lot)) {
+            Ok(()) => Ok(()),
+            Err(Handed::Lot(lot)) => Err(lot),
+            Err(Handed::Connection(_)) => unreachable!("offer gives back what it was given"),
+        }
+    }
+
+    fn offer(&self, handed: Handed) -> Result<(), Handed> {
+        match self.to_spares.lock().as_ref() {
+            Some(to_spares) => to_spares.try_send(handed).map_err(|e| e.into_inner()),
+            None => Err(handed),
+        }
     }
 
     /// Puts a parked connection with bytes to read in line for a thread.
@@ -113,38 +126,68 @@ impl Handoff {
         self.waiting.lock().push_front(connection);
     }
 
-    /// The next connection for a worker thread whose connection parked or closed: one in line,
-    /// or one handed to it as a spare within [`SPARE_LINGER`]. `None`: the thread ends.
-    pub fn next(&self, shared: &Shared) -> Option<Box<OpenConnection>> {
-        loop {
-            if let Some(connection) = self.next_waiting() {
-                match take_over(connection) {
-                    Some(connection) => return Some(connection),
-                    None => continue,
-                }
-            }
-            let spares = &shared.stats.spare_threads;
-            if spares.fetch_add(1, Relaxed) >= SPARES_MAX {
-                spares.fetch_sub(1, Relaxed);
-                return None;
-            }
-            let handed = self.spares.recv_timeout(SPARE_LINGER);
+    /// The next work for a worker thread whose connection parked or closed: a connection in
+    /// line, or what is handed to it as a spare within [`SPARE_LINGER`]. `None`: the thread
+    /// ends.
+    pub fn next(&self, shared: &Shared) -> Option<Handed> {
+        if let Some(connection) = self.next_waiting() {
+            return Some(Handed::Connection(connection));
+        }
+        let spares = &shared.stats.spare_threads;
+        if spares.fetch_add(1, Relaxed) >= SPARES_MAX {
             spares.fetch_sub(1, Relaxed);
-            match handed {
-                Ok(connection) => {
-                    if let Some(connection) = take_over(connection) {
-                        return Some(connection);
-                    }
-                }
-                Err(_) => return None,
+            return None;
+        }
+        let handed = self.spares.recv_timeout(SPARE_LINGER);
+        spares.fetch_sub(1, Relaxed);
+        handed.ok()
+    }
+
+    /// Asks the spawner to bring the spares up to [`SPARES_READY`] plus one per connection in
+    /// line: for the parking loop, after it has handed connections over or put one in line.
+    pub fn want_spares(&self) {
+        if let Some(to_spawner) = self.to_spawner.lock().as_ref() {
+            let _ = to_spawner.try_send(());
+        }
+    }
+
+    /// Asks the spawner to give the heap memory freed so far back to the kernel.
+    pub fn want_trim(&self) {
+        self.trim_wanted.store(true, SeqCst);
+        self.want_spares();
+    }
+
+    /// The spawner thread's loop: starts spares and trims the heap when asked, until the
+    /// server stops. While a spare is still ready and no connection is in line, it starts
+    /// replacements after [`SPAWN_DEFER`], coalescing the requests of a burst and keeping
+    /// thread starts off the CPU an unparked connection's reply needs right then.
+    pub fn run_spawner(&self, shared: &Arc<Shared>) {
+        while self.spawner.recv().is_ok() {
+            let ready = shared.stats.spare_threads.load(Relaxed) + self.starting.load(SeqCst);
+            if ready > 0 && self.waiting.lock().is_empty() {
+                std::thread::sleep(SPAWN_DEFER);
+            }
+            if self.trim_wanted.swap(false, SeqCst) {
+                let started = std::time::Instant::now();
+                let released = trim::release_free_memory();
+                debug!(
+                    "heap trimmed in {:?} (released: {released})",
+                    started.elapsed()
+                );
+            }
+            if !shared.draining.load(SeqCst) {
+                self.fill(shared);
             }
         }
     }
 
-    /// Starts spare threads until [`SPARES_READY`] are waiting or starting, within the thread
-    /// capacity. For the parking loop, after it has handed connections to spares.
-    pub fn replenish(&self, shared: &Arc<Shared>) {
-        while shared.stats.spare_threads.load(Relaxed) + self.starting.load(SeqCst) < SPARES_READY {
+    /// Starts spare threads until enough are waiting or starting, within the thread capacity.
+    fn fill(&self, shared: &Arc<Shared>) {
+        loop {
+            let wanted = SPARES_READY + self.waiting.lock().len() as u64;
+            if shared.stats.spare_threads.load(Relaxed) + self.starting.load(SeqCst) >= wanted {
+                return;
+            }
             let Some(slot) = ThreadSlot::take_below(shared, self.thread_cap) else {
                 return;
             };
@@ -158,14 +201,15 @@ impl Handoff {
         }
     }
 
-    /// A thread [`replenish`](Handoff::replenish) started is about to wait as a spare.
+    /// A thread the spawner started is about to wait as a spare.
     pub fn spare_started(&self) {
         self.starting.fetch_sub(1, SeqCst);
     }
 
-    /// Ends every spare thread, now and from now on.
+    /// Ends every spare thread and the spawner, now and from now on.
     pub fn stop(&self) {
         self.to_spares.lock().take();
+        self.to_spawner.lock().take();
     }
 }
 

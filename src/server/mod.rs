@@ -4,9 +4,10 @@
 //! connection on a named worker thread (`tether-conn-42`, after the first connection it
 //! serves). A worker loops read -> process -> write with a deadline on every wait (idle, whole
 //! request, write) and closes a connection only when it is Idle or already unusable. A
-//! connection Idle for [`Config::park_after`] parks: one parking thread watches every parked
-//! socket (and its idle and age deadlines) and a spare or new worker takes it back when bytes
-//! arrive, so threads track busy connections. [`ShutdownHandle::shutdown`] (or a signal, see
+//! connection Idle for [`Config::park_after`] parks: one parking loop watches every parked
+//! socket (and its idle and age deadlines); when bytes arrive the thread running the loop
+//! serves the connection and a spare worker takes the loop on, so threads track busy
+//! connections. [`ShutdownHandle::shutdown`] (or a signal, see
 //! [`drain_on_signals`]) drains: listener closed, idle and parked connections closed at once,
 //! busy ones after their request, the rest forced at the drain deadline.
 
@@ -28,6 +29,7 @@ mod server;
 mod shared;
 mod signals;
 mod stats;
+mod trim;
 mod worker;
 
 pub use config::Config;

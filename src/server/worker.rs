@@ -13,8 +13,8 @@ use log::debug;
 
 use super::connection::{OpenConnection, State};
 use super::dispatch::{After, Dispatcher};
-use super::handoff;
-use super::parking;
+use super::handoff::{self, Handed};
+use super::parking::{self, Lot};
 use super::shared::Shared;
 use super::stats::CloseReason;
 use crate::transport::{deadline_after, DeadlineError, FrameStatus};
@@ -41,7 +41,7 @@ pub(crate) fn spawn(
             let shared = Arc::clone(&slot.0);
             slot.keep_until_thread_exit();
             if let Ok(first) = arrival.recv() {
-                run(&shared, first);
+                run(&shared, Handed::Connection(first), ThreadBuffers::default());
             }
         });
     match spawned {
@@ -64,27 +64,108 @@ pub(crate) fn spawn_spare(shared: &Arc<Shared>, slot: ThreadSlot) -> io::Result<
         .spawn(move || {
             let shared = Arc::clone(&slot.0);
             slot.keep_until_thread_exit();
+            // Allocated before the wait, off the path of the request it is handed.
+            let buffers = ThreadBuffers::allocated(&shared);
             shared.handoff.spare_started();
             if let Some(first) = shared.handoff.next(&shared) {
-                run(&shared, first);
+                run(&shared, first, buffers);
             }
         })
         .map(drop)
 }
 
-/// A worker thread's life: serve a connection until it closes or parks, then take the next
-/// one that needs a thread (only with idle parking), or end.
-fn run(shared: &Arc<Shared>, first: Box<OpenConnection>) {
-    let mut next = handoff::take_over(first);
-    while let Some(mut connection) = next {
-        match serve(&mut connection) {
-            Served::Parked => parking::park(connection),
-            Served::Closed => drop(connection),
+/// Starts the worker thread that runs the parking loop first (`tether-parking`); the loop
+/// moves on to spares from there, and this thread serves and spares like any other.
+pub(crate) fn spawn_parking(shared: &Arc<Shared>, lot: Box<Lot>) -> io::Result<()> {
+    let slot = ThreadSlot::take(shared);
+    thread::Builder::new()
+        .name("tether-parking".into())
+        .stack_size(shared.config.worker_stack_size)
+        .spawn(move || {
+            let shared = Arc::clone(&slot.0);
+            slot.keep_until_thread_exit();
+            let buffers = ThreadBuffers::allocated(&shared);
+            run(&shared, Handed::Lot(lot), buffers);
+        })
+        .map(drop)
+}
+
+/// A worker thread's life: serve a connection until it closes or parks, or run the parking
+/// loop until it hands itself on with a connection to serve; then take the next work (only
+/// with idle parking), or end.
+fn run(shared: &Arc<Shared>, first: Handed, mut buffers: ThreadBuffers) {
+    let lending = shared.parking.is_some();
+    let mut next = Some(first);
+    while let Some(handed) = next {
+        let connection = match handed {
+            Handed::Connection(connection) => connection,
+            Handed::Lot(lot) => match parking::run(lot) {
+                Some(connection) => connection,
+                // The loop ended: the server has stopped.
+                None => return,
+            },
+        };
+        // None: the drainer closed it first.
+        if let Some(mut connection) = handoff::take_over(connection) {
+            if lending {
+                buffers.lend(&mut connection);
+            }
+            let served = serve(&mut connection);
+            if lending {
+                buffers.take_back(&mut connection);
+            }
+            match served {
+                Served::Parked => parking::park(connection),
+                Served::Closed => drop(connection),
+            }
         }
         next = match shared.parking {
             Some(_) => shared.handoff.next(shared),
             None => None,
         };
+    }
+}
+
+/// The buffers a worker thread keeps between the connections it serves (idle parking): a
+/// connection that parks or closes leaves its empty buffers with the thread, and the next one
+/// the thread serves reads and writes in them. An unpark then allocates nothing: freeing and
+/// allocating a 4 KiB read buffer per park and unpark made glibc shrink and regrow its
+/// arenas (an madvise, a TLB shootdown and page faults on the request path).
+#[derive(Default)]
+struct ThreadBuffers {
+    read: Option<Vec<u8>>,
+    write: Vec<u8>,
+}
+
+impl ThreadBuffers {
+    /// Buffers of the configured read buffer size, for a thread about to wait as a spare: a
+    /// reply grown from an empty Vec reallocates, and a realloc in a thread arena can shrink
+    /// the arena under the request.
+    fn allocated(shared: &Shared) -> ThreadBuffers {
+        let size = shared.config.read_buffer_size;
+        ThreadBuffers {
+            read: Some(vec![0; size]),
+            write: Vec::with_capacity(size),
+        }
+    }
+
+    fn lend(&mut self, connection: &mut OpenConnection) {
+        if let Some(storage) = self.read.take() {
+            self.read = connection.read_buffer.lend_storage(storage).err();
+        }
+        if connection.write_buffer.capacity() == 0 {
+            std::mem::swap(&mut connection.write_buffer, &mut self.write);
+        }
+    }
+
+    fn take_back(&mut self, connection: &mut OpenConnection) {
+        if self.read.is_none() {
+            self.read = connection.read_buffer.take_storage();
+        }
+        let write = &mut connection.write_buffer;
+        if self.write.capacity() == 0 && write.is_empty() && write.capacity() <= KEEP_WRITE_BUFFER {
+            std::mem::swap(write, &mut self.write);
+        }
     }
 }
 

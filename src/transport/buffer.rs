@@ -64,6 +64,31 @@ impl ReadBuffer {
         }
     }
 
+    /// Takes the allocation of an empty buffer of the initial size, to be lent to another
+    /// buffer; the buffer allocates again on its next read. `None` while bytes are buffered or
+    /// when the allocation is not the initial size.
+    pub fn take_storage(&mut self) -> Option<Vec<u8>> {
+        if !self.is_empty() || self.data.len() != self.initial {
+            return None;
+        }
+        self.start = 0;
+        self.end = 0;
+        Some(std::mem::take(&mut self.data))
+    }
+
+    /// Reads into `storage` (from [`take_storage`](ReadBuffer::take_storage)) instead of
+    /// allocating; gives it back when this buffer has an allocation already or `storage` is
+    /// not the initial size.
+    pub fn lend_storage(&mut self, storage: Vec<u8>) -> Result<(), Vec<u8>> {
+        if !self.data.is_empty() || storage.len() != self.initial {
+            return Err(storage);
+        }
+        self.data = storage;
+        self.start = 0;
+        self.end = 0;
+        Ok(())
+    }
+
     /// Makes room at the end: moves buffered bytes to the front, or doubles when full.
     fn spare(&mut self) -> &mut [u8] {
         if self.end == self.data.len() {
@@ -103,6 +128,30 @@ mod tests {
             buf.capacity()
         );
         assert_eq!(buf.filled(), &[7; 100][..]);
+    }
+
+    #[test]
+    fn storage_moves_only_between_empty_buffers_of_the_initial_size() {
+        let mut first = ReadBuffer::new(8);
+        assert_eq!(first.take_storage(), None, "nothing allocated yet");
+        let mut source: &[u8] = b"abc";
+        first.read_from(&mut source).unwrap();
+        assert_eq!(first.take_storage(), None, "bytes are buffered");
+        first.consume(3);
+        let storage = first.take_storage().expect("empty, initial size");
+        assert_eq!(first.capacity(), 0);
+
+        let mut second = ReadBuffer::new(8);
+        second.lend_storage(storage).unwrap();
+        assert_eq!(second.capacity(), 8);
+        let mut more: &[u8] = b"xyz";
+        second.read_from(&mut more).unwrap();
+        assert_eq!(second.filled(), b"xyz");
+        assert!(second.lend_storage(vec![0; 8]).is_err(), "has its own");
+        assert!(
+            ReadBuffer::new(16).lend_storage(vec![0; 8]).is_err(),
+            "wrong size"
+        );
     }
 
     #[test]
