@@ -7,8 +7,9 @@
 #   apache_cpp   Apache Thrift's C++ TThreadedServer (Debian's libthrift-dev)
 # and tether_nopark, `tether serve --no-park` (one thread per open connection), so the grid
 # shows idle parking on vs off side by side.
-# For every payload and connection count the servers run in turn, interleaved (A B C D A B C D
-# ...), each on a fresh process, so a drift of the machine touches all of them alike.
+# For every payload and connection count the servers run in turn, interleaved, each on a fresh
+# process, so a drift of the machine touches all of them alike; their order rotates from point
+# to point and round to round (A B C, then B C A, ...), so no server always runs first.
 # Also measured: server RSS per point, RSS per idle connection (1,000 idle), syscalls per request
 # of tether (strace -c -f), tether with pipelined calls (--pipeline 32), and the idle scale:
 # N idle connections (N = the descriptor hard limit less 1,000, so 19,000 under 20,000), each
@@ -340,13 +341,30 @@ syscalls() {
   fi
 }
 
+# rotated K WORDS...: WORDS rotated left by K. The servers' order turns by one from point to
+# point and from round to round: the server run second at a point measured up to 8% more calls/s
+# than the same build run first (tether vs --no-park, both orders, 3 rounds each), so a fixed
+# order biases every ratio. With --rounds a multiple of the server count, each server takes each
+# place equally often at every point.
+rotated() {
+  local k="$1"; shift
+  local words=("$@") n=$# i
+  for i in $(seq 0 $(( n - 1 ))); do
+    printf '%s ' "${words[$(( (i + k) % n ))]}"
+  done
+}
+
+point_index=0
 for round in $(seq "$ROUNDS"); do
   [ "$ROUNDS" -gt 1 ] && log "round $round of $ROUNDS"
+  point_index=$(( round - 1 ))
   for payload in $PAYLOADS; do
     for conns in $CONNECTIONS; do
-      for server in $AVAILABLE; do
+      # shellcheck disable=SC2086
+      for server in $(rotated "$point_index" $AVAILABLE); do
         point "$server" grid "$conns" "$payload" 1 events "r$round"
       done
+      point_index=$(( point_index + 1 ))
     done
   done
 done

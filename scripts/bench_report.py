@@ -79,7 +79,7 @@ o.append(f"- commit: {commit()}; client: `tether bench --driver events` (closed 
          f"flight per connection), {duration} measured after {warmup} warmup per point"
          + (f", median of {rounds} rounds" if rounds != "1" else "")
          + (" (--quick pass)" if quick == "1" else ""))
-o.append("- servers, each a fresh process per point, run in turn (interleaved): "
+o.append("- servers, each a fresh process per point, run in turn (interleaved, the order rotating by one per point and round): "
          + ", ".join(servers) + "; framed transport, binary protocol, loopback")
 for n in open(notes_path).read().splitlines():
     o.append(f"- note: {n}")
