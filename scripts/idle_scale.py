@@ -10,7 +10,8 @@ one echo call on each. Then, with every connection idle for --settle seconds (pa
 `park_after` of 1 s), it reads the server's threads and RSS, and times a first call on
 --samples parked connections (of those answered), each followed at once by a second call on the same, now
 unparked, connection. Every wait is bounded: connects and first calls by --timeout in total,
-each sampled call by 5 s, the sampling by 30 s. Writes a JSON object to OUT:
+each sampled call by 5 s, the sampling by 30 s, and the connects and first calls stop after 5 s
+without progress. Writes a JSON object to OUT:
   n, held (connections answered), accept_s (first connect to last first reply, or null when not
   all were held), rss_before_kib, rss_after_kib, threads_before, threads_after, alive (the
   server still runs), first_call_us / again_us (p50, p99, max of the sampled calls).
@@ -95,12 +96,19 @@ for i in range(args.n):
     if time.monotonic() > deadline:
         break
 
-# Send each connection's call once it is connected, and read replies; bounded by the deadline.
+# Send each connection's call once it is connected, and read replies; bounded by the deadline,
+# and by STALL without progress (a server that holds no more leaves the rest in its backlog).
+STALL = 5.0
 held, last_reply = 0, None
 answered = []
 buffers = {}
+last_progress = time.monotonic()
 while (pending or buffers) and time.monotonic() < deadline:
+    if time.monotonic() - last_progress > STALL:
+        print(f"idle_scale: no progress for {STALL:.0f} s; {held} answered", file=sys.stderr)
+        break
     for key, mask in sel.select(timeout=0.2):
+        last_progress = time.monotonic()
         s = key.fileobj
         fd = s.fileno()
         if mask & selectors.EVENT_WRITE:
