@@ -66,7 +66,9 @@ pub(crate) struct Handoff {
     /// which ends it.
     to_spawner: Mutex<Option<Sender<()>>>,
     spawner: Receiver<()>,
-    /// The parking loop asked for a heap trim, which the spawner does, off the loop.
+    /// What the spawner was woken for: spares (after an unpark), a heap trim (after parks),
+    /// or both. A trim alone starts no spare: a server that never unparks starts none.
+    spares_wanted: AtomicBool,
     trim_wanted: AtomicBool,
 }
 
@@ -82,6 +84,7 @@ impl Handoff {
             starting: AtomicU64::new(0),
             to_spawner: Mutex::new(Some(to_spawner)),
             spawner,
+            spares_wanted: AtomicBool::new(false),
             trim_wanted: AtomicBool::new(false),
         }
     }
@@ -146,15 +149,20 @@ impl Handoff {
     /// Asks the spawner to bring the spares up to [`SPARES_READY`] plus one per connection in
     /// line: for the parking loop, after it has handed connections over or put one in line.
     pub fn want_spares(&self) {
-        if let Some(to_spawner) = self.to_spawner.lock().as_ref() {
-            let _ = to_spawner.try_send(());
-        }
+        self.spares_wanted.store(true, SeqCst);
+        self.wake_spawner();
     }
 
     /// Asks the spawner to give the heap memory freed so far back to the kernel.
     pub fn want_trim(&self) {
         self.trim_wanted.store(true, SeqCst);
-        self.want_spares();
+        self.wake_spawner();
+    }
+
+    fn wake_spawner(&self) {
+        if let Some(to_spawner) = self.to_spawner.lock().as_ref() {
+            let _ = to_spawner.try_send(());
+        }
     }
 
     /// The spawner thread's loop: starts spares and trims the heap when asked, until the
@@ -171,7 +179,7 @@ impl Handoff {
                     started.elapsed()
                 );
             }
-            if !shared.draining.load(SeqCst) {
+            if self.spares_wanted.swap(false, SeqCst) && !shared.draining.load(SeqCst) {
                 self.fill(shared);
             }
         }
